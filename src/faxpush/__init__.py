@@ -1,0 +1,53 @@
+"""faxpush: the Fax4A HTTP status push API (v1), done properly."""
+
+from faxpush._version import __version__
+from faxpush.core.errors import (
+    AddressRefusedError,
+    AuthenticationFailed,
+    ConfigurationError,
+    DeliveryError,
+    FaxpushError,
+    InputError,
+    LeaseLostError,
+    PermanentDeliveryError,
+    ReportFormatError,
+    RetryableDeliveryError,
+    StorageError,
+    TemplateError,
+    UnsafeXmlError,
+    VerificationError,
+)
+from faxpush.core.models import (
+    AuthMethod,
+    Document,
+    FaxJobReport,
+    HttpStatusPush,
+    Options,
+    RecipientStatus,
+    ReportMail,
+)
+
+__all__ = [
+    "AddressRefusedError",
+    "AuthMethod",
+    "AuthenticationFailed",
+    "ConfigurationError",
+    "DeliveryError",
+    "Document",
+    "FaxJobReport",
+    "FaxpushError",
+    "HttpStatusPush",
+    "InputError",
+    "LeaseLostError",
+    "Options",
+    "PermanentDeliveryError",
+    "RecipientStatus",
+    "ReportFormatError",
+    "ReportMail",
+    "RetryableDeliveryError",
+    "StorageError",
+    "TemplateError",
+    "UnsafeXmlError",
+    "VerificationError",
+    "__version__",
+]
