@@ -3,7 +3,7 @@
 from faxpush._version import __version__
 from faxpush.core.errors import (
     AddressRefusedError,
-    AuthenticationFailed,
+    AuthenticationFailedError,
     ConfigurationError,
     DeliveryError,
     FaxpushError,
@@ -30,7 +30,7 @@ from faxpush.core.models import (
 __all__ = [
     "AddressRefusedError",
     "AuthMethod",
-    "AuthenticationFailed",
+    "AuthenticationFailedError",
     "ConfigurationError",
     "DeliveryError",
     "Document",

@@ -11,7 +11,7 @@
     ├── DeliveryError                 a push attempt did not succeed
     │   ├── RetryableDeliveryError    transient: timeouts, 5xx, 408/429, token endpoint down
     │   └── PermanentDeliveryError    will not succeed by retrying: 3xx, 4xx, refused address
-    │       ├── AuthenticationFailed  credentials rejected (second 401, invalid_client)
+    │       ├── AuthenticationFailedError  credentials rejected (second 401, invalid_client)
     │       └── AddressRefusedError   the URL resolves to a network that is not allowed
     ├── StorageError                  the database failed or is in an unexpected state
     │   └── LeaseLostError            a claim was taken over; the worker must drop the push
@@ -92,7 +92,7 @@ class PermanentDeliveryError(DeliveryError):
     """A push attempt failed for a reason that retrying will not fix."""
 
 
-class AuthenticationFailed(PermanentDeliveryError):
+class AuthenticationFailedError(PermanentDeliveryError):
     """The receiver or the token endpoint rejected the push credentials."""
 
 

@@ -36,7 +36,9 @@ def validate_report(
         return FaxJobReport.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = tuple(
+            p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+        )
         problem = _describe(first)
         raise ReportFormatError(problem, location=locate(loc)) from None
 

@@ -1,0 +1,102 @@
+"""One typed settings object, built once from ``FAXPUSH_*`` variables and CLI flags.
+
+Nothing reads the environment anywhere else: the CLI calls :func:`Settings.from_env` with
+``os.environ`` and its own flags, then passes the object down. Every key, its default and
+unit is listed in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from faxpush.core.errors import ConfigurationError
+from faxpush.core.retry import DEFAULT_DELAYS, RetrySchedule
+from faxpush.core.secrets import Secret
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+ENV_PREFIX = "FAXPUSH_"
+
+
+class Settings(BaseModel):
+    """All runtime settings. Durations are seconds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    database_url: str = "sqlite:///faxpush.db"
+    secret_key: Secret | None = None  # Fernet key(s), comma-separated, primary first
+    allowed_networks: tuple[Network, ...] = ()
+    # delivery
+    concurrency: int = Field(64, ge=1, le=10_000)
+    per_host_concurrency: int = Field(16, ge=1, le=10_000)
+    claim_batch: int = Field(200, ge=1, le=5_000)
+    lease_seconds: float = Field(60.0, gt=0, le=3600)
+    connect_timeout: float = Field(5.0, gt=0, le=600)
+    read_timeout: float = Field(10.0, gt=0, le=600)
+    attempt_deadline: float = Field(15.0, gt=0, le=600)
+    retry_delays: tuple[float, ...] = DEFAULT_DELAYS
+    retry_jitter: float = Field(0.2, ge=0, lt=1)
+    shutdown_grace: float = Field(10.0, ge=0, le=3600)
+    poll_interval: float = Field(1.0, gt=0, le=60)
+    commit_interval: float = Field(0.005, gt=0, le=1)
+    commit_batch: int = Field(100, ge=1, le=10_000)
+    token_expiry_margin: float = Field(60.0, ge=0, le=3600)
+    log_level: str = "INFO"
+
+    @field_validator("retry_delays", mode="before")
+    @classmethod
+    def _parse_delays(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return RetrySchedule.parse(value).delays
+        return value
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        return tuple(ipaddress.ip_network(v, strict=False) for v in value)
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _wrap_secret(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return Secret(value) if value.strip() else None
+        return value
+
+    @property
+    def retry_schedule(self) -> RetrySchedule:
+        return RetrySchedule(self.retry_delays, self.retry_jitter)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """Build settings from ``FAXPUSH_<KEY>`` variables; ``overrides`` (CLI flags) win.
+
+        Unknown ``FAXPUSH_*`` variables are ignored (other tools may share the prefix), but
+        a known one with a bad value is a :class:`ConfigurationError` naming the variable.
+        """
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw
+        for key, value in (overrides or {}).items():
+            if value is not None:
+                values[key] = value
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            field = str(first["loc"][0]) if first["loc"] else "?"
+            msg = str(first["msg"]).removeprefix("Value error, ")
+            raise ConfigurationError(
+                f"setting {field} (env {ENV_PREFIX}{field.upper()}): {msg}"
+            ) from None
+        except ValueError as exc:  # ip_network / schedule parsing outside pydantic's wrapper
+            raise ConfigurationError(f"invalid setting: {exc}") from None

@@ -1,0 +1,1 @@
+"""Delivery: the HTTP client, auth flows, address guard, dispatcher and worker loop."""

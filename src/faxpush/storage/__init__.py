@@ -1,0 +1,1 @@
+"""Storage backends behind one async :class:`~faxpush.storage.base.Store` protocol."""

@@ -1,0 +1,250 @@
+"""The storage seam: records and the narrow async ``Store`` protocol.
+
+Every backend (memory, SQLite, PostgreSQL) implements :class:`Store`; the contract suite in
+``tests/contract`` runs the same behavioural tests against each of them. Backends translate
+their driver exceptions into :class:`faxpush.core.errors.StorageError` at this boundary.
+
+Credentials (push credentials, OAuth2 client secrets, cached tokens) are handed to and
+returned from a store as :class:`Secret`; a store encrypts them at rest with the
+:class:`SecretCipher` it was built with and never logs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from faxpush.core.models import AuthMethod
+from faxpush.core.outcome import Verdict
+from faxpush.core.secrets import Secret
+
+
+class PushState(StrEnum):
+    """Explicit push states; never inferred from other columns."""
+
+    PENDING = "pending"  # waiting for next_attempt_at
+    IN_FLIGHT = "in_flight"  # claimed by a worker until claimed_until
+    DELIVERED = "delivered"  # a 2xx was received
+    FAILED = "failed"  # given up: permanent error or attempts exhausted
+    CANCELLED = "cancelled"  # withdrawn by an operator
+
+
+class ClientAuthStyle(StrEnum):
+    """How an OAuth2 client authenticates at the token endpoint (RFC 6749 §2.3.1)."""
+
+    CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105 - a method name, not a secret
+    CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105 - a method name, not a secret
+
+
+class PushFormat(StrEnum):
+    XML = "xml"
+    JSON = "json"
+    TEMPLATE = "template"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A customer's default push settings (used when a job has no ``httpStatusPush``)."""
+
+    customer_number: str
+    push_format: PushFormat = PushFormat.XML
+    push_template: str | None = None  # Jinja2 source when push_format is TEMPLATE
+    push_template_content_type: str | None = None
+    push_url: str | None = None
+    push_auth: AuthMethod = AuthMethod.NONE
+    push_principal: str | None = None
+    push_credentials: Secret | None = None
+    oauth2_token_url: str | None = None
+    oauth2_client_auth: ClientAuthStyle = ClientAuthStyle.CLIENT_SECRET_BASIC
+    retry_client_errors: bool = False  # retry 4xx (other than 408/429) instead of failing
+
+
+@dataclass(frozen=True, slots=True)
+class PushTarget:
+    """Where and how one push is delivered."""
+
+    url: str
+    auth_method: AuthMethod = AuthMethod.NONE
+    principal: str | None = None
+    credentials: Secret | None = None
+    token_url: str | None = None
+    client_auth: ClientAuthStyle = ClientAuthStyle.CLIENT_SECRET_BASIC
+
+
+@dataclass(frozen=True, slots=True)
+class NewPush:
+    """A push to enqueue. The body is rendered once, here; retries send the same bytes."""
+
+    delivery_id: str  # stable id, sent as Faxpush-Delivery-Id on every attempt
+    job_id: str
+    target: PushTarget
+    content_type: str
+    body: bytes
+    customer_number: str | None = None
+    retry_client_errors: bool = False
+    max_attempts: int | None = None  # None: the retry schedule decides
+    not_before: datetime | None = None  # None: as soon as possible
+
+
+@dataclass(frozen=True, slots=True)
+class PushRecord:
+    """A push as stored."""
+
+    delivery_id: str
+    job_id: str
+    customer_number: str | None
+    target: PushTarget
+    content_type: str
+    body: bytes
+    retry_client_errors: bool
+    max_attempts: int | None
+    state: PushState
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    claimed_until: datetime | None = None
+    claim_id: str | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedPush:
+    """A push leased to one worker; ``claim_id`` is the fencing token."""
+
+    push: PushRecord
+    claim_id: str
+    claimed_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One delivery attempt; every attempt is a row."""
+
+    delivery_id: str
+    number: int  # 1-based attempt number
+    started_at: datetime
+    duration_ms: float
+    http_status: int | None  # None when no response was received
+    error_class: str | None  # e.g. "timeout", "connect", "auth", "refused_address"
+    error_message: str | None
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+    response_body: bytes = b""  # truncated to RESPONSE_BODY_LIMIT by the store
+    auth_steps: tuple[str, ...] = ()  # e.g. ("digest challenge", "digest response")
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What a worker reports for a claimed push: the attempt row and the transition."""
+
+    delivery_id: str
+    claim_id: str
+    attempt: AttemptRecord
+    verdict: Verdict
+    next_attempt_at: datetime | None = None  # required when verdict is RETRY
+    error: str | None = None  # human summary kept on the push (last_error)
+
+
+RESPONSE_BODY_LIMIT = 16 * 1024
+
+__all__ = [
+    "RESPONSE_BODY_LIMIT",
+    "Account",
+    "AttemptRecord",
+    "AttemptResult",
+    "ClaimedPush",
+    "ClientAuthStyle",
+    "NewPush",
+    "PushFormat",
+    "PushRecord",
+    "PushState",
+    "PushTarget",
+    "Store",
+    "Verdict",
+]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Domain-level storage for the dispatcher. All times are timezone-aware UTC."""
+
+    async def migrate(self) -> None:
+        """Create or upgrade the schema; safe to call on every start."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    # --- accounts ---------------------------------------------------------------------
+    async def put_account(self, account: Account) -> None:
+        """Insert or replace an account's push settings."""
+
+    async def get_account(self, customer_number: str) -> Account | None: ...
+
+    async def list_accounts(self) -> list[Account]: ...
+
+    # --- the outbox -------------------------------------------------------------------
+    async def enqueue(self, push: NewPush, *, now: datetime) -> PushRecord:
+        """Store a push as PENDING. Idempotent: an existing delivery id is returned as is."""
+
+    async def claim(
+        self, *, worker_id: str, limit: int, lease: timedelta, now: datetime
+    ) -> list[ClaimedPush]:
+        """Lease up to ``limit`` due pushes: PENDING with ``next_attempt_at <= now``, or
+        IN_FLIGHT whose lease expired. Each gets a fresh ``claim_id``. Oldest due first.
+        Two concurrent claims never return the same push."""
+
+    async def renew(
+        self, claims: Sequence[tuple[str, str]], *, lease: timedelta, now: datetime
+    ) -> set[str]:
+        """Extend the leases of ``(delivery_id, claim_id)`` pairs still held; return the
+        delivery ids whose lease was extended (the others were lost)."""
+
+    async def finish(self, results: Sequence[AttemptResult], *, now: datetime) -> set[str]:
+        """Record attempts and apply verdicts in one transaction (group commit).
+
+        A result is applied only when its ``claim_id`` is still current; the attempt row is
+        recorded either way (it happened). Returns the delivery ids that were applied."""
+
+    async def release(self, claims: Sequence[tuple[str, str]], *, now: datetime) -> int:
+        """Return claimed pushes to PENDING, due now, without recording an attempt
+        (graceful shutdown). Fenced on claim_id. Returns how many were released."""
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest PENDING push becomes due (or an IN_FLIGHT lease expires)."""
+
+    # --- queries and operator actions -------------------------------------------------
+    async def get_push(self, delivery_id: str) -> PushRecord | None: ...
+
+    async def list_pushes(
+        self, *, state: PushState | None = None, limit: int = 100, offset: int = 0
+    ) -> list[PushRecord]:
+        """Newest first."""
+
+    async def list_attempts(self, delivery_id: str) -> list[AttemptRecord]:
+        """Oldest first."""
+
+    async def count_by_state(self) -> dict[PushState, int]: ...
+
+    async def redeliver(
+        self,
+        *,
+        delivery_ids: Sequence[str] = (),
+        failed_since: datetime | None = None,
+        now: datetime,
+    ) -> int:
+        """Put FAILED/DELIVERED/CANCELLED pushes (by id, or every FAILED one updated since
+        ``failed_since``) back to PENDING, due now, with their attempt count kept.
+        Returns how many were requeued."""
+
+    # --- OAuth2 token cache -----------------------------------------------------------
+    async def get_token(self, cache_key: str, *, now: datetime) -> Secret | None:
+        """A cached access token that has not expired, or None."""
+
+    async def put_token(self, cache_key: str, token: Secret, *, expires_at: datetime) -> None: ...
+
+    # --- secrets ----------------------------------------------------------------------
+    async def rotate_secrets(self) -> int:
+        """Re-encrypt every stored secret with the cipher's current key; return the count."""
