@@ -34,7 +34,10 @@ def _xml_safe(value: str) -> str:
 def _utc_seconds(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp has no time zone; give an offset such as Z or +02:00")
-    return value.astimezone(UTC).replace(microsecond=0)
+    try:
+        return value.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:
+        raise ValueError("timestamp falls outside years 1-9999 once converted to UTC") from None
 
 
 Text = Annotated[str, AfterValidator(_xml_safe)]

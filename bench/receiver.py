@@ -1,0 +1,74 @@
+"""A minimal push receiver for benchmarks: a bare ASGI app answering 200, on uvicorn+httptools.
+
+Run as a separate process so the receiver does not share the event loop or the core with the
+code under measurement:  python bench/receiver.py --port 0 --port-file /tmp/port
+It counts requests per delivery id and writes the counts as JSON on SIGTERM when --stats-file
+is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+COUNTS: Counter[str] = Counter()
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    for name, value in scope["headers"]:
+        if name == b"faxpush-delivery-id":
+            COUNTS[value.decode()] += 1
+            break
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file", type=Path, required=True)
+    parser.add_argument("--stats-file", type=Path)
+    args = parser.parse_args()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    config = uvicorn.Config(
+        app, http="httptools", loop="auto", log_level="warning", access_log=False, backlog=2048
+    )
+    server = uvicorn.Server(config)
+    tmp = args.port_file.with_suffix(".tmp")
+    tmp.write_text(str(sock.getsockname()[1]))
+    tmp.replace(args.port_file)
+    server.run(sockets=[sock])
+    if args.stats_file is not None:
+        args.stats_file.write_text(json.dumps(COUNTS))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The ``faxpush`` command line: one module per command group, wired up in :mod:`.main`."""

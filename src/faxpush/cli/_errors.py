@@ -1,0 +1,60 @@
+"""How the CLI turns faxpush errors into one line on stderr and an exit code.
+
+Every command raises :class:`~faxpush.core.errors.FaxpushError` subclasses and never prints
+its own failures; :func:`run` is the single place that reports them, so a user never sees a
+traceback for bad input. Anything else escaping a command is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Final, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from faxpush.core.errors import ConfigurationError, FaxpushError, InputError
+
+PROG_NAME: Final = "faxpush"
+EXIT_FAILURE: Final = 1
+EXIT_BAD_INPUT: Final = 2
+EXIT_INTERRUPTED: Final = 130
+
+
+def exit_code_for(exc: FaxpushError) -> int:
+    """2 for problems the user fixes (input, configuration), 1 for everything else."""
+    return EXIT_BAD_INPUT if isinstance(exc, InputError | ConfigurationError) else EXIT_FAILURE
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's message on one line, prefixed with the program name."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{PROG_NAME}: {message}"
+
+
+def print_error(exc: BaseException) -> None:
+    """Write :func:`one_line` to stderr; styled when stderr is a terminal, never wrapped."""
+    line = one_line(exc)
+    if sys.stderr.isatty():
+        console = Console(stderr=True, soft_wrap=True, highlight=False)
+        text = Text(line)
+        text.stylize("bold red", 0, len(PROG_NAME) + 1)
+        console.print(text)
+    else:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def run(app: typer.Typer, argv: Sequence[str] | None = None) -> NoReturn:
+    """Run ``app`` and exit: FaxpushError becomes one stderr line and its exit code."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name=PROG_NAME)
+    except FaxpushError as exc:
+        print_error(exc)
+        raise SystemExit(exit_code_for(exc)) from None
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG_NAME}: interrupted\n")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    raise SystemExit(0)

@@ -1,0 +1,57 @@
+"""The ``faxpush`` command: the root Typer app and the console-script entry point.
+
+Each command group lives in its own module exposing ``app``; registering one is a single
+``app.add_typer(...)`` line below. Failures are reported centrally by :func:`._errors.run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, NoReturn
+
+import typer
+
+from faxpush._version import __version__
+from faxpush.cli import report
+from faxpush.cli._errors import PROG_NAME, run
+
+app = typer.Typer(
+    name=PROG_NAME,
+    help="Fax4A HTTP status push (v1): render, parse and deliver fax job status reports.",
+    epilog="Run [bold]faxpush COMMAND --help[/bold] for examples.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.add_typer(report.app, name="report")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PROG_NAME} {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Fax4A HTTP status push (v1): render, parse and deliver fax job status reports."""
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Console-script entry point: run the CLI and exit with its status."""
+    run(app, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""``faxpush report``: render a report as a push body, or parse and validate one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from faxpush.cli._io import STDIN, load_template, read_input, source_name
+from faxpush.core.errors import ReportFormatError
+from faxpush.core.formats import (
+    DEFAULT_MAX_REPORT_BYTES,
+    ReportFormat,
+    parse_report,
+    render_report,
+)
+from faxpush.core.models import FaxJobReport
+
+app = typer.Typer(
+    help="Render fax job reports as push bodies, or parse and validate push bodies.",
+    no_args_is_help=True,
+)
+
+
+class PushFormat(StrEnum):
+    """The default push layouts."""
+
+    XML = "xml"
+    JSON = "json"
+
+
+_RENDER_EXAMPLES = """\
+[bold]Examples[/bold]
+
+  faxpush report render --format json report.xml > report.json
+
+  faxpush report render --format xml - < report-from-rest-api.json
+
+  faxpush report render --template acme.xml.j2 report.json
+
+  faxpush report render --template layout.j2 --content-type 'text/xml; charset=UTF-8' report.xml
+"""
+
+_PARSE_EXAMPLES = """\
+[bold]Examples[/bold]
+
+  faxpush report parse push-body.xml
+
+  faxpush report parse --format rest report-from-rest-api.json
+
+  curl -s https://example.org/last-push | faxpush report parse -
+"""
+
+_REPORT_HELP = "Report file in the XML or JSON push layout or the REST JSON view; '-' reads stdin."
+
+
+def _load_report(arg: str, fmt: ReportFormat | None) -> FaxJobReport:
+    data = read_input(arg, limit=DEFAULT_MAX_REPORT_BYTES)
+    if len(data) > DEFAULT_MAX_REPORT_BYTES:
+        raise ReportFormatError(
+            f"the report is larger than the limit of {DEFAULT_MAX_REPORT_BYTES} bytes; "
+            "a status report is far smaller, check that this is the right file",
+            source=source_name(arg),
+        )
+    try:
+        return parse_report(data, fmt, max_bytes=DEFAULT_MAX_REPORT_BYTES)
+    except ReportFormatError as exc:
+        raise exc.with_source(source_name(arg)) from None
+
+
+def _write_stdout(body: bytes) -> None:
+    sys.stdout.buffer.write(body)
+    sys.stdout.buffer.flush()
+
+
+@app.command(epilog=_RENDER_EXAMPLES)
+def render(
+    report: Annotated[str, typer.Argument(metavar="REPORT", help=_REPORT_HELP)],
+    output_format: Annotated[
+        PushFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            help="Default push layout to write. \\[default: xml]",
+            show_default=False,
+        ),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            "-t",
+            metavar="FILE",
+            help="Customer template (Jinja2) to render instead of a default layout.",
+        ),
+    ] = None,
+    content_type: Annotated[
+        str | None,
+        typer.Option(
+            "--content-type",
+            metavar="TYPE",
+            help="Content type of the template's output; guessed from FILE's suffix "
+            "(.xml, .json, .txt, optionally followed by .j2) when not given.",
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check",
+            help="With --template: fail when the output is not well-formed XML or JSON "
+            "as its content type promises.",
+        ),
+    ] = True,
+) -> None:
+    """Write the push body for REPORT to stdout, byte for byte as faxpush would POST it.
+
+    REPORT may be in either push layout or in the REST API's report view; its format is
+    detected from the content.
+    """
+    if template is None and content_type is not None:
+        raise typer.BadParameter("only applies with --template", param_hint="--content-type")
+    if template is not None and output_format is not None:
+        raise typer.BadParameter(
+            "a template defines its own layout; give --format or --template, not both",
+            param_hint="--format",
+        )
+    if template == report == STDIN:
+        raise typer.BadParameter("the template and the report cannot both come from stdin")
+    push_template = load_template(template, content_type) if template is not None else None
+    parsed = _load_report(report, None)
+    if push_template is not None:
+        body = push_template.render(parsed)
+        if check:
+            push_template.check_output(body)
+    else:
+        fmt = ReportFormat(output_format or PushFormat.XML)
+        body, _ = render_report(parsed, fmt)
+    _write_stdout(body)
+
+
+@app.command(epilog=_PARSE_EXAMPLES)
+def parse(
+    file: Annotated[str, typer.Argument(metavar="FILE", help=_REPORT_HELP)],
+    input_format: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            help="Format of FILE; detected from its content when not given.",
+        ),
+    ] = None,
+) -> None:
+    """Validate FILE and print the normalized report as JSON (exit status 0 when valid).
+
+    Every field of the report model is printed, absent ones as null, so two reports can be
+    compared with diff whatever layout they came in.
+    """
+    parsed = _load_report(file, input_format)
+    text = json.dumps(parsed.model_dump(mode="json"), indent=2, ensure_ascii=False)
+    _write_stdout(text.encode("utf-8") + b"\n")
+
+
+__all__ = ["app"]
