@@ -30,19 +30,10 @@ from faxpush.core.json_codec import (
 )
 from faxpush.core.models import (
     AuthMethod,
-    Document,
     FaxJobReport,
-    HttpStatusPush,
-    ImageFormat,
-    ImageMode,
-    Options,
-    PaperFormat,
-    Property,
-    RecipientStatus,
-    ReportMail,
-    Resolution,
 )
 from faxpush.core.xml_codec import parse_xml, render_xml
+from tests.samples import FULL_REPORT_MODEL, MINIMAL_REPORT_MODEL
 from tests.strategies import reports
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "spec_samples"
@@ -52,74 +43,6 @@ MINIMAL = (SAMPLES / "report-minimal.json").read_bytes()
 
 def ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-def hand_built_full() -> FaxJobReport:
-    """report-full.json written out with the models, independent of the parser."""
-    return FaxJobReport(
-        jobId="FJ7QK2M9X40ABCDEFGH123",
-        reportMail=ReportMail(
-            successAddress="fax-ok@example.org",
-            failureAddress="fax-failed@example.org",
-            attachedFaxImageMode=ImageMode.FAILURE_ONLY,
-            attachedFaxImageFormat=ImageFormat.PDF,
-        ),
-        httpStatusPush=HttpStatusPush(
-            url="https://hooks.example.org/fax/status", authMethod=AuthMethod.HTTP_DIGEST
-        ),
-        faxRecipients=(
-            RecipientStatus(
-                number="+4930123456789",
-                numId="FN7QK2M9X40ABCDEFGH124",
-                alternativeNumbers=("+4930123456000",),
-                properties=(
-                    Property(key="ToName", value="Dr. Müller & Partner"),
-                    Property(key="SubjectTitle", value="Invoice 2024-05"),
-                ),
-                status="OK",
-                reason="OK",
-                sentTS=ts("2024-05-06T09:14:03+00:00"),
-                durationInSecs=31,
-                sentToNumber="004930123456000",
-                remoteCsid="+49 30 1234560",
-            ),
-            RecipientStatus(
-                number="+4989555000",
-                numId="FN7QK2M9X40ABCDEFGH125",
-                status="BUSY",
-                reason="BUSY",
-                sentTS=ts("2024-05-06T09:20:41+00:00"),
-                durationInSecs=0,
-                sentToNumber="004989555000",
-                remoteCsid="",
-            ),
-        ),
-        documents=(
-            Document(name="invoice-2024-05.pdf", isText=False),
-            Document(name="terms.txt", isText=True),
-        ),
-        options=Options(
-            csid="ACME Billing",
-            isExpress=True,
-            resolution=Resolution.HIGH,
-            paperFormat=PaperFormat.A4,
-            coverpageTemplate="coverpage-default.ftl.html",
-            customerDefinedId="INV-2024-05-0042",
-            billingCode="CC-4711",
-        ),
-        pages=3,
-    )
-
-
-def hand_built_minimal() -> FaxJobReport:
-    recipient = RecipientStatus(
-        number="+12015551000",
-        numId="FN00000000000000000043",
-        status="WRONG_NO",
-        reason="WRONG_NO",
-        durationInSecs=0,
-    )
-    return FaxJobReport(jobId="FJ00000000000000000042", faxRecipients=(recipient,), pages=1)
 
 
 # --- golden vectors and rendering -------------------------------------------------------------
@@ -140,7 +63,7 @@ def test_render_is_byte_identical_to_golden_sample(built: Any, golden: bytes) ->
 
 @pytest.mark.parametrize("golden", [FULL, MINIMAL], ids=["full", "minimal"])
 def test_golden_sample_parses_to_hand_built_model_and_back(golden: bytes) -> None:
-    expected = hand_built_full() if golden is FULL else hand_built_minimal()
+    expected = FULL_REPORT_MODEL if golden is FULL else MINIMAL_REPORT_MODEL
     assert parse_json(golden) == expected
     assert parse_json(golden.decode("utf-8")) == expected
     assert render_json(parse_json(golden)) == golden
@@ -247,7 +170,7 @@ def _alternative_spellings() -> Iterator[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize(("spelling", "doc"), list(_alternative_spellings()))
 def test_rest_spellings_are_accepted(spelling: str, doc: dict[str, Any]) -> None:
     assert spelling in json.dumps(doc)
-    assert parse_json(json.dumps(doc)) == hand_built_full()
+    assert parse_json(json.dumps(doc)) == FULL_REPORT_MODEL
 
 
 def test_oauth_is_read_as_oauth2() -> None:
@@ -266,20 +189,20 @@ def test_unknown_keys_are_ignored_at_every_level() -> None:
     doc["faxRecipients"][0]["properties"][0]["note"] = 1
     doc["documents"][0]["size"] = 12
     doc["options"]["overlay2"] = True
-    assert parse_json(json.dumps(doc)) == hand_built_full()
+    assert parse_json(json.dumps(doc)) == FULL_REPORT_MODEL
 
 
 def test_null_counts_as_absent() -> None:
     doc = json.loads(MINIMAL)
     doc.update(reportMail=None, httpStatusPush=None, documents=None, options=None)
     doc["faxRecipients"][0].update(sentTS=None, alternativeNumbers=None, remoteCsid=None)
-    assert parse_json(json.dumps(doc)) == hand_built_minimal()
+    assert parse_json(json.dumps(doc)) == MINIMAL_REPORT_MODEL
 
 
 def test_byte_order_mark_and_buffer_types_are_accepted() -> None:
-    assert parse_json(b"\xef\xbb\xbf" + MINIMAL) == hand_built_minimal()
-    assert parse_json(bytearray(MINIMAL)) == hand_built_minimal()  # type: ignore[arg-type]
-    assert parse_json(memoryview(MINIMAL)) == hand_built_minimal()  # type: ignore[arg-type]
+    assert parse_json(b"\xef\xbb\xbf" + MINIMAL) == MINIMAL_REPORT_MODEL
+    assert parse_json(bytearray(MINIMAL)) == MINIMAL_REPORT_MODEL  # type: ignore[arg-type]
+    assert parse_json(memoryview(MINIMAL)) == MINIMAL_REPORT_MODEL  # type: ignore[arg-type]
 
 
 # --- limits -----------------------------------------------------------------------------------
@@ -314,7 +237,7 @@ def test_depth_limit_is_exact_and_ignores_brackets_in_strings() -> None:
 
 
 def test_size_limit_counts_utf8_bytes_and_is_checked_first() -> None:
-    assert parse_json(MINIMAL, max_bytes=len(MINIMAL)) == hand_built_minimal()
+    assert parse_json(MINIMAL, max_bytes=len(MINIMAL)) == MINIMAL_REPORT_MODEL
     with pytest.raises(ReportFormatError, match=f"more than the limit of {len(MINIMAL) - 1}"):
         parse_json(MINIMAL, max_bytes=len(MINIMAL) - 1)
     text = FULL.decode("utf-8")
