@@ -54,11 +54,11 @@ def test_content_type() -> None:
 
 @pytest.mark.parametrize(
     ("built", "golden"),
-    [(hand_built_full, FULL), (hand_built_minimal, MINIMAL)],
+    [(FULL_REPORT_MODEL, FULL), (MINIMAL_REPORT_MODEL, MINIMAL)],
     ids=["full", "minimal"],
 )
-def test_render_is_byte_identical_to_golden_sample(built: Any, golden: bytes) -> None:
-    assert render_json(built()) == golden
+def test_render_is_byte_identical_to_golden_sample(built: FaxJobReport, golden: bytes) -> None:
+    assert render_json(built) == golden
 
 
 @pytest.mark.parametrize("golden", [FULL, MINIMAL], ids=["full", "minimal"])
