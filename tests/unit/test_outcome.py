@@ -55,6 +55,7 @@ def test_http_status_table(status: int, retry_4xx: bool, expected: Verdict) -> N
         ("internal", R),
         ("auth", F),
         ("refused_address", F),
+        ("invalid_url", F),
         ("something-new", R),
     ],
 )

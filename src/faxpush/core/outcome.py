@@ -15,6 +15,7 @@ timeout, connect error, protocol error retry       transient network trouble
 token endpoint down (5xx, timeout)     retry       the push itself was never tried
 auth failure (2nd 401, invalid_client) failed      credentials must be fixed first
 refused address                        failed      the URL points at a forbidden network
+invalid URL                            failed      not absolute http(s), or has user info
 =====================================  ==========  ===================================
 """
 
@@ -39,6 +40,7 @@ class ErrorClass(StrEnum):
     TOKEN_ENDPOINT = "token_endpoint"  # noqa: S105 - an error class name, not a secret
     AUTH = "auth"
     REFUSED_ADDRESS = "refused_address"
+    INVALID_URL = "invalid_url"
     INTERNAL = "internal"
 
 

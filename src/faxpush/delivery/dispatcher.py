@@ -32,7 +32,8 @@ from faxpush.core.errors import StorageError
 from faxpush.core.outcome import Outcome, Verdict, classify
 from faxpush.core.retry import next_attempt_at
 from faxpush.core.settings import Settings
-from faxpush.delivery.hooks import AttemptDetails, AttemptHook, call_hooks, log_attempt, redact_url
+from faxpush.delivery.hooks import AttemptDetails, AttemptHook, call_hooks, log_attempt
+from faxpush.delivery.http import display_url
 from faxpush.storage.base import AttemptRecord, AttemptResult, ClaimedPush, PushRecord, Store
 
 logger = logging.getLogger("faxpush.delivery")
@@ -306,7 +307,7 @@ class Dispatcher:
         details = AttemptDetails(
             delivery_id=push.delivery_id,
             job_id=push.job_id,
-            url=redact_url(push.target.url),
+            url=display_url(push.target.url),
             attempt=number,
             http_status=sent.http_status,
             error_class=sent.error_class,

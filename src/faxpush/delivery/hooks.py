@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from urllib.parse import urlsplit, urlunsplit
 
 from faxpush.core.outcome import Verdict
 
@@ -36,19 +35,6 @@ class AttemptDetails:
 
 
 AttemptHook = Callable[[AttemptDetails], None]
-
-
-def redact_url(url: str) -> str:
-    """Drop user info (``user:pass@``) from a URL so it can be logged."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 def log_attempt(details: AttemptDetails) -> None:

@@ -1,0 +1,186 @@
+"""The OAuth2 access token cache: per (token URL, client id), single flight, optional store.
+
+Tokens are kept until ``expires_in`` minus a safety margin. Concurrent pushes that need
+the same token wait for one request to the token endpoint instead of each making their
+own. A persistent store (anything with the ``Store`` token methods) lets tokens survive
+restarts and be shared between workers; it is best effort: when it fails, the cache
+carries on in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from faxpush.core.errors import DeliveryError, StorageError
+from faxpush.core.secrets import Secret
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token as the endpoint issued it; ``expires_in`` in seconds, None when not given."""
+
+    access_token: Secret
+    expires_in: float | None
+
+
+class TokenStore(Protocol):
+    """The token part of :class:`faxpush.storage.base.Store`."""
+
+    async def get_token(self, cache_key: str, *, now: datetime) -> Secret | None: ...
+
+    async def put_token(self, cache_key: str, token: Secret, *, expires_at: datetime) -> None: ...
+
+
+@dataclass(slots=True)
+class _Flight:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+    failure: DeliveryError | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TokenCache:
+    """Caches OAuth2 access tokens; share one instance between all pushes of a process.
+
+    ``margin`` is subtracted from ``expires_in`` (a token living shorter than twice the
+    margin is kept for half its life); ``default_lifetime`` applies when the endpoint
+    gives no ``expires_in``; ``clock`` returns aware UTC datetimes (tests move it).
+    """
+
+    def __init__(
+        self,
+        store: TokenStore | None = None,
+        *,
+        margin: timedelta = timedelta(seconds=60),
+        default_lifetime: timedelta = timedelta(hours=1),
+        max_entries: int = 1024,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._store = store
+        self._margin = margin
+        self._default_lifetime = default_lifetime
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[Secret, datetime]] = OrderedDict()
+        self._flights: dict[str, _Flight] = {}
+
+    @staticmethod
+    def cache_key(token_url: str, client_id: str) -> str:
+        """The key a token is cached (and stored) under."""
+        return f"oauth2 {token_url} {client_id}"
+
+    async def obtain(
+        self,
+        key: str,
+        fetch: Callable[[], Awaitable[IssuedToken]],
+        *,
+        reject: Secret | None = None,
+    ) -> tuple[Secret, bool]:
+        """A valid token for ``key`` and whether this call fetched it from the endpoint.
+
+        ``reject`` is a token the receiver just refused: it is dropped and a new one is
+        fetched, bypassing the store, unless another push already replaced it.
+        Errors raised by ``fetch`` propagate.
+        """
+        if reject is not None:
+            self._drop(key, reject)
+        token = self._fresh(key)
+        if token is not None:
+            return token, False
+        async with self._single_flight(key) as flight:
+            token = self._fresh(key)
+            if token is not None:
+                return token, False
+            if flight.failure is not None:
+                raise flight.failure  # the fetch this call waited for failed: share its error
+            if reject is None:
+                stored = await self._load(key)
+                if stored is not None:
+                    # The store only knows the token is valid now; look again after a margin.
+                    self._remember(key, stored, self._clock() + self._margin)
+                    return stored, False
+            try:
+                issued = await fetch()
+            except DeliveryError as exc:
+                flight.failure = exc
+                raise
+            expires_at = self._clock() + self._lifetime(issued.expires_in)
+            self._remember(key, issued.access_token, expires_at)
+            await self._save(key, issued.access_token, expires_at)
+            return issued.access_token, True
+
+    @property
+    def size(self) -> int:
+        """How many tokens are held in memory."""
+        return len(self._entries)
+
+    def _lifetime(self, expires_in: float | None) -> timedelta:
+        full = self._default_lifetime if expires_in is None else timedelta(seconds=expires_in)
+        if full > 2 * self._margin:
+            return full - self._margin
+        return full / 2
+
+    def _fresh(self, key: str) -> Secret | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        token, expires_at = entry
+        if expires_at <= self._clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return token
+
+    def _remember(self, key: str, token: Secret, expires_at: datetime) -> None:
+        self._entries[key] = (token, expires_at)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def _drop(self, key: str, token: Secret) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == token:
+            del self._entries[key]
+
+    @asynccontextmanager
+    async def _single_flight(self, key: str) -> AsyncIterator[_Flight]:
+        """Serialise fetches per key. The flight lives while anyone waits for it, so a
+        failure is seen by the calls that were waiting, not by later ones."""
+        flight = self._flights.setdefault(key, _Flight())
+        flight.users += 1
+        try:
+            async with flight.lock:
+                yield flight
+        finally:
+            flight.users -= 1
+            if flight.users == 0:
+                del self._flights[key]
+
+    async def _load(self, key: str) -> Secret | None:
+        if self._store is None:
+            return None
+        try:
+            return await self._store.get_token(key, now=self._clock())
+        except StorageError as exc:
+            logger.warning("token store lookup failed, fetching a new token: %s", exc)
+            return None
+
+    async def _save(self, key: str, token: Secret, expires_at: datetime) -> None:
+        if self._store is None:
+            return
+        try:
+            await self._store.put_token(key, token, expires_at=expires_at)
+        except StorageError as exc:
+            logger.warning("token store update failed, token kept in memory only: %s", exc)

@@ -1,0 +1,165 @@
+"""The outbound HTTP client: one shared, guarded aiohttp session for every push.
+
+The session follows no redirects (every request passes ``allow_redirects=False``), keeps no
+cookies between customers, ignores proxy and netrc settings from the environment, asks for
+uncompressed responses and identifies itself as ``faxpush/<version>``. Its connector bounds
+concurrency globally and per host and connects only to addresses the :mod:`guard` allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from yarl import URL
+
+from faxpush._version import __version__
+from faxpush.core.errors import ConfigurationError
+from faxpush.core.settings import Settings
+from faxpush.delivery.guard import (
+    AddressGuard,
+    GuardedResolver,
+    IPNetwork,
+    guarded_socket_factory,
+)
+from faxpush.storage.base import RESPONSE_BODY_LIMIT
+
+USER_AGENT = f"faxpush/{__version__}"
+DELIVERY_ID_HEADER = "Faxpush-Delivery-Id"
+# Read one byte past the limit so a truncated body can be told from one that fits exactly.
+BODY_READ_LIMIT = RESPONSE_BODY_LIMIT + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-attempt time limits in seconds.
+
+    ``connect``: TCP (and TLS) connection set-up; ``read``: the longest silence while
+    waiting for response bytes; ``total``: the deadline for the whole attempt, including
+    digest round trips and an OAuth2 token request.
+    """
+
+    connect: float = 5.0
+    read: float = 10.0
+    total: float = 15.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            if not getattr(self, name) > 0:
+                raise ConfigurationError(f"timeout {name!r} must be a positive number of seconds")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Timeouts:
+        """The limits configured as connect_timeout, read_timeout and attempt_deadline."""
+        return cls(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            total=settings.attempt_deadline,
+        )
+
+    def client_timeout(self) -> aiohttp.ClientTimeout:
+        """aiohttp timeouts for one request (the attempt deadline is enforced around it)."""
+        return aiohttp.ClientTimeout(
+            total=self.total, sock_connect=self.connect, sock_read=self.read
+        )
+
+
+def build_session(
+    *,
+    limit: int = 100,
+    limit_per_host: int = 10,
+    timeouts: Timeouts | None = None,
+    allowed_networks: Iterable[IPNetwork] = (),
+    resolver: AbstractResolver | None = None,
+) -> aiohttp.ClientSession:
+    """Create the shared push session; call it from a coroutine and close it on shutdown.
+
+    ``limit`` bounds open connections overall, ``limit_per_host`` per receiver host.
+    ``allowed_networks`` (FAXPUSH_ALLOWED_NETWORKS) opens otherwise refused networks.
+    ``resolver`` replaces the system resolver (tests pass a fake one); its answers are
+    still filtered by the address guard.
+    """
+    if limit < 1 or limit_per_host < 0:
+        raise ConfigurationError("connection limits must be positive (limit_per_host 0: none)")
+    guard = AddressGuard(allowed_networks)
+    connector = aiohttp.TCPConnector(
+        limit=limit,
+        limit_per_host=limit_per_host,
+        resolver=GuardedResolver(resolver or aiohttp.ThreadedResolver(), guard),
+        socket_factory=guarded_socket_factory(guard),
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": USER_AGENT},
+        skip_auto_headers=("Accept-Encoding",),
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=(timeouts or Timeouts()).client_timeout(),
+        trust_env=False,
+        raise_for_status=False,
+    )
+
+
+def session_from_settings(
+    settings: Settings, *, resolver: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """:func:`build_session` with the limits, timeouts and allow-list of ``settings``."""
+    return build_session(
+        limit=settings.concurrency,
+        limit_per_host=settings.per_host_concurrency,
+        timeouts=Timeouts.from_settings(settings),
+        allowed_networks=settings.allowed_networks,
+        resolver=resolver,
+    )
+
+
+def check_http_url(url: str, *, role: str = "push URL") -> None:
+    """Raise :class:`ConfigurationError` unless ``url`` is an absolute http(s) URL
+    without user info (credentials belong in the push principal and credentials)."""
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        raise ConfigurationError(f"the {role} is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigurationError(
+            f"the {role} {display_url(url)} must be an absolute http:// or https:// URL"
+        )
+    if parsed.user is not None or parsed.password is not None:
+        raise ConfigurationError(
+            f"the {role} {display_url(url)} contains user info; put the credentials in the "
+            "push principal and credentials instead"
+        )
+
+
+def display_url(url: str) -> str:
+    """``url`` without user info, query or fragment: safe for messages and logs."""
+    try:
+        parsed = URL(url)
+        return str(parsed.with_user(None).with_query(None).with_fragment(None))
+    except (ValueError, TypeError):
+        return "<invalid URL>"
+
+
+async def read_capped(response: aiohttp.ClientResponse, limit: int = BODY_READ_LIMIT) -> bytes:
+    """Read at most ``limit`` bytes of the body, then release or drop the connection.
+
+    A body that was not read to its end closes the connection instead of draining it, so a
+    receiver sending an endless body costs nothing.
+    """
+    chunks: list[bytes] = []
+    remaining = limit
+    try:
+        while remaining > 0:
+            chunk = await response.content.read(remaining)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    finally:
+        if response.content.at_eof():
+            response.release()
+        else:
+            response.close()
+    return b"".join(chunks)

@@ -1,0 +1,233 @@
+"""One push attempt over HTTP: :func:`send_push` sends, never raises, and reports.
+
+``error_class`` is set whenever the attempt did not end in a clean HTTP answer (it wins
+over ``http_status`` in :func:`faxpush.core.outcome.classify`):
+
+=================  ======================================================================
+timeout            no connection, or no complete answer, within the connect/read/total
+                   limits (``http_status`` is kept when only the body was late)
+connect            DNS failure, connection refused or reset, TLS failure, connection lost
+protocol           the answer is not valid HTTP, or its auth challenge is malformed
+token_endpoint     the OAuth2 token endpoint is down, slow or answered unusably
+auth               credentials missing, unsendable or rejected (second 401, invalid_client)
+refused_address    the push or token URL resolves to a network that is not allowed
+invalid_url        the push or token URL is not an absolute http(s) URL without user info
+=================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from faxpush.core.errors import (
+    AddressRefusedError,
+    AuthenticationFailedError,
+    ConfigurationError,
+)
+from faxpush.delivery.auth import AuthTrace, build_auth_middleware
+from faxpush.delivery.auth.digest import DigestNonceCache
+from faxpush.delivery.auth.oauth2 import TokenEndpointError
+from faxpush.delivery.auth.token_cache import TokenCache
+from faxpush.delivery.guard import BlockedAddressError
+from faxpush.delivery.http import (
+    DELIVERY_ID_HEADER,
+    Timeouts,
+    check_http_url,
+    display_url,
+    read_capped,
+)
+from faxpush.storage.base import RESPONSE_BODY_LIMIT, PushTarget
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What one attempt produced; ``error_message`` is None only for a clean 2xx."""
+
+    http_status: int | None
+    error_class: str | None
+    error_message: str | None
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+    response_body: bytes = b""  # at most RESPONSE_BODY_LIMIT bytes
+    response_truncated: bool = False
+    duration_ms: float = 0.0
+    auth_steps: tuple[str, ...] = ()
+    retry_after: str | None = None  # the raw Retry-After header, if any
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    retry_after: str | None = None
+    body: bytes = b""
+
+
+async def send_push(
+    session: aiohttp.ClientSession,
+    *,
+    url: str,
+    body: bytes,
+    content_type: str,
+    delivery_id: str,
+    target: PushTarget,
+    token_cache: TokenCache,
+    timeouts: Timeouts,
+    digest_cache: DigestNonceCache | None = None,
+) -> SendResult:
+    """POST ``body`` to ``url`` once, authenticated as ``target`` says, and report.
+
+    Every request of the attempt (digest and token retries included) carries
+    ``Faxpush-Delivery-Id: <delivery_id>``; redirects are reported, never followed. Pass
+    the same ``digest_cache`` to every call so digest nonces are reused across pushes
+    (None: every digest push starts with a fresh challenge). Never raises for network,
+    HTTP or credential problems; cancellation propagates.
+    """
+    started = time.perf_counter()
+    trace = AuthTrace()
+    answer = _Answer()
+    error_class: str | None = None
+    message: str | None = None
+    try:
+        check_http_url(url)
+        middleware = build_auth_middleware(
+            target,
+            session=session,
+            trace=trace,
+            token_cache=token_cache,
+            digest_cache=digest_cache,
+            timeouts=timeouts,
+        )
+        async with asyncio.timeout(timeouts.total):
+            await _exchange(
+                session,
+                url,
+                body,
+                {aiohttp.hdrs.CONTENT_TYPE: content_type, DELIVERY_ID_HEADER: delivery_id},
+                () if middleware is None else (middleware,),
+                timeouts,
+                answer,
+            )
+    except TimeoutError as exc:
+        error_class, message = _timeout(exc, trace, timeouts, answer)
+    except aiohttp.ClientError as exc:
+        error_class, message = _client_error(exc, url)
+    except AddressRefusedError as exc:
+        error_class, message = "refused_address", str(exc)
+    except TokenEndpointError as exc:
+        error_class, message = "token_endpoint", str(exc)
+    except AuthenticationFailedError as exc:
+        error_class, message = "auth", str(exc)
+    except ConfigurationError as exc:
+        error_class, message = "invalid_url", str(exc)
+    if error_class is None and answer.status is not None:
+        error_class, message = _judge_status(answer, trace, url)
+    return SendResult(
+        http_status=answer.status,
+        error_class=error_class,
+        error_message=message,
+        response_headers=answer.headers,
+        response_body=answer.body[:RESPONSE_BODY_LIMIT],
+        response_truncated=len(answer.body) > RESPONSE_BODY_LIMIT,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        auth_steps=tuple(trace.steps),
+        retry_after=answer.retry_after,
+    )
+
+
+async def _exchange(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    middlewares: tuple[aiohttp.ClientMiddlewareType, ...],
+    timeouts: Timeouts,
+    answer: _Answer,
+) -> None:
+    response = await session.post(
+        url,
+        data=body,
+        headers=headers,
+        allow_redirects=False,
+        middlewares=middlewares,
+        timeout=timeouts.client_timeout(),
+    )
+    answer.status = response.status
+    answer.headers = _flatten(response.headers)
+    answer.retry_after = response.headers.get(aiohttp.hdrs.RETRY_AFTER)
+    answer.body = await read_capped(response)
+
+
+def _flatten(headers: CIMultiDictProxy[str]) -> dict[str, str]:
+    flat: dict[str, str] = {}
+    seen: set[str] = set()
+    for name in headers:
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            flat[name] = ", ".join(headers.getall(name))
+    return flat
+
+
+def _judge_status(answer: _Answer, trace: AuthTrace, url: str) -> tuple[str | None, str | None]:
+    status = answer.status
+    assert status is not None
+    if trace.rejection is not None:
+        return trace.rejection_class, trace.rejection
+    if 200 <= status < 300:
+        return None, None
+    if 300 <= status < 400:
+        return None, (
+            f"receiver redirected (HTTP {status}) to {_location(answer, url)}; redirects "
+            "are not followed, update the push URL"
+        )
+    return None, f"receiver answered HTTP {status}"
+
+
+def _location(answer: _Answer, url: str) -> str:
+    location = next((v for k, v in answer.headers.items() if k.lower() == "location"), None)
+    if location is None:
+        return "nowhere (no Location header)"
+    try:
+        return display_url(str(URL(url).join(URL(location))))
+    except (ValueError, TypeError):
+        return "an invalid Location"
+
+
+def _timeout(
+    exc: TimeoutError, trace: AuthTrace, timeouts: Timeouts, answer: _Answer
+) -> tuple[str, str]:
+    if trace.phase == "token":
+        return "token_endpoint", (
+            f"the OAuth2 token endpoint did not answer within the {timeouts.total:g} s deadline"
+        )
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "timeout", f"no connection within {timeouts.connect:g} s"
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return "timeout", f"the receiver sent nothing for {timeouts.read:g} s"
+    if answer.status is not None:
+        return "timeout", (
+            f"the response body (HTTP {answer.status}) did not arrive within the "
+            f"{timeouts.total:g} s deadline"
+        )
+    return "timeout", f"no answer within the {timeouts.total:g} s deadline"
+
+
+def _client_error(exc: aiohttp.ClientError, url: str) -> tuple[str, str]:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, BlockedAddressError):
+            return "refused_address", str(exc.os_error.to_error(exc.host))
+        if isinstance(exc, aiohttp.ClientConnectorDNSError):
+            return "connect", f"cannot resolve {exc.host!r}: {exc.os_error.strerror or exc}"
+        return "connect", f"cannot connect to {display_url(url)}: {exc}"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid_url", f"the push URL {display_url(url)} is not valid"
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ClientConnectionError):
+        return "connect", f"connection to {display_url(url)} failed: {detail}"
+    return "protocol", f"invalid answer from {display_url(url)}: {detail}"

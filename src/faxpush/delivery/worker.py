@@ -1,0 +1,149 @@
+"""Assemble a worker: settings -> cipher -> store -> HTTP session -> dispatcher, and run it.
+
+This is the only place that wires the delivery parts together; ``faxpush worker``,
+``faxpush push send`` and the emulator's in-process dispatcher all go through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+
+from faxpush.core.settings import Settings
+from faxpush.delivery.auth.digest import DigestNonceCache
+from faxpush.delivery.auth.token_cache import TokenCache
+from faxpush.delivery.dispatcher import Dispatcher, SendFn
+from faxpush.delivery.hooks import AttemptHook, log_attempt
+from faxpush.delivery.http import Timeouts, session_from_settings
+from faxpush.delivery.send import SendResult, send_push
+from faxpush.storage.base import PushRecord, Store
+from faxpush.storage.cipher import SecretCipher, load_cipher
+from faxpush.storage.factory import open_store, sqlite_path
+
+logger = logging.getLogger("faxpush.worker")
+
+
+def cipher_from_settings(settings: Settings, *, notify: Callable[[str], None]) -> SecretCipher:
+    """The cipher for stored secrets: FAXPUSH_SECRET_KEY, else a key file beside the database.
+
+    ``notify`` receives the one-time notice when a key file is created.
+    """
+    env_key = settings.secret_key.reveal() if settings.secret_key is not None else None
+    db_path = sqlite_path(settings.database_url)
+    key_file = (
+        db_path.with_name(db_path.name + ".key") if db_path is not None else Path("faxpush.key")
+    )
+    cipher, notice = load_cipher(env_key, key_file)
+    if notice is not None:
+        notify(notice)
+    return cipher
+
+
+async def open_configured_store(
+    settings: Settings, *, notify: Callable[[str], None] = logger.warning
+) -> Store:
+    """Open (and migrate) the store named by ``settings.database_url``."""
+    cipher = cipher_from_settings(settings, notify=notify)
+    return await open_store(settings.database_url, cipher)
+
+
+def make_sender(
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    *,
+    token_cache: TokenCache,
+    digest_cache: DigestNonceCache,
+) -> SendFn:
+    """Bind the shared session and caches into the dispatcher's ``send`` callable."""
+    timeouts = Timeouts.from_settings(settings)
+
+    async def send(push: PushRecord) -> SendResult:
+        return await send_push(
+            session,
+            url=push.target.url,
+            body=push.body,
+            content_type=push.content_type,
+            delivery_id=push.delivery_id,
+            target=push.target,
+            token_cache=token_cache,
+            timeouts=timeouts,
+            digest_cache=digest_cache,
+        )
+
+    return send
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryEngine:
+    """A ready dispatcher and the session it owns."""
+
+    dispatcher: Dispatcher
+    session: aiohttp.ClientSession
+
+
+@contextlib.asynccontextmanager
+async def delivery_engine(
+    store: Store,
+    settings: Settings,
+    *,
+    hooks: tuple[AttemptHook, ...] = (log_attempt,),
+    worker_id: str | None = None,
+) -> AsyncIterator[DeliveryEngine]:
+    """A dispatcher over ``store`` with one shared HTTP session, closed on exit."""
+    session = session_from_settings(settings)
+    try:
+        token_cache = TokenCache(store, margin=timedelta(seconds=settings.token_expiry_margin))
+        send = make_sender(
+            session, settings, token_cache=token_cache, digest_cache=DigestNonceCache()
+        )
+        dispatcher = Dispatcher(store, send, settings, hooks=hooks, worker_id=worker_id)
+        yield DeliveryEngine(dispatcher, session)
+    finally:
+        await session.close()
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set ``stop``: the worker stops claiming and drains gracefully."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    hooks: tuple[AttemptHook, ...] = (log_attempt,),
+    handle_signals: bool = True,
+) -> None:
+    """Run the dispatcher until SIGTERM/SIGINT (or ``stop``), then shut down gracefully."""
+    stop = stop or asyncio.Event()
+    if handle_signals:
+        install_stop_signals(stop)
+    store = await open_configured_store(settings)
+    try:
+        async with delivery_engine(store, settings, hooks=hooks) as engine:
+            logger.info(
+                "worker %s delivering from %s (concurrency %d, %d per host)",
+                engine.dispatcher.worker_id,
+                _describe_db(settings.database_url),
+                settings.concurrency,
+                settings.per_host_concurrency,
+            )
+            await engine.dispatcher.run(stop)
+    finally:
+        await store.close()
+    logger.info("worker stopped")
+
+
+def _describe_db(url: str) -> str:
+    return url.split("@")[-1] if "@" in url else url

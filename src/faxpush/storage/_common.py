@@ -1,0 +1,70 @@
+"""Rules shared by the storage backends, so that each applies them the same way.
+
+Times are kept as integer microseconds since the Unix epoch (UTC): exact, and ordered the same
+way as the instants they stand for.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from faxpush.core.errors import InputError
+from faxpush.storage.base import RESPONSE_BODY_LIMIT, AttemptResult, PushState, Verdict
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+CLAIM_ID_RANDOM_BYTES = 12
+VERDICT_STATE = {
+    Verdict.DELIVERED: PushState.DELIVERED,
+    Verdict.FAILED: PushState.FAILED,
+    Verdict.RETRY: PushState.PENDING,
+}
+
+
+def to_micros(value: datetime, *, name: str = "timestamp") -> int:
+    """``value`` as microseconds since the epoch; refuses naive datetimes."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(f"{name} {value.isoformat()} has no time zone; pass an aware UTC time")
+    return (value - EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    """The UTC datetime for microseconds since the epoch."""
+    return EPOCH + timedelta(microseconds=value)
+
+
+def lease_micros(lease: timedelta) -> int:
+    """A lease length in microseconds; it must be positive."""
+    micros = lease // _MICROSECOND
+    if micros <= 0:
+        raise InputError(f"lease must be positive, got {lease}")
+    return micros
+
+
+def new_claim_id(worker_id: str) -> str:
+    """A fresh fencing token; it names the worker so operators can see who holds a push."""
+    return f"{worker_id}:{secrets.token_hex(CLAIM_ID_RANDOM_BYTES)}"
+
+
+def truncate_body(body: bytes) -> bytes:
+    """A response body cut to what the store keeps."""
+    return body[:RESPONSE_BODY_LIMIT]
+
+
+def check_results(results: Sequence[AttemptResult]) -> None:
+    """Refuse a batch that cannot be applied as a whole (caller bugs, not runtime failures)."""
+    for result in results:
+        if result.attempt.delivery_id != result.delivery_id:
+            raise InputError(
+                f"attempt for delivery {result.attempt.delivery_id} was reported under "
+                f"delivery {result.delivery_id}; report each attempt with its own push"
+            )
+        if result.verdict is Verdict.RETRY and result.next_attempt_at is None:
+            raise InputError(
+                f"delivery {result.delivery_id}: a RETRY verdict needs next_attempt_at"
+            )
+        to_micros(result.attempt.started_at, name="attempt started_at")
+        if result.next_attempt_at is not None:
+            to_micros(result.next_attempt_at, name="next_attempt_at")

@@ -1,0 +1,155 @@
+"""Conversions between storage records and SQLite rows / query parameters."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from faxpush.core.models import AuthMethod
+from faxpush.core.secrets import Secret
+from faxpush.storage._common import from_micros, to_micros, truncate_body
+from faxpush.storage.base import (
+    Account,
+    AttemptRecord,
+    ClientAuthStyle,
+    NewPush,
+    PushFormat,
+    PushRecord,
+    PushState,
+    PushTarget,
+)
+from faxpush.storage.cipher import SecretCipher
+
+Params = dict[str, Any]
+
+
+def _seal(cipher: SecretCipher, secret: Secret | None) -> bytes | None:
+    return None if secret is None else cipher.encrypt(secret)
+
+
+def _open(cipher: SecretCipher, sealed: bytes | None) -> Secret | None:
+    return None if sealed is None else cipher.decrypt(sealed)
+
+
+def _optional_time(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def account_params(account: Account, cipher: SecretCipher) -> Params:
+    """Parameters of ``put_account``."""
+    return {
+        "customer_number": account.customer_number,
+        "push_format": account.push_format.value,
+        "push_template": account.push_template,
+        "push_template_content_type": account.push_template_content_type,
+        "push_url": account.push_url,
+        "push_auth": account.push_auth.value,
+        "push_principal": account.push_principal,
+        "push_credentials": _seal(cipher, account.push_credentials),
+        "oauth2_token_url": account.oauth2_token_url,
+        "oauth2_client_auth": account.oauth2_client_auth.value,
+        "retry_client_errors": int(account.retry_client_errors),
+    }
+
+
+def account_from_row(row: sqlite3.Row, cipher: SecretCipher) -> Account:
+    """An account from a row of ``accounts``."""
+    return Account(
+        customer_number=row["customer_number"],
+        push_format=PushFormat(row["push_format"]),
+        push_template=row["push_template"],
+        push_template_content_type=row["push_template_content_type"],
+        push_url=row["push_url"],
+        push_auth=AuthMethod(row["push_auth"]),
+        push_principal=row["push_principal"],
+        push_credentials=_open(cipher, row["push_credentials"]),
+        oauth2_token_url=row["oauth2_token_url"],
+        oauth2_client_auth=ClientAuthStyle(row["oauth2_client_auth"]),
+        retry_client_errors=bool(row["retry_client_errors"]),
+    )
+
+
+def push_params(push: NewPush, cipher: SecretCipher, *, now_us: int) -> Params:
+    """Parameters of ``insert_push``."""
+    target = push.target
+    due_us = now_us if push.not_before is None else to_micros(push.not_before, name="not_before")
+    return {
+        "delivery_id": push.delivery_id,
+        "job_id": push.job_id,
+        "customer_number": push.customer_number,
+        "target_url": target.url,
+        "target_auth": target.auth_method.value,
+        "target_principal": target.principal,
+        "target_credentials": _seal(cipher, target.credentials),
+        "target_token_url": target.token_url,
+        "target_client_auth": target.client_auth.value,
+        "content_type": push.content_type,
+        "body": push.body,
+        "retry_client_errors": int(push.retry_client_errors),
+        "max_attempts": push.max_attempts,
+        "next_attempt_at": due_us,
+        "now": now_us,
+    }
+
+
+def push_from_row(row: sqlite3.Row, cipher: SecretCipher) -> PushRecord:
+    """A push from a row of ``pushes``."""
+    return PushRecord(
+        delivery_id=row["delivery_id"],
+        job_id=row["job_id"],
+        customer_number=row["customer_number"],
+        target=PushTarget(
+            url=row["target_url"],
+            auth_method=AuthMethod(row["target_auth"]),
+            principal=row["target_principal"],
+            credentials=_open(cipher, row["target_credentials"]),
+            token_url=row["target_token_url"],
+            client_auth=ClientAuthStyle(row["target_client_auth"]),
+        ),
+        content_type=row["content_type"],
+        body=bytes(row["body"]),
+        retry_client_errors=bool(row["retry_client_errors"]),
+        max_attempts=row["max_attempts"],
+        state=PushState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=from_micros(row["next_attempt_at"]),
+        created_at=from_micros(row["created_at"]),
+        updated_at=from_micros(row["updated_at"]),
+        claimed_until=_optional_time(row["claimed_until"]),
+        claim_id=row["claim_id"],
+        last_error=row["last_error"],
+    )
+
+
+def attempt_params(attempt: AttemptRecord) -> Params:
+    """Parameters of ``record_attempt``."""
+    return {
+        "delivery_id": attempt.delivery_id,
+        "number": attempt.number,
+        "started_at": to_micros(attempt.started_at, name="attempt started_at"),
+        "duration_ms": attempt.duration_ms,
+        "http_status": attempt.http_status,
+        "error_class": attempt.error_class,
+        "error_message": attempt.error_message,
+        "response_headers": json.dumps(dict(attempt.response_headers), ensure_ascii=False),
+        "response_body": truncate_body(attempt.response_body),
+        "auth_steps": json.dumps(list(attempt.auth_steps), ensure_ascii=False),
+    }
+
+
+def attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
+    """An attempt from a row of ``attempts``."""
+    return AttemptRecord(
+        delivery_id=row["delivery_id"],
+        number=row["number"],
+        started_at=from_micros(row["started_at"]),
+        duration_ms=row["duration_ms"],
+        http_status=row["http_status"],
+        error_class=row["error_class"],
+        error_message=row["error_message"],
+        response_headers=json.loads(row["response_headers"]),
+        response_body=bytes(row["response_body"]),
+        auth_steps=tuple(json.loads(row["auth_steps"])),
+    )

@@ -1,0 +1,81 @@
+"""Open the store a database URL names.
+
+===========================  ==============================================================
+``sqlite:///relative.db``    a SQLite file relative to the working directory
+``sqlite:////abs/path.db``   a SQLite file at an absolute path
+``memory://``                an in-process store; everything is lost when the process ends
+``postgresql://…``           PostgreSQL (not part of this version)
+===========================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote
+
+from faxpush.core.errors import ConfigurationError
+from faxpush.storage.base import Store
+from faxpush.storage.cipher import SecretCipher
+from faxpush.storage.memory import MemoryStore
+from faxpush.storage.sqlite import SqliteStore
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+_SUPPORTED = "sqlite:///relative/path.db, sqlite:////absolute/path.db or memory://"
+
+
+def _scheme(url: str) -> str:
+    scheme, separator, _ = url.partition("://")
+    if not separator or not scheme:
+        raise ConfigurationError(
+            f"the database URL has no scheme (such as sqlite://); use {_SUPPORTED}"
+        )
+    return scheme.lower()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file a ``sqlite://`` URL names; None for other backends."""
+    if _scheme(url) != "sqlite":
+        return None
+    rest = url.partition("://")[2]
+    if not rest.startswith("/"):
+        raise ConfigurationError(
+            "a SQLite URL needs three slashes before a relative path and four before an "
+            "absolute one: sqlite:///faxpush.db or sqlite:////var/lib/faxpush/faxpush.db"
+        )
+    location, _, query = rest[1:].partition("?")
+    if query:
+        raise ConfigurationError(
+            f"SQLite URLs take no options (found ?{query}); remove them from the database URL"
+        )
+    location = unquote(location)
+    if not location:
+        raise ConfigurationError(
+            "the SQLite URL names no file; use sqlite:///faxpush.db or sqlite:////abs/path.db"
+        )
+    return Path(location)
+
+
+async def open_store(url: str, cipher: SecretCipher, *, migrate: bool = True) -> Store:
+    """Connect to the store ``url`` names and (unless ``migrate`` is False) bring its schema
+    up to date."""
+    scheme = _scheme(url)
+    store: Store
+    if scheme == "memory":
+        store = MemoryStore(cipher)
+    elif scheme == "sqlite":
+        path = sqlite_path(url)
+        assert path is not None
+        store = await SqliteStore.open(path, cipher)
+    elif scheme in _POSTGRES_SCHEMES:
+        raise ConfigurationError(
+            "PostgreSQL support is not installed in this version; use a sqlite:// URL"
+        )
+    else:
+        raise ConfigurationError(f"unknown database URL scheme {scheme!r}; use {_SUPPORTED}")
+    if migrate:
+        try:
+            await store.migrate()
+        except BaseException:
+            await store.close()
+            raise
+    return store

@@ -1,0 +1,376 @@
+"""An in-process :class:`~faxpush.storage.base.Store`: a real backend and a testing helper.
+
+It keeps everything in dictionaries plus a schedule of due pushes and leases, so a claim
+of k pushes costs O(k log n). It follows the same contract as the SQLite store, down to
+encrypting secrets when given a :class:`SecretCipher`; without one it keeps them as
+:class:`Secret` objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from faxpush.core.errors import ConfigurationError, InputError, StorageError
+from faxpush.core.secrets import Secret
+from faxpush.storage._common import (
+    VERDICT_STATE,
+    check_results,
+    from_micros,
+    lease_micros,
+    new_claim_id,
+    to_micros,
+    truncate_body,
+)
+from faxpush.storage._memory_schedule import PushRow, Schedule, Sealed
+from faxpush.storage.base import (
+    Account,
+    AttemptRecord,
+    AttemptResult,
+    ClaimedPush,
+    NewPush,
+    PushRecord,
+    PushState,
+    Verdict,
+)
+from faxpush.storage.cipher import SecretCipher
+
+_REQUEUEABLE = frozenset({PushState.FAILED, PushState.DELIVERED, PushState.CANCELLED})
+
+
+@dataclass(slots=True)
+class _Data:
+    """What several handles on one memory database share."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pushes: dict[str, PushRow] = field(default_factory=dict)
+    attempts: dict[str, list[AttemptRecord]] = field(default_factory=dict)
+    accounts: dict[str, tuple[Account, Sealed | None]] = field(default_factory=dict)
+    tokens: dict[str, tuple[Sealed, int]] = field(default_factory=dict)
+    schedule: Schedule = field(default_factory=Schedule)
+
+
+class MemoryStore:
+    """A :class:`~faxpush.storage.base.Store` kept in memory; safe for one event loop."""
+
+    def __init__(self, cipher: SecretCipher | None = None) -> None:
+        self._cipher = cipher
+        self._data = _Data()
+        self._closed = False
+
+    def reopen(self, cipher: SecretCipher | None) -> MemoryStore:
+        """Another handle on the same data, as if the database were opened with ``cipher``."""
+        other = MemoryStore(cipher)
+        other._data = self._data
+        return other
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(pushes={len(self._data.pushes)})"
+
+    async def migrate(self) -> None:
+        """Nothing to create; present for the protocol."""
+        self._check_open()
+
+    async def close(self) -> None:
+        """Close this handle; later calls on it raise StorageError."""
+        self._closed = True
+
+    # --- accounts ---------------------------------------------------------------------
+    async def put_account(self, account: Account) -> None:
+        """Insert or replace an account's push settings."""
+        async with self._locked() as data:
+            sealed = self._seal(account.push_credentials)
+            data.accounts[account.customer_number] = (
+                replace(account, push_credentials=None),
+                sealed,
+            )
+
+    async def get_account(self, customer_number: str) -> Account | None:
+        """The account's push settings, or None."""
+        async with self._locked() as data:
+            stored = data.accounts.get(customer_number)
+            return None if stored is None else self._account(*stored)
+
+    async def list_accounts(self) -> list[Account]:
+        """Every account, by customer number."""
+        async with self._locked() as data:
+            return [self._account(*data.accounts[key]) for key in sorted(data.accounts)]
+
+    # --- the outbox -------------------------------------------------------------------
+    async def enqueue(self, push: NewPush, *, now: datetime) -> PushRecord:
+        """Store a push as PENDING. Idempotent: an existing delivery id is returned as is."""
+        now_us = to_micros(now, name="now")
+        due_us = (
+            now_us if push.not_before is None else to_micros(push.not_before, name="not_before")
+        )
+        async with self._locked() as data:
+            row = data.pushes.get(push.delivery_id)
+            if row is None:
+                row = PushRow(
+                    seq=len(data.pushes) + 1,
+                    new=replace(push, target=replace(push.target, credentials=None)),
+                    credentials=self._seal(push.target.credentials),
+                    state=PushState.PENDING,
+                    next_attempt_at=due_us,
+                    created_at=now_us,
+                    updated_at=now_us,
+                )
+                data.pushes[push.delivery_id] = row
+                data.attempts[push.delivery_id] = []
+                data.schedule.track(row)
+            return self._record(row)
+
+    async def claim(
+        self, *, worker_id: str, limit: int, lease: timedelta, now: datetime
+    ) -> list[ClaimedPush]:
+        """Lease up to ``limit`` due pushes, oldest due first, each with a fresh claim id."""
+        now_us = to_micros(now, name="now")
+        until_us = now_us + lease_micros(lease)
+        async with self._locked() as data:
+            if limit <= 0:
+                return []
+            claimed: list[ClaimedPush] = []
+            for row in data.schedule.take(now_us, limit):
+                row.state = PushState.IN_FLIGHT
+                row.claim_id = new_claim_id(worker_id)
+                row.claimed_until = until_us
+                row.updated_at = now_us
+                data.schedule.track(row)
+                claimed.append(ClaimedPush(self._record(row), row.claim_id, from_micros(until_us)))
+            return claimed
+
+    async def renew(
+        self, claims: Sequence[tuple[str, str]], *, lease: timedelta, now: datetime
+    ) -> set[str]:
+        """Extend the leases still held; return their delivery ids."""
+        now_us = to_micros(now, name="now")
+        until_us = now_us + lease_micros(lease)
+        async with self._locked() as data:
+            renewed: set[str] = set()
+            for row in self._held(data, claims):
+                row.claimed_until = until_us
+                row.updated_at = now_us
+                data.schedule.track(row)
+                renewed.add(row.new.delivery_id)
+            return renewed
+
+    async def finish(self, results: Sequence[AttemptResult], *, now: datetime) -> set[str]:
+        """Record every attempt; apply the verdicts whose claim id is still current."""
+        now_us = to_micros(now, name="now")
+        check_results(results)
+        async with self._locked() as data:
+            applied: set[str] = set()
+            for result in results:
+                row = data.pushes.get(result.delivery_id)
+                if row is None:
+                    continue
+                data.attempts[result.delivery_id].append(_stored_attempt(result.attempt))
+                if row.state is not PushState.IN_FLIGHT or row.claim_id != result.claim_id:
+                    continue
+                row.state = VERDICT_STATE[result.verdict]
+                row.attempts += 1
+                row.claim_id = row.claimed_until = None
+                row.last_error = result.error
+                row.updated_at = now_us
+                if result.next_attempt_at is not None and result.verdict is Verdict.RETRY:
+                    row.next_attempt_at = to_micros(result.next_attempt_at)
+                data.schedule.track(row)
+                applied.add(result.delivery_id)
+            return applied
+
+    async def release(self, claims: Sequence[tuple[str, str]], *, now: datetime) -> int:
+        """Return held pushes to PENDING, due now, without recording an attempt."""
+        now_us = to_micros(now, name="now")
+        async with self._locked() as data:
+            released = 0
+            for row in self._held(data, claims):
+                row.state = PushState.PENDING
+                row.claim_id = row.claimed_until = None
+                row.next_attempt_at = row.updated_at = now_us
+                data.schedule.track(row)
+                released += 1
+            return released
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest PENDING push becomes due (or an IN_FLIGHT lease expires)."""
+        async with self._locked() as data:
+            earliest = data.schedule.earliest()
+            return None if earliest is None else from_micros(earliest)
+
+    # --- queries and operator actions -------------------------------------------------
+    async def get_push(self, delivery_id: str) -> PushRecord | None:
+        """The push with this delivery id, or None."""
+        async with self._locked() as data:
+            row = data.pushes.get(delivery_id)
+            return None if row is None else self._record(row)
+
+    async def list_pushes(
+        self, *, state: PushState | None = None, limit: int = 100, offset: int = 0
+    ) -> list[PushRecord]:
+        """Newest first."""
+        _check_page(limit, offset)
+        async with self._locked() as data:
+            rows = [row for row in data.pushes.values() if state is None or row.state is state]
+            rows.sort(key=lambda row: (row.created_at, row.seq), reverse=True)
+            return [self._record(row) for row in rows[offset : offset + limit]]
+
+    async def list_attempts(self, delivery_id: str) -> list[AttemptRecord]:
+        """Oldest first."""
+        async with self._locked() as data:
+            return list(data.attempts.get(delivery_id, ()))
+
+    async def count_by_state(self) -> dict[PushState, int]:
+        """How many pushes are in each state (every state is present)."""
+        async with self._locked() as data:
+            counts = dict.fromkeys(PushState, 0)
+            for row in data.pushes.values():
+                counts[row.state] += 1
+            return counts
+
+    async def redeliver(
+        self,
+        *,
+        delivery_ids: Sequence[str] = (),
+        failed_since: datetime | None = None,
+        now: datetime,
+    ) -> int:
+        """Put finished pushes back to PENDING, due now, keeping their attempt count."""
+        now_us = to_micros(now, name="now")
+        since_us = None if failed_since is None else to_micros(failed_since, name="failed_since")
+        async with self._locked() as data:
+            chosen = {
+                row.new.delivery_id: row
+                for row in (data.pushes.get(delivery_id) for delivery_id in delivery_ids)
+                if row is not None and row.state in _REQUEUEABLE
+            }
+            if since_us is not None:
+                for row in data.pushes.values():
+                    if row.state is PushState.FAILED and row.updated_at >= since_us:
+                        chosen[row.new.delivery_id] = row
+            for row in chosen.values():
+                row.state = PushState.PENDING
+                row.next_attempt_at = row.updated_at = now_us
+                data.schedule.track(row)
+            return len(chosen)
+
+    # --- OAuth2 token cache -----------------------------------------------------------
+    async def get_token(self, cache_key: str, *, now: datetime) -> Secret | None:
+        """A cached access token that has not expired, or None."""
+        now_us = to_micros(now, name="now")
+        async with self._locked() as data:
+            stored = data.tokens.get(cache_key)
+            if stored is None or stored[1] <= now_us:
+                return None
+            return self._open(stored[0])
+
+    async def put_token(self, cache_key: str, token: Secret, *, expires_at: datetime) -> None:
+        """Cache an access token until ``expires_at``."""
+        expires_us = to_micros(expires_at, name="expires_at")
+        async with self._locked() as data:
+            data.tokens[cache_key] = (self._encrypt(token), expires_us)
+
+    # --- secrets ----------------------------------------------------------------------
+    async def rotate_secrets(self) -> int:
+        """Re-encrypt every stored secret with the cipher's primary key; return the count."""
+        async with self._locked() as data:
+            if self._cipher is None:
+                return 0
+            count = 0
+            for row in data.pushes.values():
+                if row.credentials is not None:
+                    row.credentials = self._reseal(row.credentials)
+                    count += 1
+            for key, (account, sealed) in data.accounts.items():
+                if sealed is not None:
+                    data.accounts[key] = (account, self._reseal(sealed))
+                    count += 1
+            for key, (token, expires_us) in data.tokens.items():
+                data.tokens[key] = (self._reseal(token), expires_us)
+                count += 1
+            return count
+
+    # --- internals --------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("the memory store is closed; open a new one")
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[_Data]:
+        self._check_open()
+        async with self._data.lock:
+            yield self._data
+
+    def _encrypt(self, secret: Secret) -> Sealed:
+        return secret if self._cipher is None else self._cipher.encrypt(secret)
+
+    def _seal(self, secret: Secret | None) -> Sealed | None:
+        return None if secret is None else self._encrypt(secret)
+
+    def _open(self, sealed: Sealed) -> Secret:
+        if isinstance(sealed, Secret):
+            return sealed
+        if self._cipher is None:
+            raise ConfigurationError(
+                "the stored secrets are encrypted but this store has no key; "
+                "open it with the secret key it was created with"
+            )
+        return self._cipher.decrypt(sealed)
+
+    def _reseal(self, sealed: Sealed) -> Sealed:
+        assert self._cipher is not None
+        if isinstance(sealed, Secret):
+            return self._cipher.encrypt(sealed)
+        return self._cipher.rotate(sealed)
+
+    def _account(self, account: Account, sealed: Sealed | None) -> Account:
+        if sealed is None:
+            return account
+        return replace(account, push_credentials=self._open(sealed))
+
+    def _record(self, row: PushRow) -> PushRecord:
+        new = row.new
+        credentials = None if row.credentials is None else self._open(row.credentials)
+        return PushRecord(
+            delivery_id=new.delivery_id,
+            job_id=new.job_id,
+            customer_number=new.customer_number,
+            target=replace(new.target, credentials=credentials),
+            content_type=new.content_type,
+            body=new.body,
+            retry_client_errors=new.retry_client_errors,
+            max_attempts=new.max_attempts,
+            state=row.state,
+            attempts=row.attempts,
+            next_attempt_at=from_micros(row.next_attempt_at),
+            created_at=from_micros(row.created_at),
+            updated_at=from_micros(row.updated_at),
+            claimed_until=None if row.claimed_until is None else from_micros(row.claimed_until),
+            claim_id=row.claim_id,
+            last_error=row.last_error,
+        )
+
+    @staticmethod
+    def _held(data: _Data, claims: Sequence[tuple[str, str]]) -> list[PushRow]:
+        held: dict[str, PushRow] = {}
+        for delivery_id, claim_id in claims:
+            row = data.pushes.get(delivery_id)
+            if row is not None and row.state is PushState.IN_FLIGHT and row.claim_id == claim_id:
+                held[delivery_id] = row
+        return list(held.values())
+
+
+def _stored_attempt(attempt: AttemptRecord) -> AttemptRecord:
+    return replace(
+        attempt,
+        response_headers=dict(attempt.response_headers),
+        response_body=truncate_body(attempt.response_body),
+        auth_steps=tuple(attempt.auth_steps),
+    )
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if limit < 0 or offset < 0:
+        raise InputError(f"limit and offset must not be negative (got {limit}, {offset})")

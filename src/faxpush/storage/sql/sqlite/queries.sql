@@ -1,0 +1,217 @@
+-- Named queries of the SQLite store. Each block starts with "-- name: <name>"; parameters
+-- are named (:now). Times are integer microseconds since the Unix epoch (UTC).
+-- In "+pushes.state" the unary plus keeps the planner off the state index, so that a batch
+-- looks its pushes up by delivery_id instead of scanning every push in that state.
+
+-- name: connection_setup
+-- Run on every new connection, outside any transaction.
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA foreign_keys = ON;
+
+-- name: journal_mode
+PRAGMA journal_mode;
+
+-- name: diagnostics
+SELECT sqlite_version() AS sqlite_version,
+       (SELECT journal_mode FROM pragma_journal_mode) AS journal_mode,
+       (SELECT synchronous FROM pragma_synchronous) AS synchronous,
+       (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout_ms,
+       (SELECT foreign_keys FROM pragma_foreign_keys) AS foreign_keys;
+
+-- name: create_schema_version
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+);
+
+-- name: current_schema_version
+SELECT coalesce(max(version), 0) AS version FROM schema_version;
+
+-- name: record_schema_version
+INSERT INTO schema_version (version, name, applied_at) VALUES (:version, :name, :applied_at);
+
+-- name: put_account
+INSERT INTO accounts (
+    customer_number, push_format, push_template, push_template_content_type, push_url,
+    push_auth, push_principal, push_credentials, oauth2_token_url, oauth2_client_auth,
+    retry_client_errors
+) VALUES (
+    :customer_number, :push_format, :push_template, :push_template_content_type, :push_url,
+    :push_auth, :push_principal, :push_credentials, :oauth2_token_url, :oauth2_client_auth,
+    :retry_client_errors
+)
+ON CONFLICT (customer_number) DO UPDATE SET
+    push_format = excluded.push_format,
+    push_template = excluded.push_template,
+    push_template_content_type = excluded.push_template_content_type,
+    push_url = excluded.push_url,
+    push_auth = excluded.push_auth,
+    push_principal = excluded.push_principal,
+    push_credentials = excluded.push_credentials,
+    oauth2_token_url = excluded.oauth2_token_url,
+    oauth2_client_auth = excluded.oauth2_client_auth,
+    retry_client_errors = excluded.retry_client_errors;
+
+-- name: get_account
+SELECT * FROM accounts WHERE customer_number = :customer_number;
+
+-- name: list_accounts
+SELECT * FROM accounts ORDER BY customer_number;
+
+-- name: insert_push
+INSERT INTO pushes (
+    delivery_id, job_id, customer_number, target_url, target_auth, target_principal,
+    target_credentials, target_token_url, target_client_auth, content_type, body,
+    retry_client_errors, max_attempts, state, attempts, next_attempt_at, created_at, updated_at
+) VALUES (
+    :delivery_id, :job_id, :customer_number, :target_url, :target_auth, :target_principal,
+    :target_credentials, :target_token_url, :target_client_auth, :content_type, :body,
+    :retry_client_errors, :max_attempts, 'pending', 0, :next_attempt_at, :now, :now
+)
+ON CONFLICT (delivery_id) DO NOTHING
+RETURNING *;
+
+-- name: get_push
+SELECT * FROM pushes WHERE delivery_id = :delivery_id;
+
+-- name: claim_due
+-- Oldest due first: due PENDING pushes and IN_FLIGHT pushes whose lease expired. Each branch
+-- is limited on its own so that both can use the (state, next_attempt_at) index.
+UPDATE pushes
+SET state = 'in_flight',
+    claim_id = :worker_id || ':' || lower(hex(randomblob(12))),
+    claimed_until = :claimed_until,
+    updated_at = :now
+WHERE seq IN (
+    SELECT seq FROM (
+        SELECT seq, next_attempt_at FROM (
+            SELECT seq, next_attempt_at FROM pushes
+            WHERE state = 'pending' AND next_attempt_at <= :now
+            ORDER BY next_attempt_at, seq LIMIT :limit
+        )
+        UNION ALL
+        SELECT seq, next_attempt_at FROM (
+            SELECT seq, next_attempt_at FROM pushes
+            WHERE state = 'in_flight' AND claimed_until <= :now
+            ORDER BY next_attempt_at, seq LIMIT :limit
+        )
+        ORDER BY next_attempt_at, seq LIMIT :limit
+    )
+)
+RETURNING *;
+
+-- name: renew_claims
+-- :claims is a JSON array of [delivery_id, claim_id] pairs.
+UPDATE pushes
+SET claimed_until = :claimed_until, updated_at = :now
+FROM (
+    SELECT json_extract(value, '$[0]') AS delivery_id, json_extract(value, '$[1]') AS claim_id
+    FROM json_each(:claims)
+) AS held
+WHERE pushes.delivery_id = held.delivery_id
+  AND pushes.claim_id = held.claim_id
+  AND +pushes.state = 'in_flight'
+RETURNING pushes.delivery_id;
+
+-- name: release_claims
+-- :claims is a JSON array of [delivery_id, claim_id] pairs.
+UPDATE pushes
+SET state = 'pending', claim_id = NULL, claimed_until = NULL,
+    next_attempt_at = :now, updated_at = :now
+FROM (
+    SELECT json_extract(value, '$[0]') AS delivery_id, json_extract(value, '$[1]') AS claim_id
+    FROM json_each(:claims)
+) AS held
+WHERE pushes.delivery_id = held.delivery_id
+  AND pushes.claim_id = held.claim_id
+  AND +pushes.state = 'in_flight'
+RETURNING pushes.delivery_id;
+
+-- name: record_attempt
+-- Recorded whether or not the verdict applies; skipped only for an unknown push.
+INSERT INTO attempts (
+    delivery_id, number, started_at, duration_ms, http_status, error_class, error_message,
+    response_headers, response_body, auth_steps
+)
+SELECT :delivery_id, :number, :started_at, :duration_ms, :http_status, :error_class,
+       :error_message, :response_headers, :response_body, :auth_steps
+WHERE EXISTS (SELECT 1 FROM pushes WHERE delivery_id = :delivery_id);
+
+-- name: apply_verdicts
+-- :results is a JSON array of [delivery_id, claim_id, new state, next_attempt_at, error];
+-- a result applies only while its claim_id is the push's current one (fencing).
+UPDATE pushes
+SET state = result.state,
+    attempts = pushes.attempts + 1,
+    next_attempt_at = coalesce(result.next_attempt_at, pushes.next_attempt_at),
+    claim_id = NULL,
+    claimed_until = NULL,
+    last_error = result.error,
+    updated_at = :now
+FROM (
+    SELECT json_extract(value, '$[0]') AS delivery_id,
+           json_extract(value, '$[1]') AS claim_id,
+           json_extract(value, '$[2]') AS state,
+           json_extract(value, '$[3]') AS next_attempt_at,
+           json_extract(value, '$[4]') AS error
+    FROM json_each(:results)
+) AS result
+WHERE pushes.delivery_id = result.delivery_id
+  AND pushes.claim_id = result.claim_id
+  AND +pushes.state = 'in_flight'
+RETURNING pushes.delivery_id;
+
+-- name: next_due_at
+SELECT min(due) AS due FROM (
+    SELECT min(next_attempt_at) AS due FROM pushes WHERE state = 'pending'
+    UNION ALL
+    SELECT min(claimed_until) AS due FROM pushes WHERE state = 'in_flight'
+);
+
+-- name: list_pushes
+SELECT * FROM pushes
+WHERE :state IS NULL OR state = :state
+ORDER BY created_at DESC, seq DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: list_attempts
+SELECT * FROM attempts WHERE delivery_id = :delivery_id ORDER BY id;
+
+-- name: count_by_state
+SELECT state, count(*) AS pushes FROM pushes GROUP BY state;
+
+-- name: redeliver
+-- :delivery_ids is a JSON array; :failed_since may be NULL.
+UPDATE pushes
+SET state = 'pending', next_attempt_at = :now, updated_at = :now
+WHERE (delivery_id IN (SELECT value FROM json_each(:delivery_ids))
+       AND state IN ('failed', 'delivered', 'cancelled'))
+   OR (state = 'failed' AND updated_at >= :failed_since);
+
+-- name: get_token
+SELECT token FROM oauth_tokens WHERE cache_key = :cache_key AND expires_at > :now;
+
+-- name: put_token
+INSERT INTO oauth_tokens (cache_key, token, expires_at) VALUES (:cache_key, :token, :expires_at)
+ON CONFLICT (cache_key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at;
+
+-- name: push_secrets
+SELECT seq AS id, target_credentials AS secret FROM pushes WHERE target_credentials IS NOT NULL;
+
+-- name: update_push_secret
+UPDATE pushes SET target_credentials = :secret WHERE seq = :id;
+
+-- name: account_secrets
+SELECT customer_number AS id, push_credentials AS secret FROM accounts
+WHERE push_credentials IS NOT NULL;
+
+-- name: update_account_secret
+UPDATE accounts SET push_credentials = :secret WHERE customer_number = :id;
+
+-- name: token_secrets
+SELECT cache_key AS id, token AS secret FROM oauth_tokens;
+
+-- name: update_token_secret
+UPDATE oauth_tokens SET token = :secret WHERE cache_key = :id;

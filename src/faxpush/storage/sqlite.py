@@ -1,0 +1,362 @@
+"""The SQLite :class:`~faxpush.storage.base.Store`: one file, one writer connection.
+
+The connection runs in WAL mode with ``synchronous=FULL`` (a committed push survives a power
+cut). Writes run in ``BEGIN IMMEDIATE`` transactions, so several processes on the same file
+serialise on the write lock instead of failing half-way; claims use ``UPDATE … RETURNING``
+(SQLite 3.35 or newer). SQL lives in ``sql/sqlite/*.sql``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from faxpush.core.errors import InputError, StorageError
+from faxpush.core.secrets import Secret
+from faxpush.storage import _sqlite_rows as rows
+from faxpush.storage._common import (
+    VERDICT_STATE,
+    check_results,
+    from_micros,
+    lease_micros,
+    to_micros,
+)
+from faxpush.storage._sqlfiles import migrations, queries
+from faxpush.storage._sqlite_connection import (
+    connect,
+    rollback_quietly,
+    split_statements,
+    translated,
+)
+from faxpush.storage.base import (
+    Account,
+    AttemptRecord,
+    AttemptResult,
+    ClaimedPush,
+    NewPush,
+    PushRecord,
+    PushState,
+    Verdict,
+)
+from faxpush.storage.cipher import SecretCipher
+
+DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
+_DIALECT = "sqlite"
+
+
+def _sql(name: str) -> str:
+    return queries(_DIALECT)[name]
+
+
+class SqliteStore:
+    """A :class:`~faxpush.storage.base.Store` in one SQLite file. Open with :meth:`open`."""
+
+    def __init__(
+        self, connection: aiosqlite.Connection, path: str, cipher: SecretCipher, busy_s: float
+    ) -> None:
+        self._connection: aiosqlite.Connection | None = connection
+        self._path = path
+        self._cipher = cipher
+        self._busy_s = busy_s
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        cipher: SecretCipher,
+        *,
+        busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT,
+    ) -> SqliteStore:
+        """Connect to the database at ``path`` (created if missing; its directory must exist)."""
+        location = str(path)
+        connection = await connect(location, busy_timeout)
+        return cls(connection, location, cipher, busy_timeout.total_seconds())
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self._path!r})"
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
+
+    async def close(self) -> None:
+        """Close the connection; later calls raise StorageError. Safe to call twice."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            async with self._lock:
+                await connection.close()
+
+    async def diagnostics(self) -> dict[str, Any]:
+        """SQLite version and the connection's pragmas (journal_mode, synchronous, ...)."""
+        async with self._autocommit("read diagnostics") as conn:
+            found = await conn.execute_fetchall(_sql("diagnostics"))
+        return dict(next(iter(found)))
+
+    async def migrate(self) -> None:
+        """Create or upgrade the schema; a no-op when it is current."""
+        known = migrations(_DIALECT)
+        async with self._write("migrate the schema") as conn:
+            await conn.execute(_sql("create_schema_version"))
+            current = await self._scalar(conn, "current_schema_version", {})
+            if current > known[-1].version:
+                raise StorageError(
+                    f"the database {self._path} has schema version {current}, newer than "
+                    f"this faxpush knows ({known[-1].version}); upgrade faxpush"
+                )
+            applied_at = to_micros(datetime.now(UTC))
+            for migration in known[current:]:
+                for statement in split_statements(migration.sql):
+                    await conn.execute(statement)
+                await conn.execute(
+                    _sql("record_schema_version"),
+                    {
+                        "version": migration.version,
+                        "name": migration.name,
+                        "applied_at": applied_at,
+                    },
+                )
+
+    # --- accounts ---------------------------------------------------------------------
+    async def put_account(self, account: Account) -> None:
+        """Insert or replace an account's push settings."""
+        params = rows.account_params(account, self._cipher)
+        async with self._autocommit(f"save account {account.customer_number}") as conn:
+            await conn.execute(_sql("put_account"), params)
+
+    async def get_account(self, customer_number: str) -> Account | None:
+        """The account's push settings, or None."""
+        async with self._autocommit(f"read account {customer_number}") as conn:
+            found = await conn.execute_fetchall(
+                _sql("get_account"), {"customer_number": customer_number}
+            )
+        return next((rows.account_from_row(row, self._cipher) for row in found), None)
+
+    async def list_accounts(self) -> list[Account]:
+        """Every account, by customer number."""
+        async with self._autocommit("list accounts") as conn:
+            found = await conn.execute_fetchall(_sql("list_accounts"))
+        return [rows.account_from_row(row, self._cipher) for row in found]
+
+    # --- the outbox -------------------------------------------------------------------
+    async def enqueue(self, push: NewPush, *, now: datetime) -> PushRecord:
+        """Store a push as PENDING. Idempotent: an existing delivery id is returned as is."""
+        params = rows.push_params(push, self._cipher, now_us=to_micros(now, name="now"))
+        async with self._autocommit(f"enqueue delivery {push.delivery_id}") as conn:
+            found = await conn.execute_fetchall(_sql("insert_push"), params)
+            if not found:
+                found = await conn.execute_fetchall(
+                    _sql("get_push"), {"delivery_id": push.delivery_id}
+                )
+        return rows.push_from_row(next(iter(found)), self._cipher)
+
+    async def claim(
+        self, *, worker_id: str, limit: int, lease: timedelta, now: datetime
+    ) -> list[ClaimedPush]:
+        """Lease up to ``limit`` due pushes, oldest due first, each with a fresh claim id."""
+        now_us = to_micros(now, name="now")
+        params = {
+            "worker_id": worker_id,
+            "limit": limit,
+            "now": now_us,
+            "claimed_until": now_us + lease_micros(lease),
+        }
+        if limit <= 0:
+            return []
+        async with self._write(f"claim pushes for worker {worker_id}") as conn:
+            found = await conn.execute_fetchall(_sql("claim_due"), params)
+        ordered = sorted(found, key=lambda row: (row["next_attempt_at"], row["seq"]))
+        claimed = []
+        for row in ordered:
+            push = rows.push_from_row(row, self._cipher)
+            assert push.claim_id is not None
+            assert push.claimed_until is not None
+            claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until))
+        return claimed
+
+    async def renew(
+        self, claims: Sequence[tuple[str, str]], *, lease: timedelta, now: datetime
+    ) -> set[str]:
+        """Extend the leases still held; return their delivery ids."""
+        now_us = to_micros(now, name="now")
+        params = {
+            "claims": json.dumps([list(claim) for claim in claims]),
+            "now": now_us,
+            "claimed_until": now_us + lease_micros(lease),
+        }
+        if not claims:
+            return set()
+        async with self._write(f"renew {len(claims)} leases") as conn:
+            found = await conn.execute_fetchall(_sql("renew_claims"), params)
+        return {row[0] for row in found}
+
+    async def finish(self, results: Sequence[AttemptResult], *, now: datetime) -> set[str]:
+        """Record every attempt; apply the verdicts whose claim id is still current.
+
+        The whole batch is one transaction (group commit)."""
+        now_us = to_micros(now, name="now")
+        check_results(results)
+        if not results:
+            return set()
+        attempts = [rows.attempt_params(result.attempt) for result in results]
+        verdicts: dict[tuple[str, str], list[Any]] = {}
+        for result in results:  # the first result per claim wins, as when applied in order
+            retry_at = result.next_attempt_at if result.verdict is Verdict.RETRY else None
+            verdicts.setdefault(
+                (result.delivery_id, result.claim_id),
+                [
+                    result.delivery_id,
+                    result.claim_id,
+                    VERDICT_STATE[result.verdict].value,
+                    None if retry_at is None else to_micros(retry_at),
+                    result.error,
+                ],
+            )
+        params = {"results": json.dumps(list(verdicts.values())), "now": now_us}
+        async with self._write(f"finish {len(results)} attempts") as conn:
+            await conn.executemany(_sql("record_attempt"), attempts)
+            found = await conn.execute_fetchall(_sql("apply_verdicts"), params)
+        return {row[0] for row in found}
+
+    async def release(self, claims: Sequence[tuple[str, str]], *, now: datetime) -> int:
+        """Return held pushes to PENDING, due now, without recording an attempt."""
+        params = {
+            "claims": json.dumps([list(claim) for claim in claims]),
+            "now": to_micros(now, name="now"),
+        }
+        if not claims:
+            return 0
+        async with self._write(f"release {len(claims)} claims") as conn:
+            found = await conn.execute_fetchall(_sql("release_claims"), params)
+        return len({row[0] for row in found})
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest PENDING push becomes due (or an IN_FLIGHT lease expires)."""
+        async with self._autocommit("find the next due push") as conn:
+            due = await self._scalar(conn, "next_due_at", {})
+        return None if due is None else from_micros(due)
+
+    # --- queries and operator actions -------------------------------------------------
+    async def get_push(self, delivery_id: str) -> PushRecord | None:
+        """The push with this delivery id, or None."""
+        async with self._autocommit(f"read delivery {delivery_id}") as conn:
+            found = await conn.execute_fetchall(_sql("get_push"), {"delivery_id": delivery_id})
+        return next((rows.push_from_row(row, self._cipher) for row in found), None)
+
+    async def list_pushes(
+        self, *, state: PushState | None = None, limit: int = 100, offset: int = 0
+    ) -> list[PushRecord]:
+        """Newest first."""
+        if limit < 0 or offset < 0:
+            raise InputError(f"limit and offset must not be negative (got {limit}, {offset})")
+        params = {"state": None if state is None else state.value, "limit": limit}
+        async with self._autocommit("list pushes") as conn:
+            found = await conn.execute_fetchall(_sql("list_pushes"), {**params, "offset": offset})
+        return [rows.push_from_row(row, self._cipher) for row in found]
+
+    async def list_attempts(self, delivery_id: str) -> list[AttemptRecord]:
+        """Oldest first."""
+        async with self._autocommit(f"list attempts of delivery {delivery_id}") as conn:
+            found = await conn.execute_fetchall(_sql("list_attempts"), {"delivery_id": delivery_id})
+        return [rows.attempt_from_row(row) for row in found]
+
+    async def count_by_state(self) -> dict[PushState, int]:
+        """How many pushes are in each state (every state is present)."""
+        async with self._autocommit("count pushes") as conn:
+            found = await conn.execute_fetchall(_sql("count_by_state"))
+        counts = dict.fromkeys(PushState, 0)
+        counts.update({PushState(row["state"]): row["pushes"] for row in found})
+        return counts
+
+    async def redeliver(
+        self,
+        *,
+        delivery_ids: Sequence[str] = (),
+        failed_since: datetime | None = None,
+        now: datetime,
+    ) -> int:
+        """Put finished pushes back to PENDING, due now, keeping their attempt count."""
+        params = {
+            "delivery_ids": json.dumps(list(delivery_ids)),
+            "failed_since": None
+            if failed_since is None
+            else to_micros(failed_since, name="failed_since"),
+            "now": to_micros(now, name="now"),
+        }
+        async with self._write("redeliver pushes") as conn:
+            cursor = await conn.execute(_sql("redeliver"), params)
+            return cursor.rowcount
+
+    # --- OAuth2 token cache -----------------------------------------------------------
+    async def get_token(self, cache_key: str, *, now: datetime) -> Secret | None:
+        """A cached access token that has not expired, or None."""
+        params = {"cache_key": cache_key, "now": to_micros(now, name="now")}
+        async with self._autocommit("read a cached token") as conn:
+            sealed = await self._scalar(conn, "get_token", params)
+        return None if sealed is None else self._cipher.decrypt(sealed)
+
+    async def put_token(self, cache_key: str, token: Secret, *, expires_at: datetime) -> None:
+        """Cache an access token until ``expires_at``."""
+        params = {
+            "cache_key": cache_key,
+            "token": self._cipher.encrypt(token),
+            "expires_at": to_micros(expires_at, name="expires_at"),
+        }
+        async with self._autocommit("cache a token") as conn:
+            await conn.execute(_sql("put_token"), params)
+
+    # --- secrets ----------------------------------------------------------------------
+    async def rotate_secrets(self) -> int:
+        """Re-encrypt every stored secret with the cipher's primary key; return the count."""
+        count = 0
+        async with self._write("rotate secrets") as conn:
+            for table in ("push", "account", "token"):
+                found = await conn.execute_fetchall(_sql(f"{table}_secrets"))
+                updates = [
+                    {"id": row["id"], "secret": self._cipher.rotate(row["secret"])} for row in found
+                ]
+                await conn.executemany(_sql(f"update_{table}_secret"), updates)
+                count += len(updates)
+        return count
+
+    # --- internals --------------------------------------------------------------------
+    @staticmethod
+    async def _scalar(conn: aiosqlite.Connection, name: str, params: dict[str, Any]) -> Any:
+        found = await conn.execute_fetchall(_sql(name), params)
+        return next((row[0] for row in found), None)
+
+    @asynccontextmanager
+    async def _autocommit(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for statements that each form their own transaction."""
+        async with self._lock:
+            with translated(action, self._path, self._busy_s):
+                yield self._connected(action)
+
+    @asynccontextmanager
+    async def _write(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection inside one write transaction, committed when the block ends."""
+        async with self._lock:
+            with translated(action, self._path, self._busy_s):
+                conn = self._connected(action)
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                    yield conn
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    # aiosqlite runs calls in order, so the rollback follows whatever was
+                    # queued, even when this task was cancelled mid-transaction.
+                    await asyncio.shield(rollback_quietly(conn))
+                    raise
+
+    def _connected(self, action: str) -> aiosqlite.Connection:
+        if self._connection is None:
+            raise StorageError(f"cannot {action}: the store for {self._path} is closed")
+        return self._connection
