@@ -30,12 +30,13 @@ def new_push(
     not_before: datetime | None = None,
     credentials: str | None = PASSWORD,
     body: bytes = b"<faxJobReport/>",
+    url: str = "https://push.example.test/hook",
 ) -> NewPush:
     return NewPush(
         delivery_id=delivery_id,
         job_id=f"job-{delivery_id}",
         target=PushTarget(
-            url="https://push.example.test/hook",
+            url=url,
             auth_method=AuthMethod.OAUTH2,
             principal="client-1",
             credentials=None if credentials is None else Secret(credentials),

@@ -9,7 +9,7 @@ import pytest
 from faxpush.core.errors import InputError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
-from faxpush.storage.base import ClientAuthStyle, PushState, Store
+from faxpush.storage.base import ClientAuthStyle, PushState, Store, receiver_key
 
 from .builders import LEASE, NOW, PASSWORD, SOON, claim_all, enqueue_many, new_push
 
@@ -233,6 +233,18 @@ async def test_release_returns_held_pushes_to_pending_due_now(store: Store) -> N
     assert [c.push.delivery_id for c in again] == [a.push.delivery_id]
 
 
+async def test_release_with_due_at_defers_the_push(store: Store) -> None:
+    await enqueue_many(store, 1)
+    (claim,) = await claim_all(store)
+    later = SOON + timedelta(seconds=30)
+    pair = [(claim.push.delivery_id, claim.claim_id)]
+    assert await store.release(pair, now=SOON, due_at=later) == 1
+    assert await claim_all(store, worker_id="w2", now=later - timedelta(seconds=1)) == []
+    assert await store.next_due_at() == later
+    again = await claim_all(store, worker_id="w2", now=later)
+    assert [c.push.delivery_id for c in again] == [claim.push.delivery_id]
+
+
 async def test_release_after_takeover_changes_nothing(store: Store) -> None:
     await enqueue_many(store, 1)
     (old,) = await claim_all(store, worker_id="w1")
@@ -258,3 +270,36 @@ async def test_next_due_at(store: Store) -> None:
     assert await store.next_due_at() == claim.claimed_until  # the lease expires before "later"
     await store.release([(claim.push.delivery_id, claim.claim_id)], now=NOW + timedelta(hours=1))
     assert await store.next_due_at() == later
+
+
+async def test_claim_skips_excluded_receivers(store: Store) -> None:
+    slow, fast = "https://slow.example.test/hook", "https://FAST.example.test:443/x"
+    for n in range(3):
+        await store.enqueue(new_push(f"s{n}", url=slow), now=NOW + timedelta(microseconds=n))
+    await store.enqueue(new_push("f0", url=fast), now=NOW + timedelta(microseconds=9))
+    got = await store.claim(
+        worker_id="w1",
+        limit=10,
+        lease=LEASE,
+        now=SOON,
+        exclude_receivers={receiver_key(slow)},
+    )
+    assert [c.push.delivery_id for c in got] == ["f0"]
+    rest = await claim_all(store, worker_id="w2")
+    assert [c.push.delivery_id for c in rest] == ["s0", "s1", "s2"]
+    # expired leases of an excluded receiver are skipped too
+    later = rest[0].claimed_until
+    again = await store.claim(
+        worker_id="w3",
+        limit=10,
+        lease=LEASE,
+        now=later,
+        exclude_receivers={receiver_key(slow)},
+    )
+    assert [c.push.delivery_id for c in again] == ["f0"]
+
+
+def test_receiver_key_normalises_scheme_host_and_port() -> None:
+    assert receiver_key("https://Hooks.Example.org/a?b") == "https://hooks.example.org:443"
+    assert receiver_key("http://127.0.0.1:8080/x") == "http://127.0.0.1:8080"
+    assert receiver_key("http://[::1]/x") == "http://[::1]:80"

@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass
 
 from faxpush.core.secrets import Secret
-from faxpush.storage.base import NewPush, PushState
+from faxpush.storage.base import NewPush, PushState, receiver_key
 
 Sealed = bytes | Secret  # ciphertext, or the Secret itself when the store has no cipher
 
@@ -32,6 +32,10 @@ class PushRow:
     claimed_until: int | None = None
     claim_id: str | None = None
     last_error: str | None = None
+
+    @property
+    def receiver(self) -> str:
+        return receiver_key(self.new.target.url)
 
 
 # Heap entries: (time, seq, tick, row[, claim_id]). The tick is unique, so two entries for one
@@ -72,22 +76,29 @@ class Schedule:
             entry = (row.claimed_until, row.seq, next(self._ticks), row, row.claim_id)
             heapq.heappush(self._leases, entry)
 
-    def take(self, now_us: int, limit: int) -> list[PushRow]:
-        """Up to ``limit`` claimable pushes, oldest due first. The caller must change their
-        state and :meth:`track` them again."""
+    def take(self, now_us: int, limit: int, exclude: frozenset[str] = frozenset()) -> list[PushRow]:
+        """Up to ``limit`` claimable pushes, oldest due first, skipping receivers in
+        ``exclude``. The caller must change their state and :meth:`track` them again."""
         found: dict[int, PushRow] = {}
+        skipped: list[PushRow] = []
         while self._leases and self._leases[0][0] <= now_us:
             lease = heapq.heappop(self._leases)
             if _still_leased(lease):
-                found[lease[1]] = lease[3]
+                if lease[3].receiver in exclude:
+                    skipped.append(lease[3])
+                else:
+                    found[lease[1]] = lease[3]
         due_count = 0
         while self._due and self._due[0][0] <= now_us and due_count < limit:
             due = heapq.heappop(self._due)
             if _still_due(due) and due[1] not in found:
+                if due[3].receiver in exclude:
+                    skipped.append(due[3])
+                    continue
                 found[due[1]] = due[3]
                 due_count += 1
         ordered = sorted(found.values(), key=lambda row: (row.next_attempt_at, row.seq))
-        for row in ordered[limit:]:  # not taken this time: keep them findable
+        for row in [*ordered[limit:], *skipped]:  # not taken this time: keep them findable
             self.track(row)
         return ordered[:limit]
 

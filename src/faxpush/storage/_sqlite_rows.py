@@ -19,6 +19,7 @@ from faxpush.storage.base import (
     PushRecord,
     PushState,
     PushTarget,
+    receiver_key,
 )
 from faxpush.storage.cipher import SecretCipher
 
@@ -80,6 +81,7 @@ def push_params(push: NewPush, cipher: SecretCipher, *, now_us: int) -> Params:
         "job_id": push.job_id,
         "customer_number": push.customer_number,
         "target_url": target.url,
+        "receiver": receiver_key(target.url),
         "target_auth": target.auth_method.value,
         "target_principal": target.principal,
         "target_credentials": _seal(cipher, target.credentials),

@@ -11,11 +11,12 @@ returned from a store as :class:`Secret`; a store encrypts them at rest with the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.outcome import Verdict
@@ -149,6 +150,23 @@ class AttemptResult:
 
 
 RESPONSE_BODY_LIMIT = 16 * 1024
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def receiver_key(url: str) -> str:
+    """The receiver a push URL belongs to, ``scheme://host:port``: the unit of per-host
+    concurrency limits. Stored with each push so claims can skip saturated receivers."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port or _DEFAULT_PORTS.get(scheme, 0)}"
+
 
 __all__ = [
     "RESPONSE_BODY_LIMIT",
@@ -164,6 +182,7 @@ __all__ = [
     "PushTarget",
     "Store",
     "Verdict",
+    "receiver_key",
 ]
 
 
@@ -190,11 +209,19 @@ class Store(Protocol):
         """Store a push as PENDING. Idempotent: an existing delivery id is returned as is."""
 
     async def claim(
-        self, *, worker_id: str, limit: int, lease: timedelta, now: datetime
+        self,
+        *,
+        worker_id: str,
+        limit: int,
+        lease: timedelta,
+        now: datetime,
+        exclude_receivers: Collection[str] = (),
     ) -> list[ClaimedPush]:
         """Lease up to ``limit`` due pushes: PENDING with ``next_attempt_at <= now``, or
         IN_FLIGHT whose lease expired. Each gets a fresh ``claim_id``. Oldest due first.
-        Two concurrent claims never return the same push."""
+        Two concurrent claims never return the same push. Pushes whose
+        :func:`receiver_key` is in ``exclude_receivers`` are skipped (the worker already
+        holds as many for that receiver as it may send at once)."""
 
     async def renew(
         self, claims: Sequence[tuple[str, str]], *, lease: timedelta, now: datetime
@@ -208,9 +235,12 @@ class Store(Protocol):
         A result is applied only when its ``claim_id`` is still current; the attempt row is
         recorded either way (it happened). Returns the delivery ids that were applied."""
 
-    async def release(self, claims: Sequence[tuple[str, str]], *, now: datetime) -> int:
-        """Return claimed pushes to PENDING, due now, without recording an attempt
-        (graceful shutdown). Fenced on claim_id. Returns how many were released."""
+    async def release(
+        self, claims: Sequence[tuple[str, str]], *, now: datetime, due_at: datetime | None = None
+    ) -> int:
+        """Return claimed pushes to PENDING, due at ``due_at`` (default: now), without
+        recording an attempt (graceful shutdown; deferring pushes to a saturated receiver).
+        Fenced on claim_id. Returns how many were released."""
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest PENDING push becomes due (or an IN_FLIGHT lease expires)."""

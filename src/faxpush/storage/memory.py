@@ -9,7 +9,7 @@ encrypting secrets when given a :class:`SecretCipher`; without one it keeps them
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -124,7 +124,13 @@ class MemoryStore:
             return self._record(row)
 
     async def claim(
-        self, *, worker_id: str, limit: int, lease: timedelta, now: datetime
+        self,
+        *,
+        worker_id: str,
+        limit: int,
+        lease: timedelta,
+        now: datetime,
+        exclude_receivers: Collection[str] = (),
     ) -> list[ClaimedPush]:
         """Lease up to ``limit`` due pushes, oldest due first, each with a fresh claim id."""
         now_us = to_micros(now, name="now")
@@ -133,7 +139,8 @@ class MemoryStore:
             if limit <= 0:
                 return []
             claimed: list[ClaimedPush] = []
-            for row in data.schedule.take(now_us, limit):
+            skip = frozenset(exclude_receivers)
+            for row in data.schedule.take(now_us, limit, skip):
                 row.state = PushState.IN_FLIGHT
                 row.claim_id = new_claim_id(worker_id)
                 row.claimed_until = until_us
@@ -181,15 +188,18 @@ class MemoryStore:
                 applied.add(result.delivery_id)
             return applied
 
-    async def release(self, claims: Sequence[tuple[str, str]], *, now: datetime) -> int:
-        """Return held pushes to PENDING, due now, without recording an attempt."""
+    async def release(
+        self, claims: Sequence[tuple[str, str]], *, now: datetime, due_at: datetime | None = None
+    ) -> int:
+        """Return held pushes to PENDING, due at ``due_at`` (default now), without an attempt."""
         now_us = to_micros(now, name="now")
+        due_us = to_micros(due_at or now, name="due_at")
         async with self._locked() as data:
             released = 0
             for row in self._held(data, claims):
                 row.state = PushState.PENDING
                 row.claim_id = row.claimed_until = None
-                row.next_attempt_at = row.updated_at = now_us
+                row.next_attempt_at, row.updated_at = due_us, now_us
                 data.schedule.track(row)
                 released += 1
             return released

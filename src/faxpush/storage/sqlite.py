@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,7 +159,13 @@ class SqliteStore:
         return rows.push_from_row(next(iter(found)), self._cipher)
 
     async def claim(
-        self, *, worker_id: str, limit: int, lease: timedelta, now: datetime
+        self,
+        *,
+        worker_id: str,
+        limit: int,
+        lease: timedelta,
+        now: datetime,
+        exclude_receivers: Collection[str] = (),
     ) -> list[ClaimedPush]:
         """Lease up to ``limit`` due pushes, oldest due first, each with a fresh claim id."""
         now_us = to_micros(now, name="now")
@@ -168,6 +174,7 @@ class SqliteStore:
             "limit": limit,
             "now": now_us,
             "claimed_until": now_us + lease_micros(lease),
+            "exclude": json.dumps(sorted(exclude_receivers)),
         }
         if limit <= 0:
             return []
@@ -226,11 +233,14 @@ class SqliteStore:
             found = await conn.execute_fetchall(_sql("apply_verdicts"), params)
         return {row[0] for row in found}
 
-    async def release(self, claims: Sequence[tuple[str, str]], *, now: datetime) -> int:
-        """Return held pushes to PENDING, due now, without recording an attempt."""
+    async def release(
+        self, claims: Sequence[tuple[str, str]], *, now: datetime, due_at: datetime | None = None
+    ) -> int:
+        """Return held pushes to PENDING, due at ``due_at`` (default now), without an attempt."""
         params = {
             "claims": json.dumps([list(claim) for claim in claims]),
             "now": to_micros(now, name="now"),
+            "due": to_micros(due_at or now, name="due_at"),
         }
         if not claims:
             return 0

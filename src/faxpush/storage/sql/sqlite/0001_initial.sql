@@ -25,6 +25,7 @@ CREATE TABLE pushes (
     job_id              TEXT NOT NULL,
     customer_number     TEXT,
     target_url          TEXT NOT NULL,
+    receiver            TEXT NOT NULL,  -- receiver_key(target_url): per-host limits
     target_auth         TEXT NOT NULL,
     target_principal    TEXT,
     target_credentials  BLOB,

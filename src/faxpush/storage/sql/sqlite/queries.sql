@@ -62,11 +62,12 @@ SELECT * FROM accounts ORDER BY customer_number;
 
 -- name: insert_push
 INSERT INTO pushes (
-    delivery_id, job_id, customer_number, target_url, target_auth, target_principal,
+    delivery_id, job_id, customer_number, target_url, receiver, target_auth, target_principal,
     target_credentials, target_token_url, target_client_auth, content_type, body,
     retry_client_errors, max_attempts, state, attempts, next_attempt_at, created_at, updated_at
 ) VALUES (
-    :delivery_id, :job_id, :customer_number, :target_url, :target_auth, :target_principal,
+    :delivery_id, :job_id, :customer_number, :target_url, :receiver, :target_auth,
+    :target_principal,
     :target_credentials, :target_token_url, :target_client_auth, :content_type, :body,
     :retry_client_errors, :max_attempts, 'pending', 0, :next_attempt_at, :now, :now
 )
@@ -77,6 +78,7 @@ RETURNING *;
 SELECT * FROM pushes WHERE delivery_id = :delivery_id;
 
 -- name: claim_due
+-- :exclude is a JSON array of receiver keys to skip (saturated receivers).
 -- Oldest due first: due PENDING pushes and IN_FLIGHT pushes whose lease expired. Each branch
 -- is limited on its own so that both can use the (state, next_attempt_at) index.
 UPDATE pushes
@@ -89,12 +91,14 @@ WHERE seq IN (
         SELECT seq, next_attempt_at FROM (
             SELECT seq, next_attempt_at FROM pushes
             WHERE state = 'pending' AND next_attempt_at <= :now
+              AND receiver NOT IN (SELECT value FROM json_each(:exclude))
             ORDER BY next_attempt_at, seq LIMIT :limit
         )
         UNION ALL
         SELECT seq, next_attempt_at FROM (
             SELECT seq, next_attempt_at FROM pushes
             WHERE state = 'in_flight' AND claimed_until <= :now
+              AND receiver NOT IN (SELECT value FROM json_each(:exclude))
             ORDER BY next_attempt_at, seq LIMIT :limit
         )
         ORDER BY next_attempt_at, seq LIMIT :limit
@@ -116,10 +120,10 @@ WHERE pushes.delivery_id = held.delivery_id
 RETURNING pushes.delivery_id;
 
 -- name: release_claims
--- :claims is a JSON array of [delivery_id, claim_id] pairs.
+-- :claims is a JSON array of [delivery_id, claim_id] pairs; :due is when they are due again.
 UPDATE pushes
 SET state = 'pending', claim_id = NULL, claimed_until = NULL,
-    next_attempt_at = :now, updated_at = :now
+    next_attempt_at = :due, updated_at = :now
 FROM (
     SELECT json_extract(value, '$[0]') AS delivery_id, json_extract(value, '$[1]') AS claim_id
     FROM json_each(:claims)

@@ -1,0 +1,122 @@
+"""Turn what one HTTP attempt produced into the attempt row, the verdict and the hook record."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from faxpush.core.outcome import Verdict, classify
+from faxpush.core.retry import RetrySchedule, next_attempt_at
+from faxpush.delivery.hooks import AttemptDetails
+from faxpush.delivery.http import display_url
+from faxpush.storage.base import AttemptRecord, AttemptResult, ClaimedPush
+
+
+class SendOutcome(Protocol):
+    """What one HTTP attempt produced (see :class:`faxpush.delivery.send.SendResult`)."""
+
+    @property
+    def http_status(self) -> int | None: ...
+    @property
+    def error_class(self) -> str | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+    @property
+    def response_headers(self) -> Mapping[str, str]: ...
+    @property
+    def response_body(self) -> bytes: ...
+    @property
+    def duration_ms(self) -> float: ...
+    @property
+    def auth_steps(self) -> tuple[str, ...]: ...
+    @property
+    def retry_after(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InternalFailure:
+    """Stands in for a send that raised: recorded as a retryable internal error."""
+
+    error_message: str
+    duration_ms: float
+    http_status: int | None = None
+    error_class: str | None = "internal"
+    retry_after: str | None = None
+    auth_steps: tuple[str, ...] = ()
+    response_body: bytes = b""
+
+    @property
+    def response_headers(self) -> Mapping[str, str]:
+        return {}
+
+
+def judge_attempt(
+    claim: ClaimedPush,
+    sent: SendOutcome,
+    *,
+    started: datetime,
+    now: datetime,
+    schedule: RetrySchedule,
+    rng: Callable[[], float] = random.random,
+) -> tuple[AttemptResult, AttemptDetails]:
+    """Classify ``sent`` and, for a retry, pick the next attempt time from ``schedule``."""
+    push = claim.push
+    number = push.attempts + 1
+    outcome = classify(
+        http_status=sent.http_status,
+        error_class=sent.error_class,
+        retry_client_errors=push.retry_client_errors,
+    )
+    verdict, reason, when = outcome.verdict, outcome.reason, None
+    if verdict is Verdict.RETRY:
+        when = next_attempt_at(
+            schedule,
+            attempts_made=number,
+            now=now,
+            retry_after=sent.retry_after,
+            max_attempts=push.max_attempts,
+            rng=rng,
+        )
+        if when is None:
+            verdict, reason = Verdict.FAILED, f"gave up after {number} attempts: {reason}"
+    error = None
+    if verdict is not Verdict.DELIVERED:
+        error = f"{reason}: {sent.error_message}" if sent.error_message else reason
+    attempt = AttemptRecord(
+        delivery_id=push.delivery_id,
+        number=number,
+        started_at=started,
+        duration_ms=sent.duration_ms,
+        http_status=sent.http_status,
+        error_class=sent.error_class,
+        error_message=sent.error_message,
+        response_headers=dict(sent.response_headers),
+        response_body=sent.response_body,
+        auth_steps=tuple(sent.auth_steps),
+    )
+    result = AttemptResult(
+        delivery_id=push.delivery_id,
+        claim_id=claim.claim_id,
+        attempt=attempt,
+        verdict=verdict,
+        next_attempt_at=when,
+        error=error,
+    )
+    details = AttemptDetails(
+        delivery_id=push.delivery_id,
+        job_id=push.job_id,
+        url=display_url(push.target.url),
+        attempt=number,
+        http_status=sent.http_status,
+        error_class=sent.error_class,
+        error_message=sent.error_message,
+        duration_ms=sent.duration_ms,
+        verdict=verdict,
+        reason=reason,
+        next_attempt_at=when,
+        auth_steps=tuple(sent.auth_steps),
+    )
+    return result, details
