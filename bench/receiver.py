@@ -2,8 +2,8 @@
 
 Run as a separate process so the receiver does not share the event loop or the core with the
 code under measurement:  python bench/receiver.py --port 0 --port-file /tmp/port
-It counts requests per delivery id and writes the counts as JSON on SIGTERM when --stats-file
-is given.
+It counts requests per delivery id and, with --stats-file, writes the counts as JSON when it
+is stopped (SIGTERM or Ctrl-C).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 COUNTS: Counter[str] = Counter()
+STATS_FILE: list[Path] = []  # set by main(); written at lifespan shutdown
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -33,6 +34,11 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                # uvicorn re-raises SIGTERM after shutdown, so write the counts here
+                for path in STATS_FILE:
+                    tmp = path.with_suffix(".tmp")
+                    tmp.write_text(json.dumps(COUNTS))
+                    tmp.replace(path)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     more = True
@@ -65,9 +71,9 @@ def main() -> None:
     tmp = args.port_file.with_suffix(".tmp")
     tmp.write_text(str(sock.getsockname()[1]))
     tmp.replace(args.port_file)
-    server.run(sockets=[sock])
     if args.stats_file is not None:
-        args.stats_file.write_text(json.dumps(COUNTS))
+        STATS_FILE.append(args.stats_file)
+    server.run(sockets=[sock])
 
 
 if __name__ == "__main__":

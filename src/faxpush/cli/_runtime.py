@@ -1,0 +1,67 @@
+"""What the delivery commands share: settings from env + flags, logging, the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from faxpush.core.settings import Settings
+from faxpush.delivery.worker import open_configured_store
+from faxpush.storage.base import Store
+
+T = TypeVar("T")
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        "-d",
+        help="Outbox database, e.g. sqlite:///faxpush.db [env FAXPUSH_DATABASE_URL].",
+        show_default=False,
+    ),
+]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from FAXPUSH_* variables, with CLI flags (non-None ``overrides``) on top."""
+    return Settings.from_env(os.environ, overrides)
+
+
+def configure_logging(level: str) -> None:
+    """One line per event on stderr: time, level, logger, message."""
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+    )
+
+
+def notice(message: str) -> None:
+    typer.secho(f"faxpush: {message}", err=True, fg=typer.colors.YELLOW)
+
+
+@asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[Store]:
+    store = await open_configured_store(settings, notify=notice)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def run_with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the configured store, run ``action`` on it, close it."""
+
+    async def main() -> T:
+        async with opened_store(settings) as store:
+            return await action(store)
+
+    return asyncio.run(main())

@@ -1,0 +1,42 @@
+"""``faxpush secret-key`` and ``faxpush secrets rotate``: the key that encrypts credentials."""
+
+from __future__ import annotations
+
+import typer
+
+from faxpush.cli._runtime import DatabaseOption, load_settings, run_with_store
+from faxpush.storage.base import Store
+from faxpush.storage.cipher import generate_key
+
+app = typer.Typer(help="Manage the encryption of stored credentials.", no_args_is_help=True)
+
+KEY_EXAMPLES = """\
+[bold]Examples[/bold]
+
+  export FAXPUSH_SECRET_KEY="$(faxpush secret-key)"
+"""
+
+_ROTATE_EXAMPLES = """\
+[bold]Rotating to a new key[/bold]
+
+  NEW="$(faxpush secret-key)"
+  FAXPUSH_SECRET_KEY="$NEW,$OLD" faxpush secrets rotate   # new key first, old still readable
+  FAXPUSH_SECRET_KEY="$NEW" faxpush worker                  # the old key is no longer needed
+"""
+
+
+def secret_key() -> None:
+    """Print a new random key (Fernet format: urlsafe base64 of 32 bytes) for FAXPUSH_SECRET_KEY."""
+    typer.echo(generate_key())
+
+
+@app.command("rotate", epilog=_ROTATE_EXAMPLES)
+def rotate(database_url: DatabaseOption = None) -> None:
+    """Re-encrypt every stored secret with the first key of FAXPUSH_SECRET_KEY."""
+    settings = load_settings(database_url=database_url)
+
+    async def action(store: Store) -> int:
+        return await store.rotate_secrets()
+
+    count = run_with_store(settings, action)
+    typer.echo(f"re-encrypted {count} secret(s) with the current key")
