@@ -7,8 +7,9 @@ Three cooperating tasks share one event loop:
   A receiver for which the worker already holds twice its per-host limit is excluded from
   the next claim, so one slow receiver with a large backlog cannot fill the worker while
   pushes to other receivers wait;
-* the *committer* writes finished attempts in groups (every ``commit_batch`` results or
-  ``commit_interval`` seconds): one transaction for many pushes instead of one each;
+* the *committer* writes finished attempts in groups: everything that finished while the
+  previous transaction ran (at most ``commit_batch``) goes into the next one, so under load
+  one transaction carries many pushes and an idle worker commits at once;
 * the *renewer* extends the leases of everything held, and drops pushes whose lease was lost.
 
 A send slot is only freed once its result is committed. The number of pushes that were sent
@@ -248,8 +249,7 @@ class Dispatcher:
                 await self._results_ready.wait()
                 self._results_ready.clear()
                 continue
-            if len(self._pending_results) < settings.commit_batch and not self._stopping:
-                await asyncio.sleep(settings.commit_interval)
+            # Natural group commit: whatever finished while the last commit ran goes next.
             batch = self._pending_results[: settings.commit_batch]
             del self._pending_results[: len(batch)]
             await self._commit(batch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
@@ -133,6 +134,7 @@ def check_http_url(url: str, *, role: str = "push URL") -> None:
         )
 
 
+@lru_cache(maxsize=4096)  # one parse per receiver URL, not one per push
 def display_url(url: str) -> str:
     """``url`` without user info, query or fragment: safe for messages and logs."""
     try:

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -153,6 +154,7 @@ RESPONSE_BODY_LIMIT = 16 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@lru_cache(maxsize=4096)  # called for every claimed push; receivers are few
 def receiver_key(url: str) -> str:
     """The receiver a push URL belongs to, ``scheme://host:port``: the unit of per-host
     concurrency limits. Stored with each push so claims can skip saturated receivers."""
