@@ -64,6 +64,7 @@ def main() -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
+    sock.listen(2048)  # accept connections (into the backlog) before the port is announced
     config = uvicorn.Config(
         app, http="httptools", loop="auto", log_level="warning", access_log=False, backlog=2048
     )
