@@ -4,13 +4,15 @@
 ``sqlite:///relative.db``    a SQLite file relative to the working directory
 ``sqlite:////abs/path.db``   a SQLite file at an absolute path
 ``memory://``                an in-process store; everything is lost when the process ends
-``postgresql://…``           PostgreSQL (not part of this version)
+``postgresql://…``           PostgreSQL (also ``postgres://``); user, password, host, port,
+                             database and libpq-style options as asyncpg reads them
 ===========================  ==============================================================
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from faxpush.core.errors import ConfigurationError
@@ -19,8 +21,14 @@ from faxpush.storage.cipher import SecretCipher
 from faxpush.storage.memory import MemoryStore
 from faxpush.storage.sqlite import SqliteStore
 
+if TYPE_CHECKING:
+    from faxpush.storage.postgres import PostgresStore
+
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
-_SUPPORTED = "sqlite:///relative/path.db, sqlite:////absolute/path.db or memory://"
+_SUPPORTED = (
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+    "postgresql://user:password@host:5432/database or memory://"
+)
 
 
 def _scheme(url: str) -> str:
@@ -55,6 +63,18 @@ def sqlite_path(url: str) -> Path | None:
     return Path(location)
 
 
+def _postgres_store() -> type[PostgresStore]:
+    """The PostgreSQL store class, imported on first use: its driver is optional."""
+    try:
+        from faxpush.storage.postgres import PostgresStore
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"PostgreSQL support needs the asyncpg package ({exc}); install it with "
+            "pip install 'faxpush[postgres]'"
+        ) from None
+    return PostgresStore
+
+
 async def open_store(url: str, cipher: SecretCipher, *, migrate: bool = True) -> Store:
     """Connect to the store ``url`` names and (unless ``migrate`` is False) bring its schema
     up to date."""
@@ -67,9 +87,7 @@ async def open_store(url: str, cipher: SecretCipher, *, migrate: bool = True) ->
         assert path is not None
         store = await SqliteStore.open(path, cipher)
     elif scheme in _POSTGRES_SCHEMES:
-        raise ConfigurationError(
-            "PostgreSQL support is not installed in this version; use a sqlite:// URL"
-        )
+        store = await _postgres_store().open(url, cipher)
     else:
         raise ConfigurationError(f"unknown database URL scheme {scheme!r}; use {_SUPPORTED}")
     if migrate:

@@ -25,6 +25,7 @@ CREATE TABLE pushes (
     job_id              text NOT NULL,
     customer_number     text,
     target_url          text NOT NULL,
+    receiver            text NOT NULL,  -- receiver_key(target_url): per-host limits
     target_auth         text NOT NULL,
     target_principal    text,
     target_credentials  bytea,
@@ -54,8 +55,13 @@ CREATE INDEX pushes_by_created ON pushes (created_at, seq);
 CREATE INDEX pushes_failed_by_updated ON pushes (updated_at) WHERE state = 'failed';
 
 -- Every attempt is a row, including attempts whose claim had been taken over meanwhile.
+-- finish_batch names the finish() call that recorded the row and verdict_applied whether its
+-- verdict took effect: after a connection loss the store looks them up to learn whether that
+-- call committed, instead of recording it twice. Both are NULL for rows copied from SQLite.
 CREATE TABLE attempts (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    finish_batch     uuid,
+    verdict_applied  boolean,
     delivery_id      text NOT NULL REFERENCES pushes (delivery_id) ON DELETE CASCADE,
     number           integer NOT NULL,
     started_at       timestamptz NOT NULL,

@@ -1,0 +1,214 @@
+"""Where ``faxpush db copy`` reads an outbox from: a SQLite file or a PostgreSQL database.
+
+Each source yields rows as dictionaries keyed by the PostgreSQL column names, with values
+already in PostgreSQL's types (aware datetimes, booleans, bytes, JSON text), read in one
+snapshot so that the copy is consistent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosqlite
+import asyncpg
+
+from faxpush.core.errors import ConfigurationError, StorageError
+from faxpush.storage._common import from_micros
+from faxpush.storage._pg_connection import DRIVER_ERRORS, driver_url, redacted, translate
+from faxpush.storage._sqlfiles import migrations
+from faxpush.storage.base import receiver_key
+
+Row = dict[str, Any]
+WAS_IN_FLIGHT = "_was_in_flight"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One table of the outbox as the copy sees it."""
+
+    name: str
+    key: str  # rows are read in this order
+    columns: tuple[str, ...]
+    sealed: str | None = None  # the column holding ciphertext, if any
+    times: tuple[str, ...] = ()  # integer microseconds in SQLite
+    flags: tuple[str, ...] = ()  # 0/1 integers in SQLite
+
+
+ACCOUNTS = Table(
+    "accounts",
+    "customer_number",
+    (
+        "customer_number", "push_format", "push_template", "push_template_content_type",
+        "push_url", "push_auth", "push_principal", "push_credentials", "oauth2_token_url",
+        "oauth2_client_auth", "retry_client_errors",
+    ),
+    sealed="push_credentials",
+    flags=("retry_client_errors",),
+)  # fmt: skip
+PUSHES = Table(
+    "pushes",
+    "seq",
+    (
+        "seq", "delivery_id", "job_id", "customer_number", "target_url", "receiver",
+        "target_auth", "target_principal", "target_credentials", "target_token_url",
+        "target_client_auth", "content_type", "body", "retry_client_errors", "max_attempts",
+        "state", "attempts", "next_attempt_at", "claimed_until", "claim_id", "last_error",
+        "created_at", "updated_at",
+    ),
+    sealed="target_credentials",
+    times=("next_attempt_at", "claimed_until", "created_at", "updated_at"),
+    flags=("retry_client_errors",),
+)  # fmt: skip
+ATTEMPTS = Table(
+    "attempts",
+    "id",
+    (
+        "id", "delivery_id", "number", "started_at", "duration_ms", "http_status",
+        "error_class", "error_message", "response_headers", "response_body", "auth_steps",
+    ),
+    times=("started_at",),
+)  # fmt: skip
+TOKENS = Table(
+    "oauth_tokens", "cache_key", ("cache_key", "token", "expires_at"), sealed="token",
+    times=("expires_at",),
+)  # fmt: skip
+TABLES = (ACCOUNTS, PUSHES, ATTEMPTS, TOKENS)  # parents before children
+
+
+def select_all(table: Table) -> str:
+    """The query reading ``table``'s copied columns in key order."""
+    return f"SELECT {', '.join(table.columns)} FROM {table.name} ORDER BY {table.key}"  # noqa: S608 - names are constants
+
+
+class Source(Protocol):
+    """An outbox to copy from."""
+
+    description: str
+
+    async def count(self, table: Table) -> int: ...
+
+    def rows(self, table: Table, chunk: int) -> AsyncIterator[list[Row]]: ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteSource:
+    """A SQLite outbox, opened read-only and read inside one transaction (a snapshot)."""
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+        self._connection = connection
+        self.description = str(path)
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteSource:
+        """Open ``path`` read-only; refuse it unless its schema is the current one."""
+        try:
+            connection = await aiosqlite.connect(_read_only_uri(path), uri=True)
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot open the source database {path}: {exc}") from exc
+        connection.row_factory = sqlite3.Row
+        source = cls(connection, path)
+        try:
+            await source._check_schema()
+            await connection.execute("BEGIN")
+        except BaseException:
+            await connection.close()
+            raise
+        return source
+
+    async def _check_schema(self) -> None:
+        latest = migrations("sqlite")[-1].version
+        try:
+            found = await self._connection.execute_fetchall(
+                "SELECT coalesce(max(version), 0) FROM schema_version"
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"{self.description} holds no faxpush schema ({exc}); is it a faxpush database?"
+            ) from exc
+        version = next(iter(found))[0]
+        if version != latest:
+            raise StorageError(
+                f"{self.description} has schema version {version}, this faxpush expects "
+                f"{latest}; run `faxpush db migrate` on it with the same faxpush version first"
+            )
+
+    async def count(self, table: Table) -> int:
+        found = await self._connection.execute_fetchall(f"SELECT count(*) FROM {table.name}")  # noqa: S608 - constant
+        return int(next(iter(found))[0])
+
+    async def rows(self, table: Table, chunk: int) -> AsyncIterator[list[Row]]:
+        async with self._connection.execute(select_all(table)) as cursor:
+            while batch := await cursor.fetchmany(chunk):
+                yield [_from_sqlite(table, dict(row)) for row in batch]
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+
+class PostgresSource:
+    """A PostgreSQL outbox, read in one read-only repeatable-read transaction."""
+
+    def __init__(self, connection: asyncpg.Connection[asyncpg.Record], url: str) -> None:
+        self._connection = connection
+        self._transaction = connection.transaction(isolation="repeatable_read", readonly=True)
+        self.description = redacted(url)
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresSource:
+        dsn = driver_url(url)
+        try:
+            connection = await asyncpg.connect(dsn, timeout=10)
+        except DRIVER_ERRORS as exc:
+            raise translate(exc, action="open the source", where=redacted(dsn)) from exc
+        source = cls(connection, dsn)
+        await source._transaction.start()
+        return source
+
+    async def count(self, table: Table) -> int:
+        counted: int = await self._connection.fetchval(f"SELECT count(*) FROM {table.name}")  # noqa: S608 - constant
+        return counted
+
+    async def rows(self, table: Table, chunk: int) -> AsyncIterator[list[Row]]:
+        batch: list[Row] = []
+        async for record in self._connection.cursor(select_all(table), prefetch=chunk):
+            batch.append(_settled(table, dict(record)))
+            if len(batch) >= chunk:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    async def close(self) -> None:
+        await self._transaction.rollback()
+        await self._connection.close()
+
+
+def _read_only_uri(path: Path) -> str:
+    if not path.is_file():
+        raise ConfigurationError(f"the source database {path} does not exist; check the URL")
+    return f"{path.resolve().as_uri()}?mode=ro"
+
+
+def _from_sqlite(table: Table, row: Row) -> Row:
+    for name in table.times:
+        if row[name] is not None:
+            row[name] = from_micros(row[name])
+    for name in table.flags:
+        row[name] = bool(row[name])
+    if table is PUSHES:
+        row["receiver"] = row.get("receiver") or receiver_key(row["target_url"])
+    return _settled(table, row)
+
+
+def _settled(table: Table, row: Row) -> Row:
+    """A push that was in flight goes back to pending: no worker holds it on the target.
+    Such rows carry ``WAS_IN_FLIGHT`` (not a column) so that the copy can count them."""
+    if table is PUSHES and row["state"] == "in_flight":
+        row.update(state="pending", claim_id=None, claimed_until=None)
+        row[WAS_IN_FLIGHT] = True
+    return row

@@ -1,0 +1,200 @@
+"""Conversions between storage records and PostgreSQL rows / query parameters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from asyncpg import Record
+
+from faxpush.core.models import AuthMethod
+from faxpush.core.secrets import Secret
+from faxpush.storage._common import VERDICT_STATE, to_micros, truncate_body
+from faxpush.storage.base import (
+    Account,
+    AttemptRecord,
+    AttemptResult,
+    ClaimedPush,
+    ClientAuthStyle,
+    NewPush,
+    PushFormat,
+    PushRecord,
+    PushState,
+    PushTarget,
+    Verdict,
+    receiver_key,
+)
+from faxpush.storage.cipher import SecretCipher
+
+Params = dict[str, Any]
+
+
+def checked_time(value: datetime, name: str) -> datetime:
+    """``value`` if it is timezone-aware (InputError otherwise), for a timestamptz column."""
+    to_micros(value, name=name)
+    return value
+
+
+def _seal(cipher: SecretCipher, secret: Secret | None) -> bytes | None:
+    return None if secret is None else cipher.encrypt(secret)
+
+
+def _open(cipher: SecretCipher, sealed: bytes | None) -> Secret | None:
+    return None if sealed is None else cipher.decrypt(sealed)
+
+
+def account_params(account: Account, cipher: SecretCipher) -> Params:
+    """Parameters of ``put_account``."""
+    return {
+        "customer_number": account.customer_number,
+        "push_format": account.push_format.value,
+        "push_template": account.push_template,
+        "push_template_content_type": account.push_template_content_type,
+        "push_url": account.push_url,
+        "push_auth": account.push_auth.value,
+        "push_principal": account.push_principal,
+        "push_credentials": _seal(cipher, account.push_credentials),
+        "oauth2_token_url": account.oauth2_token_url,
+        "oauth2_client_auth": account.oauth2_client_auth.value,
+        "retry_client_errors": account.retry_client_errors,
+    }
+
+
+def account_from_row(row: Record, cipher: SecretCipher) -> Account:
+    """An account from a row of ``accounts``."""
+    return Account(
+        customer_number=row["customer_number"],
+        push_format=PushFormat(row["push_format"]),
+        push_template=row["push_template"],
+        push_template_content_type=row["push_template_content_type"],
+        push_url=row["push_url"],
+        push_auth=AuthMethod(row["push_auth"]),
+        push_principal=row["push_principal"],
+        push_credentials=_open(cipher, row["push_credentials"]),
+        oauth2_token_url=row["oauth2_token_url"],
+        oauth2_client_auth=ClientAuthStyle(row["oauth2_client_auth"]),
+        retry_client_errors=row["retry_client_errors"],
+    )
+
+
+def push_params(push: NewPush, cipher: SecretCipher, *, now: datetime) -> Params:
+    """Parameters of ``insert_push``."""
+    target = push.target
+    due = now if push.not_before is None else checked_time(push.not_before, "not_before")
+    return {
+        "delivery_id": push.delivery_id,
+        "job_id": push.job_id,
+        "customer_number": push.customer_number,
+        "target_url": target.url,
+        "receiver": receiver_key(target.url),
+        "target_auth": target.auth_method.value,
+        "target_principal": target.principal,
+        "target_credentials": _seal(cipher, target.credentials),
+        "target_token_url": target.token_url,
+        "target_client_auth": target.client_auth.value,
+        "content_type": push.content_type,
+        "body": push.body,
+        "retry_client_errors": push.retry_client_errors,
+        "max_attempts": push.max_attempts,
+        "next_attempt_at": due,
+        "now": checked_time(now, "now"),
+    }
+
+
+def push_from_row(row: Record, cipher: SecretCipher) -> PushRecord:
+    """A push from a row of ``pushes``."""
+    return PushRecord(
+        delivery_id=row["delivery_id"],
+        job_id=row["job_id"],
+        customer_number=row["customer_number"],
+        target=PushTarget(
+            url=row["target_url"],
+            auth_method=AuthMethod(row["target_auth"]),
+            principal=row["target_principal"],
+            credentials=_open(cipher, row["target_credentials"]),
+            token_url=row["target_token_url"],
+            client_auth=ClientAuthStyle(row["target_client_auth"]),
+        ),
+        content_type=row["content_type"],
+        body=row["body"],
+        retry_client_errors=row["retry_client_errors"],
+        max_attempts=row["max_attempts"],
+        state=PushState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        claimed_until=row["claimed_until"],
+        claim_id=row["claim_id"],
+        last_error=row["last_error"],
+    )
+
+
+def claims_from_rows(rows: Sequence[Record], cipher: SecretCipher) -> list[ClaimedPush]:
+    """Claimed pushes, oldest due first (ties: enqueue order)."""
+    claimed = []
+    for row in sorted(rows, key=lambda row: (row["next_attempt_at"], row["seq"])):
+        push = push_from_row(row, cipher)
+        assert push.claim_id is not None
+        assert push.claimed_until is not None
+        claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until))
+    return claimed
+
+
+def pair_params(claims: Sequence[tuple[str, str]]) -> Params:
+    """``(delivery_id, claim_id)`` pairs as the two arrays the lease queries unnest."""
+    return {
+        "delivery_ids": [delivery_id for delivery_id, _ in claims],
+        "claim_ids": [claim_id for _, claim_id in claims],
+    }
+
+
+def finish_params(results: Sequence[AttemptResult]) -> Params:
+    """Parameters of ``finish`` except ``now`` and ``finish_batch``: every attempt in order,
+    and one verdict per (delivery_id, claim_id), the first given (as if applied in order)."""
+    attempts = [result.attempt for result in results]
+    verdicts: dict[tuple[str, str], tuple[int, AttemptResult]] = {}
+    for ordinal, result in enumerate(results, start=1):
+        verdicts.setdefault((result.delivery_id, result.claim_id), (ordinal, result))
+    chosen = list(verdicts.values())
+    return {
+        "a_delivery_ids": [a.delivery_id for a in attempts],
+        "a_numbers": [a.number for a in attempts],
+        "a_started_at": [a.started_at for a in attempts],
+        "a_duration_ms": [a.duration_ms for a in attempts],
+        "a_http_statuses": [a.http_status for a in attempts],
+        "a_error_classes": [a.error_class for a in attempts],
+        "a_error_messages": [a.error_message for a in attempts],
+        "a_response_headers": [
+            json.dumps(dict(a.response_headers), ensure_ascii=False) for a in attempts
+        ],
+        "a_response_bodies": [truncate_body(a.response_body) for a in attempts],
+        "a_auth_steps": [json.dumps(list(a.auth_steps), ensure_ascii=False) for a in attempts],
+        "v_ordinals": [ordinal for ordinal, _ in chosen],
+        "v_delivery_ids": [result.delivery_id for _, result in chosen],
+        "v_claim_ids": [result.claim_id for _, result in chosen],
+        "v_states": [VERDICT_STATE[result.verdict].value for _, result in chosen],
+        "v_next_attempt_at": [
+            result.next_attempt_at if result.verdict is Verdict.RETRY else None
+            for _, result in chosen
+        ],
+        "v_errors": [result.error for _, result in chosen],
+    }
+
+
+def attempt_from_row(row: Record) -> AttemptRecord:
+    """An attempt from a row of ``attempts``."""
+    return AttemptRecord(
+        delivery_id=row["delivery_id"],
+        number=row["number"],
+        started_at=row["started_at"],
+        duration_ms=row["duration_ms"],
+        http_status=row["http_status"],
+        error_class=row["error_class"],
+        error_message=row["error_message"],
+        response_headers=json.loads(row["response_headers"]),
+        response_body=row["response_body"],
+        auth_steps=tuple(json.loads(row["auth_steps"])),
+    )

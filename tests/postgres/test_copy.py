@@ -1,0 +1,219 @@
+"""``faxpush db copy``: a SQLite outbox moved into PostgreSQL, through the real CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from faxpush.core.errors import ConfigurationError, InputError
+from faxpush.core.secrets import Secret
+from faxpush.storage.base import Account, PushRecord, PushState, Store, Verdict
+from faxpush.storage.cipher import SecretCipher, generate_key
+from faxpush.storage.copy import copy_outbox
+from faxpush.storage.postgres import PostgresStore
+from faxpush.storage.sqlite import SqliteStore
+from tests import pg_support
+from tests.contract.builders import LEASE, NOW, SOON, enqueue_many, new_push, result
+
+from .conftest import OpenStore
+
+pytestmark = pytest.mark.postgres
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = "import sys; from faxpush.cli._errors import run; from faxpush.cli.db import app; run(app)"
+KEY = generate_key()
+
+
+async def _fill(store: Store) -> None:
+    """40 pushes: 10 delivered, 5 failed, 5 waiting to retry, 5 in flight, 15 pending."""
+    await enqueue_many(store, 40)
+    claims = await store.claim(worker_id="w", limit=25, lease=LEASE, now=SOON)
+    verdicts = [Verdict.DELIVERED] * 10 + [Verdict.FAILED] * 5 + [Verdict.RETRY] * 5
+    later = SOON + timedelta(minutes=5)
+    await store.finish(
+        [
+            result(claim, verdict, next_attempt_at=later, error=f"{verdict.value} after 1")
+            for claim, verdict in zip(claims, verdicts, strict=False)
+        ],
+        now=SOON,
+    )
+    await store.put_account(
+        Account("4711", push_url="https://x.test", push_credentials=Secret("cs"))
+    )
+    await store.put_token("acct:4711", Secret("tok"), expires_at=NOW + timedelta(days=3650))
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> str:
+    path = tmp_path / "faxpush.db"
+    store = await SqliteStore.open(path, SecretCipher([KEY]))
+    try:
+        await store.migrate()
+        await _fill(store)
+    finally:
+        await store.close()
+    return f"sqlite:///{path}"
+
+
+async def _cli(*args: str, key: str | None = KEY) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAXPUSH_")}
+    if key is not None:
+        env["FAXPUSH_SECRET_KEY"] = key
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CLI,
+        *args,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def _snapshot(store: Store) -> list[tuple[PushRecord, int]]:
+    return [
+        (push, len(await store.list_attempts(push.delivery_id)))
+        for push in await store.list_pushes(limit=1000)
+    ]
+
+
+def _write_key(path: Path, key: str) -> Path:
+    path.write_text(key + "\n", encoding="ascii")
+    return path
+
+
+def _settled(push: PushRecord) -> PushRecord:
+    if push.state is not PushState.IN_FLIGHT:
+        return push
+    return dataclasses.replace(push, state=PushState.PENDING, claim_id=None, claimed_until=None)
+
+
+async def test_copy_moves_the_whole_outbox(
+    sqlite_url: str, pg_url: str, open_store: OpenStore
+) -> None:
+    code, out, err = await _cli("copy", sqlite_url, pg_url)
+
+    assert code == 0, err
+    assert "pushes: 0 / 40" in err
+    assert "pushes: 40 / 40" in err
+    assert "attempts: 20 / 20" in err
+    assert "1 accounts, 40 pushes, 20 attempts, 1 oauth_tokens (counts verified)" in out
+    assert "5 push(es) that were in flight are pending again" in out
+    assert "42 secret(s) checked and kept under the same key" in out
+    source = await SqliteStore.open(sqlite_url.removeprefix("sqlite:///"), SecretCipher([KEY]))
+    target = await PostgresStore.open(pg_url, SecretCipher([KEY]))
+    try:
+        expected = [(_settled(p), n) for p, n in await _snapshot(source)]
+        assert await _snapshot(target) == expected
+        for push, _ in expected[:3]:
+            assert await target.list_attempts(push.delivery_id) == await source.list_attempts(
+                push.delivery_id
+            )
+        assert await target.list_accounts() == await source.list_accounts()
+        assert await target.get_token("acct:4711", now=NOW) == Secret("tok")
+        assert (await target.count_by_state())[PushState.PENDING] == 25
+
+        # the copy is a working outbox: new pushes sort after the copied ones
+        await target.enqueue(new_push("new"), now=SOON)
+        assert (await target.list_pushes(limit=1))[0].delivery_id == "new"
+        claims = await target.claim(worker_id="pg", limit=100, lease=LEASE, now=SOON)
+        assert len(claims) == 21  # 15 pending, 5 that were in flight, the new one
+    finally:
+        await source.close()
+        await target.close()
+
+
+async def test_a_target_with_an_outbox_is_refused_unless_forced(
+    sqlite_url: str, pg_url: str, open_store: OpenStore
+) -> None:
+    store = await open_store()
+    await store.enqueue(new_push("already-here"), now=NOW)
+
+    code, _, err = await _cli("copy", "--quiet", sqlite_url, pg_url)
+    assert code == 2
+    assert "already holds an outbox (1 pushes)" in err
+    assert "--force" in err
+    assert await store.get_push("already-here") is not None
+
+    code, _, err = await _cli("copy", "--quiet", "--force", sqlite_url, pg_url)
+    assert code == 0, err
+    assert err == ""
+    assert await store.get_push("already-here") is None
+    assert sum((await store.count_by_state()).values()) == 40
+
+
+async def test_a_target_key_reseals_every_secret(
+    sqlite_url: str, pg_url: str, tmp_path: Path
+) -> None:
+    new_key = generate_key()
+    key_file = _write_key(tmp_path / "new.key", new_key)
+
+    code, out, err = await _cli(
+        "copy", "-q", "--target-key-file", str(key_file), sqlite_url, pg_url
+    )
+
+    assert code == 0, err
+    assert "42 secret(s) checked and re-sealed under the target key" in out
+    target = await PostgresStore.open(pg_url, SecretCipher([new_key]))
+    stale = await PostgresStore.open(pg_url, SecretCipher([KEY]))
+    try:
+        assert all(p.target.credentials is not None for p in await target.list_pushes())
+        assert await target.get_token("acct:4711", now=NOW) == Secret("tok")
+        with pytest.raises(ConfigurationError, match="encrypted with another key"):
+            await stale.list_accounts()
+    finally:
+        await target.close()
+        await stale.close()
+
+
+async def test_a_wrong_source_key_writes_nothing(sqlite_url: str, pg_url: str) -> None:
+    code, _, err = await _cli("copy", "-q", sqlite_url, pg_url, key=generate_key())
+    assert code == 2
+    assert "encrypted with another key" in err
+    async with pg_support.admin_connection(pg_url) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM pushes") == 0
+
+
+async def test_the_source_key_file_beside_the_database_is_used(
+    sqlite_url: str, pg_url: str
+) -> None:
+    key_file = _write_key(Path(sqlite_url.removeprefix("sqlite:///") + ".key"), KEY)
+    code, _, err = await _cli("copy", "-q", sqlite_url, pg_url, key=None)
+    assert code == 0, err
+    assert f'FAXPUSH_SECRET_KEY="$(cat {key_file})"' in err.replace("\n", " ")
+
+
+async def test_copy_between_postgresql_databases(sqlite_url: str, pg_url: str) -> None:
+    cipher = SecretCipher([KEY])
+    await copy_outbox(sqlite_url, pg_url, source_cipher=cipher)
+    async with pg_support.fresh_database(await pg_support.outbox_template()) as second:
+        report = await copy_outbox(pg_url, second, source_cipher=cipher)
+        assert report.rows == {"accounts": 1, "pushes": 40, "attempts": 20, "oauth_tokens": 1}
+        assert report.requeued == 0  # nothing was in flight in the first copy
+        first = await PostgresStore.open(pg_url, cipher)
+        other = await PostgresStore.open(second, cipher)
+        try:
+            assert await _snapshot(other) == await _snapshot(first)
+        finally:
+            await first.close()
+            await other.close()
+
+
+async def test_unsuitable_urls_are_refused(sqlite_url: str, pg_url: str, tmp_path: Path) -> None:
+    cipher = SecretCipher([KEY])
+    with pytest.raises(InputError, match="must be a postgresql:// URL"):
+        await copy_outbox(sqlite_url, f"sqlite:///{tmp_path}/other.db", source_cipher=cipher)
+    with pytest.raises(InputError, match="the same database"):
+        await copy_outbox(pg_url, pg_url, source_cipher=cipher)
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        await copy_outbox(f"sqlite:///{tmp_path}/missing.db", pg_url, source_cipher=cipher)
