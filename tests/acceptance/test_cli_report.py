@@ -428,19 +428,3 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = faxpush("report", "frobnicate")
     assert result.returncode == 2
     assert b"Traceback" not in result.stderr
-
-
-def test_demo_prints_the_full_sample_in_every_format() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "faxpush.demo"],
-        capture_output=True,
-        timeout=60,
-        check=False,
-        env=ENV,
-    )
-    out = assert_ok(result)
-    assert sample("report-full.xml") in out
-    assert sample("report-full.json") in out
-    assert b"== XML push body (Content-Type: text/xml; charset=UTF-8)" in out
-    assert b"== JSON push body (Content-Type: application/json)" in out
-    assert b"== REST API report view" in out

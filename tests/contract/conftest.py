@@ -1,7 +1,8 @@
 """Fixtures of the store contract suite: every test runs once per backend.
 
 A backend is added with one more ``Backend`` implementation and one more ``params`` entry in
-:func:`backend` (a PostgreSQL one would carry the ``postgres`` marker).
+:func:`backend`. The PostgreSQL one carries the ``postgres`` marker; it needs a server (see
+``tests/pg_support.py``) and gives each test a database of its own.
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ from typing import Protocol
 
 import pytest
 
+from faxpush.core.errors import ConfigurationError
 from faxpush.storage.base import Store
 from faxpush.storage.cipher import SecretCipher, generate_key
+from faxpush.storage.jobs_base import JobStore
+from faxpush.storage.jobs_factory import jobs_for
 from faxpush.storage.memory import MemoryStore
+from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore
+from tests import pg_support
 
 
 class Backend(Protocol):
@@ -64,6 +70,32 @@ class SqliteBackend:
         return sorted(self.path.parent.glob(f"{self.path.name}*"))
 
 
+class PostgresBackend:
+    """A database of its own, copied from the migrated template; dropped by :meth:`drop`."""
+
+    name = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @classmethod
+    async def create(cls) -> PostgresBackend:
+        pg_support.require_postgres()
+        template = await pg_support.outbox_template()
+        return cls(await pg_support.create_database(template))
+
+    async def open(self, cipher: SecretCipher) -> Store:
+        store = await PostgresStore.open(self.url, cipher, max_connections=4)
+        await store.migrate()
+        return store
+
+    def database_files(self) -> list[Path] | None:
+        return None  # the server's files are not ours to read; tests/postgres checks the rows
+
+    async def drop(self) -> None:
+        await pg_support.drop_database(self.url)
+
+
 class TrackingBackend:
     """Closes every handle a test opened."""
 
@@ -90,18 +122,34 @@ def cipher() -> SecretCipher:
     return SecretCipher([generate_key()])
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TrackingBackend]:
     inner: Backend
     if request.param == "memory":
         inner = MemoryBackend()
+    elif request.param == "postgres":
+        inner = await PostgresBackend.create()
     else:
         inner = SqliteBackend(tmp_path / "contract.db")
     tracking = TrackingBackend(inner)
     yield tracking
     await tracking.close_all()
+    if isinstance(inner, PostgresBackend):
+        await inner.drop()
 
 
 @pytest.fixture
 async def store(backend: TrackingBackend, cipher: SecretCipher) -> Store:
     return await backend.open(cipher)
+
+
+# --- the emulator's job store (faxpush.storage.jobs_base) --------------------------------
+# The job store lives in the outbox store's database; every test gets the one of ``store``.
+
+
+@pytest.fixture
+def jobs(store: Store) -> JobStore:
+    try:
+        return jobs_for(store)
+    except ConfigurationError as exc:
+        pytest.skip(f"this backend has no job store yet: {exc}")

@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from faxpush._version import __version__
-from faxpush.cli import db, push, pushes, report, secrets, worker
+from faxpush.cli import accounts, db, push, pushes, report, secrets, serve, worker
 from faxpush.cli._errors import PROG_NAME, run
 
 app = typer.Typer(
@@ -31,6 +31,8 @@ app.add_typer(pushes.app, name="pushes")
 app.command("secret-key", epilog=secrets.KEY_EXAMPLES)(secrets.secret_key)
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(db.app, name="db")
+app.command("serve", epilog=serve.EXAMPLES)(serve.serve)
+app.add_typer(accounts.app, name="accounts")
 
 
 def _show_version(value: bool) -> None:

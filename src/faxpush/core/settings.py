@@ -42,10 +42,16 @@ class Settings(BaseModel):
     retry_jitter: float = Field(0.2, ge=0, lt=1)
     shutdown_grace: float = Field(10.0, ge=0, le=3600)
     poll_interval: float = Field(1.0, gt=0, le=60)
-    commit_interval: float = Field(0.005, gt=0, le=1)
     commit_batch: int = Field(100, ge=1, le=10_000)
     token_expiry_margin: float = Field(60.0, ge=0, le=3600)
     log_level: str = "INFO"
+    # REST v1 job API emulator (faxpush serve)
+    sim_speed: float = Field(0.1, ge=0, le=1000)  # simulated time scale: 1 real, 0 instant
+    report_retention_days: float = Field(30.0, gt=0, le=36500)
+    max_request_bytes: int = Field(20 * 1024 * 1024, ge=1024, le=2**31 - 1)
+    duplicate_window_seconds: float = Field(600.0, ge=0, le=365 * 86400)  # 0: no 409s
+    purge_interval_seconds: float = Field(3600.0, gt=0, le=86400)
+    config_file: str | None = None  # TOML file with settings, accounts, simulator rules
 
     @field_validator("retry_delays", mode="before")
     @classmethod

@@ -50,13 +50,13 @@ def migrations(dialect: str) -> tuple[Migration, ...]:
 
 
 @cache
-def queries(dialect: str) -> Mapping[str, str]:
-    """The dialect's named queries."""
-    text = _directory(dialect).joinpath("queries.sql").read_text(encoding="utf-8")
+def queries(dialect: str, filename: str = "queries.sql") -> Mapping[str, str]:
+    """The named queries of one of the dialect's query files (``queries.sql`` by default)."""
+    text = _directory(dialect).joinpath(filename).read_text(encoding="utf-8")
     parts = _QUERY_HEADER.split(text)  # a preamble, then alternating names and bodies
     named: dict[str, str] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in named:
-            raise StorageError(f"query {name!r} is defined twice in the {dialect} queries")
+            raise StorageError(f"query {name!r} is defined twice in the {dialect} {filename}")
         named[name] = body.strip()
     return MappingProxyType(named)

@@ -9,7 +9,7 @@ encrypting secrets when given a :class:`SecretCipher`; without one it keeps them
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -51,6 +51,7 @@ class _Data:
     accounts: dict[str, tuple[Account, Sealed | None]] = field(default_factory=dict)
     tokens: dict[str, tuple[Sealed, int]] = field(default_factory=dict)
     schedule: Schedule = field(default_factory=Schedule)
+    extensions: dict[str, object] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -69,6 +70,14 @@ class MemoryStore:
 
     def __repr__(self) -> str:
         return f"MemoryStore(pushes={len(self._data.pushes)})"
+
+    def extension(self, name: str, factory: Callable[[], object]) -> object:
+        """State another store keeps in this memory database (the emulator's jobs), shared
+        by every handle on it; created by ``factory`` on first use."""
+        extensions = self._data.extensions
+        if name not in extensions:
+            extensions[name] = factory()
+        return extensions[name]
 
     async def migrate(self) -> None:
         """Nothing to create; present for the protocol."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,22 @@ class SqliteStore:
     def path(self) -> str:
         """The database file."""
         return self._path
+
+    @property
+    def cipher(self) -> SecretCipher:
+        """The cipher that seals the secrets stored in this database."""
+        return self._cipher
+
+    def transaction(self, action: str) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """The connection inside one write transaction, committed when the block ends.
+
+        For stores that keep their tables in the same database (the emulator's jobs), so
+        that their writes and the outbox's commit together."""
+        return self._write(action)
+
+    def connection(self, action: str) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """The connection for statements that each form their own transaction."""
+        return self._autocommit(action)
 
     async def close(self) -> None:
         """Close the connection; later calls raise StorageError. Safe to call twice."""

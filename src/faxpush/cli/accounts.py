@@ -1,0 +1,234 @@
+"""``faxpush accounts``: customer numbers, REST API logins and default push settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Final, TypeVar
+
+import typer
+
+from faxpush.cli._errors import run
+from faxpush.cli._runtime import DatabaseOption, notice
+from faxpush.core.errors import InputError
+from faxpush.delivery.worker import open_configured_store
+from faxpush.emulator.accounts import save_login, updated_account
+from faxpush.emulator.config import load_settings
+from faxpush.storage.base import Account, Store
+from faxpush.storage.jobs_base import JobStore
+from faxpush.storage.jobs_factory import jobs_for
+
+T = TypeVar("T")
+
+EXAMPLES: Final = """\
+[bold]Examples[/bold]
+
+  faxpush accounts add 99999TE --login alice --password 's3cret'
+  faxpush accounts add 99999TE --login bob --password pw2 --push-format json \\
+      --push-url https://hooks.example.org/fax --push-auth HTTP_BASIC \\
+      --push-principal hook --push-credentials hookpw
+  faxpush accounts set 99999TE --push-template acme.xml.j2
+  faxpush accounts set 99999TE --login alice --password 'n3w'
+  faxpush accounts list
+"""
+
+app = typer.Typer(
+    help="Customer numbers, REST API logins and their default push settings (faxpush serve).",
+    epilog=EXAMPLES,
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+CustomerArgument = Annotated[str, typer.Argument(help="Customer number, e.g. 99999TE.")]
+ConfigOption = Annotated[
+    str | None,
+    typer.Option("--config", "-c", help="TOML configuration file.", show_default=False),
+]
+PushFormatOption = Annotated[
+    str | None,
+    typer.Option("--push-format", help="xml (default) or json.", show_default=False),
+]
+PushTemplateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--push-template",
+        help="Jinja2 push layout file (*.xml.j2, *.json.j2, ...).",
+        show_default=False,
+    ),
+]
+PushUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--push-url",
+        help="Default push URL for jobs without httpStatusPush ('' removes it).",
+        show_default=False,
+    ),
+]
+PushAuthOption = Annotated[
+    str | None,
+    typer.Option(
+        "--push-auth", help="NONE, HTTP_BASIC, HTTP_DIGEST or OAUTH2.", show_default=False
+    ),
+]
+PrincipalOption = Annotated[
+    str | None,
+    typer.Option("--push-principal", help="User or OAuth2 client id.", show_default=False),
+]
+CredentialsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--push-credentials",
+        help="Password or OAuth2 client secret (stored encrypted).",
+        show_default=False,
+    ),
+]
+TokenUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--oauth2-token-url", help="Token endpoint for OAUTH2 pushes.", show_default=False
+    ),
+]
+
+
+def _with_stores(
+    database_url: str | None, config: str | None, action: Callable[[Store, JobStore], Awaitable[T]]
+) -> T:
+    settings, _ = load_settings(os.environ, {"database_url": database_url, "config_file": config})
+
+    async def main() -> T:
+        store = await open_configured_store(settings, notify=notice)
+        try:
+            return await action(store, jobs_for(store))
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+@app.command("add")
+def add(
+    customer_number: CustomerArgument,
+    login: Annotated[str, typer.Option("--login", help="Login of the REST API user.")],
+    password: Annotated[str, typer.Option("--password", help="Its password (stored hashed).")],
+    push_format: PushFormatOption = None,
+    push_template: PushTemplateOption = None,
+    push_url: PushUrlOption = None,
+    push_auth: PushAuthOption = None,
+    push_principal: PrincipalOption = None,
+    push_credentials: CredentialsOption = None,
+    oauth2_token_url: TokenUrlOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a login to a customer number (created when new), with optional push settings."""
+
+    async def action(store: Store, jobs: JobStore) -> None:
+        if await jobs.get_login(login) is not None:
+            raise InputError(
+                f"login {login!r} exists already; change its password with 'faxpush accounts set'"
+            )
+        existing = await store.get_account(customer_number)
+        account = updated_account(
+            existing or Account(customer_number),
+            push_format=push_format,
+            push_template=push_template,
+            push_url=push_url,
+            push_auth=push_auth,
+            push_principal=push_principal,
+            push_credentials=push_credentials,
+            oauth2_token_url=oauth2_token_url,
+        )
+        await store.put_account(account)
+        await save_login(jobs, login, customer_number, now=datetime.now(UTC), password=password)
+        created = "created" if existing is None else "updated"
+        typer.echo(f"customer number {customer_number} {created}; login {login} added")
+
+    _with_stores(database_url, config, action)
+
+
+@app.command("set")
+def set_(
+    customer_number: CustomerArgument,
+    login: Annotated[
+        str | None,
+        typer.Option("--login", help="Login whose password to set (with --password)."),
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option("--password", help="New password for --login.")
+    ] = None,
+    push_format: PushFormatOption = None,
+    push_template: PushTemplateOption = None,
+    push_url: PushUrlOption = None,
+    push_auth: PushAuthOption = None,
+    push_principal: PrincipalOption = None,
+    push_credentials: CredentialsOption = None,
+    oauth2_token_url: TokenUrlOption = None,
+    retry_client_errors: Annotated[
+        bool | None,
+        typer.Option(
+            "--retry-client-errors/--no-retry-client-errors",
+            help="Retry pushes answered with 4xx.",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Change an existing customer number's push settings or a login's password."""
+    if (login is None) != (password is None):
+        raise InputError("give --login and --password together")
+
+    async def action(store: Store, jobs: JobStore) -> None:
+        existing = await store.get_account(customer_number)
+        if existing is None:
+            raise InputError(
+                f"customer number {customer_number} does not exist; add it with "
+                "'faxpush accounts add'"
+            )
+        account = updated_account(
+            existing,
+            push_format=push_format,
+            push_template=push_template,
+            push_url=push_url,
+            push_auth=push_auth,
+            push_principal=push_principal,
+            push_credentials=push_credentials,
+            oauth2_token_url=oauth2_token_url,
+            retry_client_errors=retry_client_errors,
+        )
+        await store.put_account(account)
+        if login is not None:
+            await save_login(jobs, login, customer_number, now=datetime.now(UTC), password=password)
+        typer.echo(f"customer number {customer_number} updated")
+
+    _with_stores(database_url, config, action)
+
+
+@app.command("list")
+def list_(database_url: DatabaseOption = None, config: ConfigOption = None) -> None:
+    """List customer numbers, their logins and push settings (never credentials)."""
+
+    async def action(store: Store, jobs: JobStore) -> list[str]:
+        lines = []
+        for account in await store.list_accounts():
+            logins = [entry.login for entry in await jobs.list_logins(account.customer_number)]
+            push = account.push_url or "-"
+            token = f" token={account.oauth2_token_url}" if account.oauth2_token_url else ""
+            lines.append(
+                f"{account.customer_number}  format={account.push_format.value}  "
+                f"push={push}  auth={account.push_auth.value}{token}  "
+                f"logins={','.join(logins) or '-'}"
+            )
+        return lines
+
+    lines = _with_stores(database_url, config, action)
+    typer.echo(
+        "\n".join(lines) if lines else "no accounts yet; add one with 'faxpush accounts add'"
+    )
+
+
+if __name__ == "__main__":
+    run(app)

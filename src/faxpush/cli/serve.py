@@ -1,0 +1,73 @@
+"""``faxpush serve``: the Fax4A REST API v1 emulator, its simulator and the dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated, Final
+
+import typer
+
+from faxpush.cli._errors import run
+from faxpush.cli._runtime import DatabaseOption, configure_logging, notice
+from faxpush.emulator.config import load_settings
+from faxpush.emulator.serve import ServerInfo, banner, run_server
+
+EXAMPLES: Final = """\
+[bold]Examples[/bold]
+
+  faxpush serve                                  # http://127.0.0.1:8080, SQLite faxpush.db
+  faxpush serve --port 9000 --sim-speed 0        # transmissions finish at once
+  faxpush serve --config faxpush.toml            # accounts and simulator rules from a file
+  FAXPUSH_ALLOWED_NETWORKS=127.0.0.0/8 faxpush serve   # allow pushes to this machine
+"""
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", help="Port to listen on (0 picks a free one).")
+    ] = 8080,
+    database_url: DatabaseOption = None,
+    sim_speed: Annotated[
+        float | None,
+        typer.Option(
+            "--sim-speed",
+            help="Simulated time scale: 1 real time, 0.1 ten times faster, 0 instant "
+            "(env FAXPUSH_SIM_SPEED, default 0.1).",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="TOML file with settings, accounts and simulator rules (env FAXPUSH_CONFIG_FILE).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the Fax4A REST API v1 emulator: accept fax jobs, simulate them, push their reports.
+
+    API, simulator and dispatcher run in one process; Ctrl-C stops them.
+
+    The first start creates a login and prints it with a curl line that sends a job.
+    """
+    flags = {"database_url": database_url, "sim_speed": sim_speed, "config_file": config}
+    settings, emulator_config = load_settings(os.environ, flags)
+    configure_logging(settings.log_level)
+
+    def ready(info: ServerInfo) -> None:
+        typer.echo(banner(info))
+
+    asyncio.run(
+        run_server(settings, emulator_config, host=host, port=port, on_ready=ready, notify=notice)
+    )
+
+
+app = typer.Typer(add_completion=False, context_settings={"help_option_names": ["-h", "--help"]})
+app.command(epilog=EXAMPLES)(serve)
+
+if __name__ == "__main__":
+    run(app)

@@ -1,0 +1,1 @@
+"""The Fax4A REST API v1 emulator: fax jobs in, simulated transmissions, status pushes out."""

@@ -1,0 +1,78 @@
+"""Password hashes of REST API logins: scrypt with a per-login salt, compared in constant time.
+
+A hash is stored as ``scrypt$<n>$<r>$<p>$<salt, base64>$<key, base64>`` so that the cost
+parameters can be raised later without invalidating existing logins.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from functools import cache
+from typing import Final
+
+SCHEME: Final = "scrypt"
+COST_N: Final = 2**14
+BLOCK_SIZE_R: Final = 8
+PARALLEL_P: Final = 1
+SALT_BYTES: Final = 16
+KEY_BYTES: Final = 32
+_MAX_COST_N: Final = 2**20  # refuse stored parameters that would take absurd time or memory
+_MAX_MEMORY: Final = 256 * 1024 * 1024
+
+
+def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=KEY_BYTES, maxmem=_MAX_MEMORY
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_password(password: str) -> str:
+    """A new salted hash of ``password`` (the password itself is not kept)."""
+    salt = secrets.token_bytes(SALT_BYTES)
+    key = _derive(password, salt, COST_N, BLOCK_SIZE_R, PARALLEL_P)
+    return f"{SCHEME}${COST_N}${BLOCK_SIZE_R}${PARALLEL_P}${_b64(salt)}${_b64(key)}"
+
+
+def is_password_hash(value: str) -> bool:
+    """True when ``value`` has the shape of a hash made by :func:`hash_password`."""
+    return _parse(value) is not None
+
+
+def _parse(stored: str) -> tuple[int, int, int, bytes, bytes] | None:
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[0] != SCHEME:
+        return None
+    try:
+        n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+        salt = base64.b64decode(parts[4], validate=True)
+        key = base64.b64decode(parts[5], validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    if not (1 < n <= _MAX_COST_N and n & (n - 1) == 0 and 0 < r <= 64 and 0 < p <= 16):
+        return None
+    if len(key) != KEY_BYTES or not salt:
+        return None
+    return n, r, p, salt, key
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """True when ``password`` matches the ``stored`` hash; False for any malformed hash."""
+    parsed = _parse(stored)
+    if parsed is None:
+        return False
+    n, r, p, salt, key = parsed
+    return hmac.compare_digest(_derive(password, salt, n, r, p), key)
+
+
+@cache
+def dummy_hash() -> str:
+    """A hash to verify against for unknown logins, so they take as long as wrong passwords."""
+    return hash_password(secrets.token_urlsafe(16))

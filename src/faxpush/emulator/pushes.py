@@ -1,0 +1,102 @@
+"""Where a finished job's push goes and what it carries.
+
+The job's own ``httpStatusPush`` wins; without one the account's default push settings
+apply, if it has any. The body is rendered once, in the account's format (XML by default,
+JSON, or its template), exactly as the core codecs render the report.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faxpush.core.errors import TemplateError
+from faxpush.core.json_codec import JSON_CONTENT_TYPE, render_json
+from faxpush.core.models import AuthMethod, FaxJobReport
+from faxpush.core.secrets import Secret
+from faxpush.core.templates import PushTemplate
+from faxpush.core.xml_codec import XML_CONTENT_TYPE, render_xml
+from faxpush.emulator.validation import HttpStatusPushIn, JobRequestError
+from faxpush.storage.base import Account, ClientAuthStyle, NewPush, PushFormat, PushTarget
+from faxpush.storage.jobs_base import JobRecord
+
+logger = logging.getLogger("faxpush.emulator")
+
+
+def job_push_target(push: HttpStatusPushIn | None, account: Account | None) -> PushTarget | None:
+    """The push target a job asked for (None: use the account's defaults when finishing).
+
+    OAUTH2 takes its token URL from the account; a job asking for OAUTH2 on an account
+    without one is refused, since the push could never authenticate."""
+    if push is None:
+        return None
+    method = push.authMethod or AuthMethod.NONE
+    token_url = account.oauth2_token_url if account is not None else None
+    if method is AuthMethod.OAUTH2 and token_url is None:
+        raise JobRequestError(
+            "statusReportOptions.httpStatusPush.authMethod",
+            "OAUTH2 needs the account's OAuth2 token URL, which is not set; set it with "
+            "'faxpush accounts set CUSTNR --oauth2-token-url URL'",
+        )
+    return PushTarget(
+        url=push.targetUrl,
+        auth_method=method,
+        principal=push.principal if method is not AuthMethod.NONE else None,
+        credentials=Secret(push.credentials)
+        if push.credentials and method is not AuthMethod.NONE
+        else None,
+        token_url=token_url if method is AuthMethod.OAUTH2 else None,
+        client_auth=account.oauth2_client_auth
+        if account is not None
+        else ClientAuthStyle.CLIENT_SECRET_BASIC,
+    )
+
+
+def account_push_target(account: Account | None) -> PushTarget | None:
+    """The account's default push target, or None when it has no push URL."""
+    if account is None or account.push_url is None:
+        return None
+    return PushTarget(
+        url=account.push_url,
+        auth_method=account.push_auth,
+        principal=account.push_principal,
+        credentials=account.push_credentials,
+        token_url=account.oauth2_token_url,
+        client_auth=account.oauth2_client_auth,
+    )
+
+
+def render_push_body(report: FaxJobReport, account: Account | None) -> tuple[bytes, str]:
+    """The push body and its content type in the account's format.
+
+    A template that fails at render time falls back to the default XML layout (logged):
+    the job is finished either way, and a push in the default layout beats no push."""
+    push_format = account.push_format if account is not None else PushFormat.XML
+    if push_format is PushFormat.JSON:
+        return render_json(report), JSON_CONTENT_TYPE
+    if push_format is PushFormat.TEMPLATE and account is not None and account.push_template:
+        content_type = account.push_template_content_type or XML_CONTENT_TYPE
+        try:
+            template = PushTemplate(
+                f"account {account.customer_number}", account.push_template, content_type
+            )
+            return template.render(report), content_type
+        except TemplateError as exc:
+            logger.warning("push template failed, sending the default XML layout: %s", exc)
+    return render_xml(report), XML_CONTENT_TYPE
+
+
+def build_push(job: JobRecord, report: FaxJobReport, account: Account | None) -> NewPush | None:
+    """The push of a finished job, or None when neither job nor account names a URL."""
+    target = job.push_target or account_push_target(account)
+    if target is None:
+        return None
+    body, content_type = render_push_body(report, account)
+    return NewPush(
+        delivery_id=job.job_id,
+        job_id=job.job_id,
+        target=target,
+        content_type=content_type,
+        body=body,
+        customer_number=job.customer_number,
+        retry_client_errors=account.retry_client_errors if account is not None else False,
+    )

@@ -1,0 +1,216 @@
+"""Run the emulator: REST API (uvicorn), simulator and dispatcher in one process.
+
+:func:`run_server` opens the store named by the settings, applies the configuration file's
+accounts, creates a first login when there is no account, and serves until ``stop`` is set
+(or SIGTERM/SIGINT). Shutdown is graceful: the API stops accepting, the simulator stops,
+the dispatcher drains its in-flight pushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import shlex
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+import uvicorn
+
+from faxpush.core.errors import ConfigurationError, FaxpushError
+from faxpush.core.settings import Settings
+from faxpush.delivery.worker import delivery_engine, install_stop_signals, open_configured_store
+from faxpush.emulator.accounts import FirstLogin, apply_config, ensure_first_login
+from faxpush.emulator.app import EmulatorServices, build_app
+from faxpush.emulator.auth import BasicAuthenticator
+from faxpush.emulator.config import EmulatorConfig
+from faxpush.emulator.dedup import duplicate_since
+from faxpush.emulator.simulator import Simulator, utcnow
+from faxpush.emulator.writer import JobWriter
+from faxpush.storage.jobs_factory import jobs_for
+
+logger = logging.getLogger("faxpush.emulator")
+
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What a started server tells its operator."""
+
+    url: str  # base URL, e.g. http://127.0.0.1:8080
+    first_login: FirstLogin | None
+    example_login: tuple[str, str] | None  # (customer number, login) for the examples
+    services: EmulatorServices
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/rest/v1"
+
+
+SAMPLE_JOB: Final = {
+    "recipients": [{"number": "+12015551000"}],
+    "documents": [{"name": "hello.txt", "data": "SGVsbG8sIGZheCEK"}],
+}
+
+
+def banner(info: ServerInfo) -> str:
+    """What ``faxpush serve`` prints once it listens: URLs, the first login, curl lines."""
+    settings = info.services.settings
+    lines = [
+        f"faxpush serve: listening on {info.url}",
+        f"  REST API  {info.api_url}   (docs: {info.url}/docs)",
+        f"  database  {settings.database_url}   simulated time x{settings.sim_speed:g}",
+    ]
+    if info.first_login is not None:
+        first = info.first_login
+        lines.append(
+            f"  created customer number {first.customer_number} with login {first.login} "
+            f"and password {first.password} (shown only now)"
+        )
+        customer, user = first.customer_number, f"{first.login}:{first.password}"
+    elif info.example_login is not None:
+        customer, user = info.example_login[0], f"{info.example_login[1]}:PASSWORD"
+    else:
+        lines.append("  no login yet: add one with 'faxpush accounts add CUSTNR --login ...'")
+        return "\n".join(lines)
+    base = f"{info.api_url}/{customer}/fax"
+    body = json.dumps(SAMPLE_JOB, separators=(",", ":"))
+    lines += [
+        "Send a job:",
+        f"  curl -u {shlex.quote(user)} -H 'Content-Type: application/json' "
+        f"-d {shlex.quote(body)} {base}",
+        "Read its report (use the jobId it answered):",
+        f"  curl -u {shlex.quote(user)} {base}/reports/JOBID",
+    ]
+    return "\n".join(lines)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the caller's stop event rules."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on ``host:port`` (port 0: a free one)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "choose another port with --port (0 picks a free one)"
+        ) from None
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+async def _wait_started(server: _Server, serving: asyncio.Task[None]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP_TIMEOUT
+    while not server.started:
+        if serving.done():
+            serving.result()  # raises what stopped it
+            raise ConfigurationError("the HTTP server stopped while starting")
+        if loop.time() > deadline:
+            raise ConfigurationError(f"the HTTP server did not start within {STARTUP_TIMEOUT} s")
+        await asyncio.sleep(0.01)
+
+
+async def run_server(
+    settings: Settings,
+    config: EmulatorConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[ServerInfo], None] | None = None,
+    handle_signals: bool = True,
+    notify: Callable[[str], None] = logger.warning,
+) -> None:
+    """Serve the REST API, run the simulator and the dispatcher until ``stop``."""
+    config = config or EmulatorConfig()
+    stop = stop or asyncio.Event()
+    if handle_signals:
+        install_stop_signals(stop)
+    sock = bind_socket(host, port)
+    store = await open_configured_store(settings, notify=notify)
+    try:
+        jobs = jobs_for(store)
+        now = datetime.now(UTC)
+        await apply_config(store, jobs, config, now=now)
+        first_login = await ensure_first_login(store, jobs, now=now)
+        logins = await jobs.list_logins()
+        example = (logins[0].customer_number, logins[0].login) if logins else None
+        async with delivery_engine(store, settings) as engine:
+            simulator = Simulator(store, jobs, settings, on_push=engine.dispatcher.wake)
+            window = settings.duplicate_window_seconds
+            writer = JobWriter(
+                jobs, clock=utcnow, duplicate_since=lambda now: duplicate_since(now, window)
+            )
+            services = EmulatorServices(
+                store=store,
+                jobs=jobs,
+                settings=settings,
+                simulator=simulator,
+                simulator_config=config.simulator,
+                authenticator=BasicAuthenticator(jobs),
+                writer=writer,
+            )
+            uvicorn_config = uvicorn.Config(
+                build_app(services), lifespan="off", log_config=None, access_log=False
+            )
+            server = _Server(uvicorn_config)
+            dispatcher_stop = asyncio.Event()
+            dispatching = asyncio.create_task(engine.dispatcher.run(dispatcher_stop))
+            simulating = asyncio.create_task(simulator.run(stop))
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
+            try:
+                await _wait_started(server, serving)
+                if on_ready is not None:
+                    on_ready(ServerInfo(_url(sock), first_login, example, services))
+                await _until_stopped(stop, (dispatching, simulating, serving))
+            finally:
+                stop.set()
+                server.should_exit = True
+                await asyncio.gather(serving, simulating, return_exceptions=True)
+                await writer.close()
+                dispatcher_stop.set()
+                await asyncio.gather(dispatching, return_exceptions=True)
+            for task in (serving, simulating, dispatching):
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise FaxpushError(f"the server failed: {task.exception()}")
+    finally:
+        sock.close()
+        await store.close()
+
+
+async def _until_stopped(stop: asyncio.Event, tasks: tuple[asyncio.Task[None], ...]) -> None:
+    """Wait for ``stop``, or for any part to end on its own (which is a failure)."""
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({stopping, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping

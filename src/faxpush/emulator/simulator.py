@@ -1,0 +1,148 @@
+"""The simulator's background work: finish jobs when their time comes, purge old reports.
+
+Every job's outcome was planned when it was accepted (:mod:`faxpush.emulator.plan`); what
+remains is to *finish* it once every recipient is final: store the final report and enqueue
+its push in one transaction (:meth:`JobStore.finish_job`), then wake the dispatcher. Due jobs
+are found in the database, not in memory, so a restart after a crash picks up every job that
+was in flight; a job finished twice (two processes) is finished once, the other call is a
+no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from faxpush.core.errors import FaxpushError
+from faxpush.core.settings import Settings
+from faxpush.emulator.plan import JobPlan
+from faxpush.emulator.pushes import build_push
+from faxpush.storage.base import Account, Store
+from faxpush.storage.jobs_base import FinishedJob, JobRecord, JobStore
+
+logger = logging.getLogger("faxpush.emulator")
+
+Clock = Callable[[], datetime]
+FINISH_BATCH = 200
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _nothing() -> None:
+    return None
+
+
+class Simulator:
+    """Finishes due jobs and purges expired reports until stopped."""
+
+    def __init__(
+        self,
+        store: Store,
+        jobs: JobStore,
+        settings: Settings,
+        *,
+        on_push: Callable[[], None] = _nothing,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._store = store
+        self._jobs = jobs
+        self._settings = settings
+        self._on_push = on_push
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._retention = timedelta(days=settings.report_retention_days)
+        self.finished = 0
+
+    def notify(self) -> None:
+        """A job was accepted: look at the schedule again."""
+        self._wake.set()
+
+    def purge_time(self, job: JobRecord, finished_at: datetime) -> datetime:
+        """When a report finished at ``finished_at`` is deleted: the job's reportPurgeTs,
+        else after the retention period."""
+        return job.purge_at or finished_at + self._retention
+
+    async def finish_due(self) -> int:
+        """Finish every job whose recipients are all final; return how many were finished.
+
+        Due jobs are finished in batches, each batch one transaction."""
+        total = 0
+        accounts: dict[str, Account | None] = {}
+        for _ in range(10_000):  # bounded: each round finishes up to a batch
+            due = await self._jobs.due_jobs(now=self._clock(), limit=FINISH_BATCH)
+            if not due:
+                break
+            now = self._clock()
+            finished = []
+            for job in due:
+                if job.customer_number not in accounts:
+                    accounts[job.customer_number] = await self._store.get_account(
+                        job.customer_number
+                    )
+                report = JobPlan.from_json(job.plan).report
+                push = build_push(job, report, accounts[job.customer_number])
+                finished.append(FinishedJob(job.job_id, report, push, self.purge_time(job, now)))
+            applied = await self._jobs.finish_jobs(finished, now=now)
+            for item in finished:
+                if item.job_id in applied:
+                    statuses = ", ".join(
+                        f"{r.number} {r.status}" for r in item.report.faxRecipients
+                    )
+                    logger.info("job %s finished: %s", item.job_id, statuses)
+            if any(item.push is not None and item.job_id in applied for item in finished):
+                self._on_push()
+            total += len(applied)
+            if len(due) < FINISH_BATCH:
+                break
+        self.finished += total
+        return total
+
+    async def purge(self) -> int:
+        """Delete reports whose retention has passed; return how many."""
+        purged = await self._jobs.purge_reports(now=self._clock())
+        if purged:
+            logger.info("purged %d expired report(s)", purged)
+        return purged
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Finish jobs as they fall due and purge reports periodically, until ``stop``."""
+        poll = self._settings.poll_interval
+        next_purge = self._clock()
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await self.finish_due()
+                if self._clock() >= next_purge:
+                    await self.purge()
+                    next_purge = self._clock() + timedelta(
+                        seconds=self._settings.purge_interval_seconds
+                    )
+                wait = await self._idle_seconds(poll)
+            except FaxpushError as exc:
+                logger.warning("simulator step failed, will retry: %s", exc)
+                wait = poll
+            await self._sleep(stop, wait)
+
+    async def _idle_seconds(self, poll: float) -> float:
+        upcoming = await self._jobs.next_finish_at()
+        if upcoming is None:
+            return poll
+        return min(max((upcoming - self._clock()).total_seconds(), 0.0), poll)
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter

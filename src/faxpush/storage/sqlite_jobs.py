@@ -1,0 +1,300 @@
+"""The SQLite :class:`~faxpush.storage.jobs_base.JobStore`: job tables beside the outbox.
+
+It uses the :class:`~faxpush.storage.sqlite.SqliteStore`'s connection and transactions, so
+that :meth:`SqliteJobStore.finish_job` updates the job and inserts its push in one
+``BEGIN IMMEDIATE`` transaction. SQL lives in ``sql/sqlite/jobs_queries.sql``; the tables are
+created by the outbox's migrations (``0002_jobs.sql``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from faxpush.core.errors import FaxpushError, StorageError
+from faxpush.core.models import AuthMethod, FaxJobReport
+from faxpush.storage import _sqlite_rows as rows
+from faxpush.storage._common import from_micros, to_micros
+from faxpush.storage._sqlfiles import queries
+from faxpush.storage.base import ClientAuthStyle, NewPush, PushTarget
+from faxpush.storage.jobs_base import (
+    MAX_REPORTS_PER_CALL,
+    DuplicateJobError,
+    FinishedJob,
+    JobRecord,
+    JobState,
+    Login,
+    NewJob,
+)
+from faxpush.storage.sqlite import SqliteStore
+
+
+def _sql(name: str) -> str:
+    return queries("sqlite", "jobs_queries.sql")[name]
+
+
+def _optional_time(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+class SqliteJobStore:
+    """A :class:`~faxpush.storage.jobs_base.JobStore` in the database of ``outbox``."""
+
+    def __init__(self, outbox: SqliteStore) -> None:
+        self._outbox = outbox
+        self._cipher = outbox.cipher
+
+    def __repr__(self) -> str:
+        return f"SqliteJobStore({self._outbox.path!r})"
+
+    # --- logins -----------------------------------------------------------------------
+    async def put_login(self, login: Login) -> None:
+        """Insert or replace a login."""
+        params = {
+            "login": login.login,
+            "customer_number": login.customer_number,
+            "password_hash": login.password_hash,
+            "created_at": to_micros(login.created_at, name="created_at"),
+        }
+        async with self._outbox.connection(f"save login {login.login}") as conn:
+            await conn.execute(_sql("put_login"), params)
+
+    async def get_login(self, login: str) -> Login | None:
+        """The login, or None."""
+        async with self._outbox.connection(f"read login {login}") as conn:
+            found = await conn.execute_fetchall(_sql("get_login"), {"login": login})
+        return next((_login(row) for row in found), None)
+
+    async def list_logins(self, customer_number: str | None = None) -> list[Login]:
+        """Logins by name, of one customer number or of all."""
+        async with self._outbox.connection("list logins") as conn:
+            found = await conn.execute_fetchall(
+                _sql("list_logins"), {"customer_number": customer_number}
+            )
+        return [_login(row) for row in found]
+
+    # --- jobs -------------------------------------------------------------------------
+    async def create_job(
+        self, job: NewJob, *, now: datetime, duplicate_since: datetime | None = None
+    ) -> JobRecord:
+        """Store a new ACTIVE job, unless it duplicates a recent one (DuplicateJobError)."""
+        (outcome,) = await self.create_jobs([job], now=now, duplicate_since=duplicate_since)
+        if isinstance(outcome, FaxpushError):
+            raise outcome
+        return outcome
+
+    async def create_jobs(
+        self, jobs: Sequence[NewJob], *, now: datetime, duplicate_since: datetime | None = None
+    ) -> list[JobRecord | FaxpushError]:
+        """Store new ACTIVE jobs in one transaction; duplicates come back as errors."""
+        all_params = [self._job_params(job, now) for job in jobs]
+        since = None if duplicate_since is None else to_micros(duplicate_since, name="since")
+        outcomes: list[JobRecord | FaxpushError] = []
+        if not jobs:
+            return outcomes
+        async with self._outbox.transaction(f"store {len(jobs)} job(s)") as conn:
+            for job, params in zip(jobs, all_params, strict=True):
+                if since is not None and job.dedup_key is not None:
+                    found = await conn.execute_fetchall(
+                        _sql("find_duplicate"), {"dedup_key": job.dedup_key, "since": since}
+                    )
+                    earlier = next((row["job_id"] for row in found), None)
+                    if earlier is not None:
+                        outcomes.append(DuplicateJobError(earlier))
+                        continue
+                try:
+                    inserted = await conn.execute_fetchall(_sql("insert_job"), params)
+                except sqlite3.IntegrityError as exc:
+                    outcomes.append(StorageError(f"job id {job.job_id} is already taken: {exc}"))
+                    continue
+                outcomes.append(self._record(next(iter(inserted))))
+        return outcomes
+
+    async def get_job(self, customer_number: str, job_id: str) -> JobRecord | None:
+        """The customer's job, or None."""
+        params = {"customer_number": customer_number, "job_id": job_id}
+        async with self._outbox.connection(f"read job {job_id}") as conn:
+            found = await conn.execute_fetchall(_sql("get_job"), params)
+        return next((self._record(row) for row in found), None)
+
+    async def get_jobs(self, customer_number: str, job_ids: Sequence[str]) -> list[JobRecord]:
+        """The customer's jobs among ``job_ids``, in the order asked."""
+        params = {"customer_number": customer_number, "job_ids": _unique_json(job_ids)}
+        async with self._outbox.connection(f"read {len(job_ids)} jobs") as conn:
+            found = await conn.execute_fetchall(_sql("get_jobs"), params)
+        return [self._record(row) for row in found]
+
+    async def list_finished(
+        self, customer_number: str, *, limit: int = MAX_REPORTS_PER_CALL
+    ) -> list[JobRecord]:
+        """The customer's finished jobs, oldest report first."""
+        params = {"customer_number": customer_number, "limit": max(limit, 0)}
+        async with self._outbox.connection("list reports") as conn:
+            found = await conn.execute_fetchall(_sql("list_finished"), params)
+        return [self._record(row) for row in found]
+
+    async def delete_reports(self, customer_number: str, job_ids: Sequence[str]) -> set[str]:
+        """Delete the customer's finished jobs among ``job_ids``; return the deleted ids."""
+        params = {"customer_number": customer_number, "job_ids": _unique_json(job_ids)}
+        if not job_ids:
+            return set()
+        async with self._outbox.transaction(f"delete {len(job_ids)} reports") as conn:
+            found = await conn.execute_fetchall(_sql("delete_reports"), params)
+        return {row["job_id"] for row in found}
+
+    async def delete_oldest(
+        self, customer_number: str, *, limit: int = MAX_REPORTS_PER_CALL
+    ) -> list[str]:
+        """Delete up to ``limit`` of the customer's oldest finished reports."""
+        params = {"customer_number": customer_number, "limit": max(limit, 0)}
+        async with self._outbox.transaction("delete the oldest reports") as conn:
+            found = await conn.execute_fetchall(_sql("delete_oldest"), params)
+        ordered = sorted(found, key=lambda row: (row["finished_at"], row["seq"]))
+        return [row["job_id"] for row in ordered]
+
+    # --- the simulator ----------------------------------------------------------------
+    async def due_jobs(self, *, now: datetime, limit: int) -> list[JobRecord]:
+        """ACTIVE jobs whose finish time has come, earliest first."""
+        params = {"now": to_micros(now, name="now"), "limit": max(limit, 0)}
+        async with self._outbox.connection("find due jobs") as conn:
+            found = await conn.execute_fetchall(_sql("due_jobs"), params)
+        return [self._record(row) for row in found]
+
+    async def next_finish_at(self) -> datetime | None:
+        """The earliest finish time of an ACTIVE job."""
+        async with self._outbox.connection("find the next due job") as conn:
+            found = await conn.execute_fetchall(_sql("next_finish_at"))
+        value = next((row[0] for row in found), None)
+        return _optional_time(value)
+
+    async def finish_job(
+        self,
+        job_id: str,
+        report: FaxJobReport,
+        push: NewPush | None,
+        *,
+        now: datetime,
+        purge_at: datetime,
+    ) -> bool:
+        """Finish an ACTIVE job and enqueue its push, in one transaction."""
+        finished = FinishedJob(job_id, report, push, purge_at)
+        return job_id in await self.finish_jobs([finished], now=now)
+
+    async def finish_jobs(self, finished: Sequence[FinishedJob], *, now: datetime) -> set[str]:
+        """Finish ACTIVE jobs and enqueue their pushes, all in one transaction."""
+        now_us = to_micros(now, name="now")
+        steps = [
+            (
+                item.job_id,
+                {
+                    "job_id": item.job_id,
+                    "report": item.report.model_dump_json(),
+                    "now": now_us,
+                    "purge_at": to_micros(item.purge_at, name="purge_at"),
+                },
+                None
+                if item.push is None
+                else rows.push_params(item.push, self._cipher, now_us=now_us),
+            )
+            for item in finished
+        ]
+        applied: set[str] = set()
+        if not steps:
+            return applied
+        async with self._outbox.transaction(f"finish {len(steps)} job(s)") as conn:
+            for job_id, params, push_params in steps:
+                updated = await conn.execute_fetchall(_sql("finish_job"), params)
+                if not updated:
+                    continue
+                if push_params is not None:
+                    await conn.execute_fetchall(queries("sqlite")["insert_push"], push_params)
+                applied.add(job_id)
+        return applied
+
+    async def purge_reports(self, *, now: datetime, limit: int = 10_000) -> int:
+        """Delete finished jobs whose purge time has passed."""
+        params = {"now": to_micros(now, name="now"), "limit": max(limit, 0)}
+        async with self._outbox.transaction("purge expired reports") as conn:
+            cursor = await conn.execute(_sql("purge_reports"), params)
+            return cursor.rowcount
+
+    async def count_jobs(self) -> dict[JobState, int]:
+        """How many jobs are in each state."""
+        async with self._outbox.connection("count jobs") as conn:
+            found = await conn.execute_fetchall(_sql("count_jobs"))
+        counts = dict.fromkeys(JobState, 0)
+        counts.update({JobState(row["state"]): row["jobs"] for row in found})
+        return counts
+
+    # --- rows -------------------------------------------------------------------------
+    def _job_params(self, job: NewJob, now: datetime) -> dict[str, Any]:
+        target = job.push_target
+        return {
+            "job_id": job.job_id,
+            "customer_number": job.customer_number,
+            "login": job.login,
+            "plan": job.plan,
+            "finish_at": to_micros(job.finish_at, name="finish_at"),
+            "target_url": None if target is None else target.url,
+            "target_auth": None if target is None else target.auth_method.value,
+            "target_principal": None if target is None else target.principal,
+            "target_credentials": None
+            if target is None or target.credentials is None
+            else self._cipher.encrypt(target.credentials),
+            "target_token_url": None if target is None else target.token_url,
+            "target_client_auth": None if target is None else target.client_auth.value,
+            "dedup_key": job.dedup_key,
+            "created_at": to_micros(now, name="now"),
+            "purge_at": None if job.purge_at is None else to_micros(job.purge_at, name="purge_at"),
+        }
+
+    def _record(self, row: sqlite3.Row) -> JobRecord:
+        target = None
+        if row["target_url"] is not None:
+            sealed = row["target_credentials"]
+            target = PushTarget(
+                url=row["target_url"],
+                auth_method=AuthMethod(row["target_auth"]),
+                principal=row["target_principal"],
+                credentials=None if sealed is None else self._cipher.decrypt(sealed),
+                token_url=row["target_token_url"],
+                client_auth=ClientAuthStyle(row["target_client_auth"]),
+            )
+        return JobRecord(
+            job_id=row["job_id"],
+            customer_number=row["customer_number"],
+            login=row["login"],
+            state=JobState(row["state"]),
+            plan=row["plan"],
+            finish_at=from_micros(row["finish_at"]),
+            created_at=from_micros(row["created_at"]),
+            push_target=target,
+            finished_at=_optional_time(row["finished_at"]),
+            purge_at=_optional_time(row["purge_at"]),
+            report=None if row["report"] is None else _report(row["job_id"], row["report"]),
+        )
+
+
+def _login(row: sqlite3.Row) -> Login:
+    return Login(
+        login=row["login"],
+        customer_number=row["customer_number"],
+        password_hash=row["password_hash"],
+        created_at=from_micros(row["created_at"]),
+    )
+
+
+def _report(job_id: str, text: str) -> FaxJobReport:
+    try:
+        return FaxJobReport.model_validate_json(text)
+    except ValidationError as exc:
+        raise StorageError(f"the stored report of job {job_id} is damaged: {exc}") from None
+
+
+def _unique_json(job_ids: Sequence[str]) -> str:
+    return json.dumps(list(dict.fromkeys(job_ids)))
