@@ -79,9 +79,14 @@ TOKENS = Table(
 TABLES = (ACCOUNTS, PUSHES, ATTEMPTS, TOKENS)  # parents before children
 
 
-def select_all(table: Table) -> str:
-    """The query reading ``table``'s copied columns in key order."""
-    return f"SELECT {', '.join(table.columns)} FROM {table.name} ORDER BY {table.key}"  # noqa: S608 - names are constants
+# SQLite keeps push bodies in their own table; this view puts them back into the rows.
+_SQLITE_READ_FROM = {"pushes": "pushes_with_body"}
+
+
+def select_all(table: Table, source: str | None = None) -> str:
+    """The query reading ``table``'s copied columns (from ``source``, default the table
+    itself) in key order."""
+    return f"SELECT {', '.join(table.columns)} FROM {source or table.name} ORDER BY {table.key}"  # noqa: S608 - names are constants
 
 
 class Source(Protocol):
@@ -142,7 +147,8 @@ class SqliteSource:
         return int(next(iter(found))[0])
 
     async def rows(self, table: Table, chunk: int) -> AsyncIterator[list[Row]]:
-        async with self._connection.execute(select_all(table)) as cursor:
+        query = select_all(table, _SQLITE_READ_FROM.get(table.name))
+        async with self._connection.execute(query) as cursor:
             while batch := await cursor.fetchmany(chunk):
                 yield [_from_sqlite(table, dict(row)) for row in batch]
 

@@ -88,7 +88,6 @@ def push_params(push: NewPush, cipher: SecretCipher, *, now_us: int) -> Params:
         "target_token_url": target.token_url,
         "target_client_auth": target.client_auth.value,
         "content_type": push.content_type,
-        "body": push.body,
         "retry_client_errors": int(push.retry_client_errors),
         "max_attempts": push.max_attempts,
         "next_attempt_at": due_us,
@@ -96,8 +95,8 @@ def push_params(push: NewPush, cipher: SecretCipher, *, now_us: int) -> Params:
     }
 
 
-def push_from_row(row: sqlite3.Row, cipher: SecretCipher) -> PushRecord:
-    """A push from a row of ``pushes``."""
+def push_from_row(row: sqlite3.Row, cipher: SecretCipher, body: bytes | None = None) -> PushRecord:
+    """A push from a row of ``pushes_with_body``, or of ``pushes`` plus its ``body``."""
     return PushRecord(
         delivery_id=row["delivery_id"],
         job_id=row["job_id"],
@@ -111,7 +110,7 @@ def push_from_row(row: sqlite3.Row, cipher: SecretCipher) -> PushRecord:
             client_auth=ClientAuthStyle(row["target_client_auth"]),
         ),
         content_type=row["content_type"],
-        body=bytes(row["body"]),
+        body=bytes(row["body"] if body is None else body),
         retry_client_errors=bool(row["retry_client_errors"]),
         max_attempts=row["max_attempts"],
         state=PushState(row["state"]),

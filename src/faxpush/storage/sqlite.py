@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,20 @@ from faxpush.storage.cipher import SecretCipher
 
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 _DIALECT = "sqlite"
+
+
+async def insert_push(
+    conn: aiosqlite.Connection, push: NewPush, cipher: SecretCipher, *, now_us: int
+) -> sqlite3.Row | None:
+    """Insert a push and its body inside the caller's transaction; None when the delivery id
+    exists already (enqueue is idempotent). Shared with stores that enqueue in their own
+    transactions (the emulator's jobs)."""
+    params = rows.push_params(push, cipher, now_us=now_us)
+    found = await conn.execute_fetchall(_sql("insert_push"), params)
+    row: sqlite3.Row | None = next(iter(found), None)
+    if row is not None:
+        await conn.execute(_sql("insert_body"), {"seq": row["seq"], "body": push.body})
+    return row
 
 
 def _sql(name: str) -> str:
@@ -165,13 +180,12 @@ class SqliteStore:
     # --- the outbox -------------------------------------------------------------------
     async def enqueue(self, push: NewPush, *, now: datetime) -> PushRecord:
         """Store a push as PENDING. Idempotent: an existing delivery id is returned as is."""
-        params = rows.push_params(push, self._cipher, now_us=to_micros(now, name="now"))
-        async with self._autocommit(f"enqueue delivery {push.delivery_id}") as conn:
-            found = await conn.execute_fetchall(_sql("insert_push"), params)
-            if not found:
-                found = await conn.execute_fetchall(
-                    _sql("get_push"), {"delivery_id": push.delivery_id}
-                )
+        now_us = to_micros(now, name="now")
+        async with self._write(f"enqueue delivery {push.delivery_id}") as conn:
+            row = await insert_push(conn, push, self._cipher, now_us=now_us)
+            if row is not None:
+                return rows.push_from_row(row, self._cipher, push.body)
+            found = await conn.execute_fetchall(_sql("get_push"), {"delivery_id": push.delivery_id})
         return rows.push_from_row(next(iter(found)), self._cipher)
 
     async def claim(
@@ -196,10 +210,13 @@ class SqliteStore:
             return []
         async with self._write(f"claim pushes for worker {worker_id}") as conn:
             found = await conn.execute_fetchall(_sql("claim_due"), params)
+            seqs = json.dumps([row["seq"] for row in found])
+            found_bodies = await conn.execute_fetchall(_sql("bodies_of"), {"seqs": seqs})
+            bodies: dict[int, bytes] = {row[0]: row[1] for row in found_bodies}
         ordered = sorted(found, key=lambda row: (row["next_attempt_at"], row["seq"]))
         claimed = []
         for row in ordered:
-            push = rows.push_from_row(row, self._cipher)
+            push = rows.push_from_row(row, self._cipher, bodies[row["seq"]])
             assert push.claim_id is not None
             assert push.claimed_until is not None
             claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until))

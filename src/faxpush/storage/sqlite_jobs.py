@@ -18,7 +18,6 @@ from pydantic import ValidationError
 
 from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.core.models import AuthMethod, FaxJobReport
-from faxpush.storage import _sqlite_rows as rows
 from faxpush.storage._common import from_micros, to_micros
 from faxpush.storage._sqlfiles import queries
 from faxpush.storage.base import ClientAuthStyle, NewPush, PushTarget
@@ -31,7 +30,7 @@ from faxpush.storage.jobs_base import (
     Login,
     NewJob,
 )
-from faxpush.storage.sqlite import SqliteStore
+from faxpush.storage.sqlite import SqliteStore, insert_push
 
 
 def _sql(name: str) -> str:
@@ -197,9 +196,7 @@ class SqliteJobStore:
                     "now": now_us,
                     "purge_at": to_micros(item.purge_at, name="purge_at"),
                 },
-                None
-                if item.push is None
-                else rows.push_params(item.push, self._cipher, now_us=now_us),
+                item.push,
             )
             for item in finished
         ]
@@ -207,12 +204,12 @@ class SqliteJobStore:
         if not steps:
             return applied
         async with self._outbox.transaction(f"finish {len(steps)} job(s)") as conn:
-            for job_id, params, push_params in steps:
+            for job_id, params, push in steps:
                 updated = await conn.execute_fetchall(_sql("finish_job"), params)
                 if not updated:
                     continue
-                if push_params is not None:
-                    await conn.execute_fetchall(queries("sqlite")["insert_push"], push_params)
+                if push is not None:
+                    await insert_push(conn, push, self._cipher, now_us=now_us)
                 applied.add(job_id)
         return applied
 

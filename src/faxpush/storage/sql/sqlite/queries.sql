@@ -63,19 +63,26 @@ SELECT * FROM accounts ORDER BY customer_number;
 -- name: insert_push
 INSERT INTO pushes (
     delivery_id, job_id, customer_number, target_url, receiver, target_auth, target_principal,
-    target_credentials, target_token_url, target_client_auth, content_type, body,
+    target_credentials, target_token_url, target_client_auth, content_type,
     retry_client_errors, max_attempts, state, attempts, next_attempt_at, created_at, updated_at
 ) VALUES (
     :delivery_id, :job_id, :customer_number, :target_url, :receiver, :target_auth,
     :target_principal,
-    :target_credentials, :target_token_url, :target_client_auth, :content_type, :body,
+    :target_credentials, :target_token_url, :target_client_auth, :content_type,
     :retry_client_errors, :max_attempts, 'pending', 0, :next_attempt_at, :now, :now
 )
 ON CONFLICT (delivery_id) DO NOTHING
 RETURNING *;
 
+-- name: insert_body
+INSERT INTO push_bodies (seq, body) VALUES (:seq, :body);
+
 -- name: get_push
-SELECT * FROM pushes WHERE delivery_id = :delivery_id;
+SELECT * FROM pushes_with_body WHERE delivery_id = :delivery_id;
+
+-- name: bodies_of
+-- :seqs is a JSON array of push seq numbers.
+SELECT seq, body FROM push_bodies WHERE seq IN (SELECT value FROM json_each(:seqs));
 
 -- name: claim_due
 -- :exclude is a JSON array of receiver keys to skip (saturated receivers).
@@ -175,7 +182,7 @@ SELECT min(due) AS due FROM (
 );
 
 -- name: list_pushes
-SELECT * FROM pushes
+SELECT * FROM pushes_with_body
 WHERE :state IS NULL OR state = :state
 ORDER BY created_at DESC, seq DESC
 LIMIT :limit OFFSET :offset;
