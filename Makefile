@@ -35,8 +35,13 @@ unit: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Each benchmark measures its own baseline in the same run and prints ratios against it;
+# results are recorded in docs/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/dispatch.py --json
+	$(BIN)/python bench/receive.py --json
+	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist
