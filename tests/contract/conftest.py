@@ -13,7 +13,6 @@ from typing import Protocol
 
 import pytest
 
-from faxpush.core.errors import ConfigurationError
 from faxpush.storage.base import Store
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.jobs_base import JobStore
@@ -149,7 +148,4 @@ async def store(backend: TrackingBackend, cipher: SecretCipher) -> Store:
 
 @pytest.fixture
 def jobs(store: Store) -> JobStore:
-    try:
-        return jobs_for(store)
-    except ConfigurationError as exc:
-        pytest.skip(f"this backend has no job store yet: {exc}")
+    return jobs_for(store)

@@ -18,7 +18,21 @@ def jobs_for(store: Store) -> JobStore:
         return SqliteJobStore(store)
     if isinstance(store, MemoryStore):
         return MemoryJobStore(store)
+    postgres = _postgres_jobs(store)
+    if postgres is not None:
+        return postgres
     raise ConfigurationError(
         f"the REST API emulator cannot keep jobs in a {type(store).__name__}; "
-        "use a sqlite:// or memory:// database URL"
+        "use a sqlite://, postgresql:// or memory:// database URL"
     )
+
+
+def _postgres_jobs(store: Store) -> JobStore | None:
+    """The PostgreSQL job store of ``store``, if it is a PostgreSQL store. Imported here:
+    the PostgreSQL driver is an optional dependency, and without it no store is one."""
+    try:
+        from faxpush.storage.postgres import PostgresStore
+        from faxpush.storage.postgres_jobs import PostgresJobStore
+    except ImportError:
+        return None
+    return PostgresJobStore(store) if isinstance(store, PostgresStore) else None

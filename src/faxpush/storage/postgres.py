@@ -29,7 +29,7 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
@@ -66,6 +66,7 @@ NOTIFY_CHANNEL = "faxpush_pushes"
 DEFAULT_MAX_CONNECTIONS = 10
 DEFAULT_CONNECT_TIMEOUT = timedelta(seconds=10)
 DEFAULT_COMMAND_TIMEOUT = timedelta(seconds=60)
+T = TypeVar("T")
 
 
 class PostgresStore:
@@ -125,6 +126,25 @@ class PostgresStore:
     def url(self) -> str:
         """The database URL, without its password."""
         return self._where
+
+    @property
+    def cipher(self) -> SecretCipher:
+        """The cipher that seals the secrets stored in this database."""
+        return self._cipher
+
+    async def run(
+        self,
+        action: str,
+        work: Callable[[PooledConnection, int], Awaitable[T]],
+        *,
+        retry: bool = True,
+    ) -> T:
+        """``work(connection, attempt)`` on a pooled connection, repeated after a lost
+        connection as this store's own operations are (``attempt`` counts the earlier tries).
+
+        For stores that keep their tables in the same database (the emulator's jobs): work
+        that opens ``connection.transaction()`` commits its writes and the outbox's together."""
+        return await self._runner.run(action, work, retry=retry)
 
     @property
     def listening(self) -> bool:

@@ -1,0 +1,263 @@
+"""The PostgreSQL :class:`~faxpush.storage.jobs_base.JobStore`: job tables beside the outbox.
+
+It runs on the :class:`~faxpush.storage.postgres.PostgresStore`'s pool, so that
+:meth:`PostgresJobStore.finish_jobs` updates the jobs and inserts their pushes (which wakes
+the dispatchers through the outbox's ``NOTIFY`` trigger) in one transaction. Several emulator
+processes may share the database: finishing only applies to a job that is still ACTIVE, and
+the rows are locked first, so a job that two simulators find due at once is finished once,
+with one push. Jobs with the same duplicate key are created one after the other (an advisory
+lock per key), so the duplicate check sees every earlier job.
+
+Lost connections are retried as the outbox's operations are. Writes that must not happen
+twice find out after a reconnect whether their first try committed: created jobs by their
+id and content, finished jobs by the batch id stored with them. SQL lives in
+``sql/postgresql/jobs_queries.sql``; the tables are created by the outbox's migrations
+(``0002_jobs.sql``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from faxpush.core.errors import FaxpushError, StorageError
+from faxpush.core.models import FaxJobReport
+from faxpush.storage import _pg_jobs_rows as rows
+from faxpush.storage._pg_jobs_rows import job_sql
+from faxpush.storage._pg_rows import checked_time, push_params
+from faxpush.storage._pg_sql import query
+from faxpush.storage.base import NewPush
+from faxpush.storage.jobs_base import (
+    MAX_REPORTS_PER_CALL,
+    DuplicateJobError,
+    FinishedJob,
+    JobRecord,
+    JobState,
+    Login,
+    NewJob,
+)
+from faxpush.storage.postgres import PostgresStore
+
+if TYPE_CHECKING:
+    from faxpush.storage._pg_connection import PooledConnection
+
+
+class PostgresJobStore:
+    """A :class:`~faxpush.storage.jobs_base.JobStore` in the database of ``outbox``."""
+
+    def __init__(self, outbox: PostgresStore) -> None:
+        self._outbox = outbox
+        self._cipher = outbox.cipher
+
+    def __repr__(self) -> str:
+        return f"PostgresJobStore({self._outbox.url!r})"
+
+    async def _fetch(self, action: str, name: str, params: dict[str, Any] | None = None) -> Any:
+        """The rows of one named query, run as its own transaction."""
+        statement = job_sql(name, params)
+        return await self._outbox.run(action, lambda c, _: c.fetch(*statement))
+
+    # --- logins -----------------------------------------------------------------------
+    async def put_login(self, login: Login) -> None:
+        """Insert or replace a login."""
+        await self._fetch(f"save login {login.login}", "put_login", rows.login_params(login))
+
+    async def get_login(self, login: str) -> Login | None:
+        """The login, or None."""
+        found = await self._fetch(f"read login {login}", "get_login", {"login": login})
+        return next((rows.login_from_row(row) for row in found), None)
+
+    async def list_logins(self, customer_number: str | None = None) -> list[Login]:
+        """Logins by name, of one customer number or of all."""
+        found = await self._fetch(
+            "list logins", "list_logins", {"customer_number": customer_number}
+        )
+        return [rows.login_from_row(row) for row in found]
+
+    # --- jobs -------------------------------------------------------------------------
+    async def create_job(
+        self, job: NewJob, *, now: datetime, duplicate_since: datetime | None = None
+    ) -> JobRecord:
+        """Store a new ACTIVE job, unless it duplicates a recent one (DuplicateJobError)."""
+        (outcome,) = await self.create_jobs([job], now=now, duplicate_since=duplicate_since)
+        if isinstance(outcome, FaxpushError):
+            raise outcome
+        return outcome
+
+    async def create_jobs(
+        self, jobs: Sequence[NewJob], *, now: datetime, duplicate_since: datetime | None = None
+    ) -> list[JobRecord | FaxpushError]:
+        """Store new ACTIVE jobs in one transaction; duplicates come back as errors."""
+        all_params = [rows.job_params(job, self._cipher, now) for job in jobs]
+        since = None if duplicate_since is None else checked_time(duplicate_since, "since")
+        if not jobs:
+            return []
+        keys = sorted({job.dedup_key for job in jobs if job.dedup_key is not None})
+
+        async def work(conn: PooledConnection, attempt: int) -> list[JobRecord | FaxpushError]:
+            async with conn.transaction():
+                if since is not None and keys:
+                    await conn.fetchval(*job_sql("lock_dedup_keys", {"dedup_keys": keys}))
+                taken: set[str] = set()
+                return [
+                    await self._create_one(conn, params, since, attempt > 0, taken)
+                    for params in all_params
+                ]
+
+        return await self._outbox.run(f"store {len(jobs)} job(s)", work)
+
+    async def _create_one(
+        self,
+        conn: PooledConnection,
+        params: dict[str, Any],
+        since: datetime | None,
+        retried: bool,
+        taken: set[str],
+    ) -> JobRecord | FaxpushError:
+        """Insert one job of a batch (inside its transaction); ``taken`` holds the ids this
+        try stored already. After a lost connection (``retried``) a row that is this very
+        job is what the committed first try stored: it is returned as created."""
+        job_id: str = params["job_id"]
+        own_earlier = retried and job_id not in taken
+        if since is not None and params["dedup_key"] is not None:
+            query = {"dedup_key": params["dedup_key"], "since": since}
+            earlier = await conn.fetchrow(*job_sql("find_duplicate", query))
+            if earlier is not None and not (own_earlier and earlier["job_id"] == job_id):
+                return DuplicateJobError(earlier["job_id"])
+        row = await conn.fetchrow(*job_sql("insert_job", params))
+        if row is None:
+            existing = await conn.fetchrow(*job_sql("job_by_id", {"job_id": job_id}))
+            if existing is None or not (own_earlier and rows.is_same_job(existing, params)):
+                return StorageError(f"job id {job_id} is already taken")
+            row = existing
+        taken.add(job_id)
+        return rows.job_from_row(row, self._cipher)
+
+    async def get_job(self, customer_number: str, job_id: str) -> JobRecord | None:
+        """The customer's job, or None."""
+        params = {"customer_number": customer_number, "job_id": job_id}
+        found = await self._fetch(f"read job {job_id}", "get_job", params)
+        return next((rows.job_from_row(row, self._cipher) for row in found), None)
+
+    async def get_jobs(self, customer_number: str, job_ids: Sequence[str]) -> list[JobRecord]:
+        """The customer's jobs among ``job_ids``, in the order asked."""
+        params = {"customer_number": customer_number, "job_ids": _unique(job_ids)}
+        found = await self._fetch(f"read {len(job_ids)} jobs", "get_jobs", params)
+        return [rows.job_from_row(row, self._cipher) for row in found]
+
+    async def list_finished(
+        self, customer_number: str, *, limit: int = MAX_REPORTS_PER_CALL
+    ) -> list[JobRecord]:
+        """The customer's finished jobs, oldest report first."""
+        params = {"customer_number": customer_number, "limit": max(limit, 0)}
+        found = await self._fetch("list reports", "list_finished", params)
+        return [rows.job_from_row(row, self._cipher) for row in found]
+
+    async def delete_reports(self, customer_number: str, job_ids: Sequence[str]) -> set[str]:
+        """Delete the customer's finished jobs among ``job_ids``; return the deleted ids.
+
+        After a lost connection the answer covers only what the repeated try deleted."""
+        if not job_ids:
+            return set()
+        params = {"customer_number": customer_number, "job_ids": _unique(job_ids)}
+        found = await self._fetch(f"delete {len(job_ids)} reports", "delete_reports", params)
+        return {row["job_id"] for row in found}
+
+    async def delete_oldest(
+        self, customer_number: str, *, limit: int = MAX_REPORTS_PER_CALL
+    ) -> list[str]:
+        """Delete up to ``limit`` of the customer's oldest finished reports.
+
+        Not repeated after a lost connection (the ids could not be told again)."""
+        params = {"customer_number": customer_number, "limit": max(limit, 0)}
+        statement = job_sql("delete_oldest", params)
+        found = await self._outbox.run(
+            "delete the oldest reports", lambda c, _: c.fetch(*statement), retry=False
+        )
+        ordered = sorted(found, key=lambda row: (row["finished_at"], row["seq"]))
+        return [row["job_id"] for row in ordered]
+
+    # --- the simulator ----------------------------------------------------------------
+    async def due_jobs(self, *, now: datetime, limit: int) -> list[JobRecord]:
+        """ACTIVE jobs whose finish time has come, earliest first."""
+        params = {"now": checked_time(now, "now"), "limit": max(limit, 0)}
+        found = await self._fetch("find due jobs", "due_jobs", params)
+        return [rows.job_from_row(row, self._cipher) for row in found]
+
+    async def next_finish_at(self) -> datetime | None:
+        """The earliest finish time of an ACTIVE job."""
+        statement = job_sql("next_finish_at")
+        due: datetime | None = await self._outbox.run(
+            "find the next due job", lambda c, _: c.fetchval(*statement)
+        )
+        return due
+
+    async def finish_job(
+        self,
+        job_id: str,
+        report: FaxJobReport,
+        push: NewPush | None,
+        *,
+        now: datetime,
+        purge_at: datetime,
+    ) -> bool:
+        """Finish an ACTIVE job and enqueue its push, in one transaction."""
+        finished = FinishedJob(job_id, report, push, purge_at)
+        return job_id in await self.finish_jobs([finished], now=now)
+
+    async def finish_jobs(self, finished: Sequence[FinishedJob], *, now: datetime) -> set[str]:
+        """Finish ACTIVE jobs and enqueue their pushes, all in one transaction."""
+        checked_time(now, "now")
+        if not finished:
+            return set()
+        batch = uuid.uuid4()
+        params = {**rows.finish_params(finished), "now": now, "finish_batch": batch}
+        earlier = job_sql(
+            "finished_in_batch", {"job_ids": params["job_ids"], "finish_batch": batch}
+        )
+        pushes: dict[str, NewPush] = {}
+        for item in finished:
+            if item.push is not None:
+                pushes.setdefault(item.job_id, item.push)
+
+        async def work(conn: PooledConnection, attempt: int) -> set[str]:
+            if attempt > 0:  # did the try whose answer was lost commit?
+                committed = await conn.fetch(*earlier)
+                if committed:
+                    return {row["job_id"] for row in committed}
+            async with conn.transaction():
+                updated = await conn.fetch(*job_sql("finish_jobs", params))
+                applied = {row["job_id"] for row in updated}
+                insert = query("insert_push")
+                inserts = [
+                    insert.args(push_params(push, self._cipher, now=now))
+                    for job_id, push in pushes.items()
+                    if job_id in applied
+                ]
+                if inserts:  # the outbox's own insert: idempotent per delivery id, NOTIFYs
+                    await conn.executemany(insert.text, inserts)
+            return applied
+
+        return await self._outbox.run(f"finish {len(finished)} job(s)", work)
+
+    async def purge_reports(self, *, now: datetime, limit: int = 10_000) -> int:
+        """Delete finished jobs whose purge time has passed."""
+        params = {"now": checked_time(now, "now"), "limit": max(limit, 0)}
+        statement = job_sql("purge_reports", params)
+        purged: int = await self._outbox.run(
+            "purge expired reports", lambda c, _: c.fetchval(*statement)
+        )
+        return purged
+
+    async def count_jobs(self) -> dict[JobState, int]:
+        """How many jobs are in each state."""
+        found = await self._fetch("count jobs", "count_jobs")
+        counts = dict.fromkeys(JobState, 0)
+        counts.update({JobState(row["state"]): row["jobs"] for row in found})
+        return counts
+
+
+def _unique(job_ids: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(job_ids))
