@@ -12,7 +12,19 @@ from typing import Annotated, NoReturn
 import typer
 
 from faxpush._version import __version__
-from faxpush.cli import accounts, db, push, pushes, report, secrets, serve, worker
+from faxpush.cli import (
+    accounts,
+    check_endpoint,
+    db,
+    listen,
+    openapi_cmd,
+    push,
+    pushes,
+    report,
+    secrets,
+    serve,
+    worker,
+)
 from faxpush.cli._errors import PROG_NAME, run
 
 app = typer.Typer(
@@ -33,6 +45,9 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(db.app, name="db")
 app.command("serve", epilog=serve.EXAMPLES)(serve.serve)
 app.add_typer(accounts.app, name="accounts")
+app.command("listen", epilog=listen.EPILOG)(listen.listen)
+app.command("check-endpoint", epilog=check_endpoint.EPILOG)(check_endpoint.check_endpoint)
+app.add_typer(openapi_cmd.app, name="openapi")
 
 
 def _show_version(value: bool) -> None:

@@ -1,0 +1,300 @@
+"""``faxpush listen``: a local push receiver that prints every push as it arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, TextIO
+
+import typer
+
+from faxpush.core.secrets import Secret
+from faxpush.receiver.app import ASGIApp, ReceiverApp
+from faxpush.receiver.issuer import DEFAULT_AUDIENCE, DevIssuer
+from faxpush.receiver.openapi import openapi_bytes
+from faxpush.receiver.service import DEFAULT_INBOX_URL, PushReceiver, Receipt
+from faxpush.receiver.verify import (
+    BasicVerifier,
+    BearerVerifier,
+    DigestUser,
+    DigestVerifier,
+    IntrospectionValidator,
+    JwtValidator,
+    NoAuthVerifier,
+    RemoteJwks,
+    Verifier,
+)
+from faxpush.receiver.verify.digest import DEFAULT_ALGORITHMS
+
+ISSUER_PREFIX = "/oauth2"
+
+EPILOG = """\
+[bold]Examples[/bold]
+
+  faxpush listen --port 8080
+
+  faxpush listen --auth HTTP_DIGEST --principal alice --credentials 's3cret'
+
+  faxpush listen --auth OAUTH2 --oauth2-issuer --principal client-1 --credentials 's3cret'
+
+  faxpush listen --auth OAUTH2 --jwks-url https://idp.example.org/jwks \\
+      --issuer https://idp.example.org --audience fax-hooks
+"""
+
+
+class AuthChoice(StrEnum):
+    NONE = "NONE"
+    HTTP_BASIC = "HTTP_BASIC"
+    HTTP_DIGEST = "HTTP_DIGEST"
+    OAUTH2 = "OAUTH2"
+
+
+def _needs_credentials(method: AuthChoice, principal: str | None, credentials: str | None) -> None:
+    if not principal or not credentials:
+        raise typer.BadParameter(
+            f"{method.value} needs --principal and --credentials", param_hint="--auth"
+        )
+
+
+def build_verifier(
+    method: AuthChoice,
+    *,
+    principal: str | None,
+    credentials: str | None,
+    issuer: DevIssuer | None,
+    jwks_url: str | None,
+    token_issuer: str | None,
+    audience: str | None,
+    introspection_url: str | None,
+    digest_algorithms: str,
+) -> Verifier:
+    """The verifier the listen options describe."""
+    if method is AuthChoice.NONE:
+        return NoAuthVerifier()
+    if method is AuthChoice.HTTP_BASIC:
+        _needs_credentials(method, principal, credentials)
+        assert principal is not None
+        assert credentials is not None
+        return BasicVerifier({principal: Secret(credentials)})
+    if method is AuthChoice.HTTP_DIGEST:
+        _needs_credentials(method, principal, credentials)
+        assert principal is not None
+        assert credentials is not None
+        algorithms = [a.strip() for a in digest_algorithms.split(",") if a.strip()]
+        user = DigestUser.from_password(principal, Secret(credentials), algorithms=algorithms)
+        return DigestVerifier([user], algorithms=algorithms)
+    if issuer is not None:
+        validator = JwtValidator(
+            issuer.key_source(),
+            issuer=issuer.issuer,
+            audience=issuer.audience,
+            algorithms=["ES256"],
+        )
+        return BearerVerifier(validator)
+    if introspection_url is not None:
+        _needs_credentials(method, principal, credentials)
+        assert principal is not None
+        assert credentials is not None
+        return BearerVerifier(
+            IntrospectionValidator(
+                introspection_url,
+                client_id=principal,
+                client_secret=Secret(credentials),
+                issuer=token_issuer,
+                audience=audience,
+            )
+        )
+    if jwks_url is None or token_issuer is None or audience is None:
+        raise typer.BadParameter(
+            "OAUTH2 needs --oauth2-issuer, or --jwks-url with --issuer and --audience, "
+            "or --introspection-url",
+            param_hint="--auth",
+        )
+    return BearerVerifier(
+        JwtValidator(RemoteJwks(jwks_url), issuer=token_issuer, audience=audience)
+    )
+
+
+class ReceiptPrinter:
+    """Prints each receipt: a human block, or one JSON object per line with ``--json``."""
+
+    def __init__(self, out: TextIO, *, as_json: bool) -> None:
+        self._out = out
+        self._json = as_json
+
+    def __call__(self, receipt: Receipt) -> None:
+        self._out.write(self.render(receipt))
+        self._out.flush()
+
+    def render(self, receipt: Receipt) -> str:
+        """The text printed for ``receipt``."""
+        report = receipt.report
+        if self._json:
+            document: dict[str, Any] = {
+                "status": receipt.status,
+                "outcome": receipt.outcome,
+                "method": receipt.method,
+                "target": receipt.target,
+                "auth": None if receipt.auth is None else receipt.auth.describe(),
+                "jobId": None if report is None else report.jobId,
+                "recipients": []
+                if report is None
+                else [{"number": r.number, "status": r.status} for r in report.faxRecipients],
+                "key": receipt.key,
+                "timesReceived": receipt.times_received,
+                "reason": receipt.reason,
+                "ms": round(receipt.duration_ms, 3),
+            }
+            return json.dumps(document, ensure_ascii=False) + "\n"
+        clock = datetime.now().strftime("%H:%M:%S")
+        job = report.jobId if report is not None else "-"
+        who = receipt.auth.describe() if receipt.auth is not None else (receipt.reason or "-")
+        request = f"{receipt.method} {receipt.target}"
+        lines = [f"{clock}  {receipt.status} {receipt.outcome:<9}  {job}  {who}  {request}"]
+        if report is not None and receipt.outcome in ("stored", "duplicate"):
+            width = max(len(r.number) for r in report.faxRecipients)
+            for r in report.faxRecipients:
+                lines.append(f"          {r.number:<{width}}  {r.status or '-'}")
+        elif receipt.reason and receipt.auth is not None:
+            lines.append(f"          {receipt.reason}")
+        return "\n".join(lines) + "\n"
+
+
+def listen(
+    port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")] = 8080,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    path: Annotated[
+        str | None,
+        typer.Option(help="Accept pushes only at this path (default: any path)."),
+    ] = None,
+    auth: Annotated[
+        AuthChoice, typer.Option("--auth", case_sensitive=False, help="Push auth method.")
+    ] = AuthChoice.NONE,
+    principal: Annotated[
+        str | None, typer.Option(help="User, or OAuth2 client id.", metavar="USER")
+    ] = None,
+    credentials: Annotated[
+        str | None,
+        typer.Option(
+            help="Password, or OAuth2 client secret (or set FAXPUSH_LISTEN_CREDENTIALS).",
+            envvar="FAXPUSH_LISTEN_CREDENTIALS",
+            show_envvar=False,
+            metavar="SECRET",
+        ),
+    ] = None,
+    oauth2_issuer: Annotated[
+        bool,
+        typer.Option(
+            "--oauth2-issuer",
+            help="Also serve a client-credentials token endpoint and a JWKS under /oauth2.",
+        ),
+    ] = False,
+    jwks_url: Annotated[str | None, typer.Option(help="OAUTH2: the issuer's JWKS URL.")] = None,
+    token_issuer: Annotated[
+        str | None, typer.Option("--issuer", help="OAUTH2: the expected token issuer.")
+    ] = None,
+    audience: Annotated[str | None, typer.Option(help="OAUTH2: the expected audience.")] = None,
+    introspection_url: Annotated[
+        str | None, typer.Option(help="OAUTH2: an RFC 7662 endpoint for opaque tokens.")
+    ] = None,
+    digest_algorithms: Annotated[
+        str, typer.Option(help="HTTP_DIGEST: algorithms to offer, in order.")
+    ] = ",".join(DEFAULT_ALGORITHMS),
+    inbox: Annotated[
+        str, typer.Option(help="Where pushes are kept: sqlite:///file.db or memory://.")
+    ] = DEFAULT_INBOX_URL,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per request.")
+    ] = False,
+) -> None:
+    """Receive status pushes locally and print each one (job id, recipients, auth result).
+
+    Pushes are POSTed to any path (or only to --path), stored in the inbox and answered 200;
+    a duplicate is answered 200 again and printed as such. The OpenAPI description of the
+    push is served at /openapi.json. Stop with Ctrl+C.
+    """
+    if oauth2_issuer and auth is not AuthChoice.OAUTH2:
+        raise typer.BadParameter("--oauth2-issuer goes with --auth OAUTH2", param_hint="--auth")
+    if path is not None and not path.startswith("/"):
+        raise typer.BadParameter("must start with '/'", param_hint="--path")
+    from faxpush.receiver.serve import bind  # imports uvicorn: only needed to serve
+
+    sock = bind(host, port)
+    bound_port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if ":" in host else host
+    base = f"http://{shown_host}:{bound_port}"
+    issuer = None
+    if oauth2_issuer:
+        _needs_credentials(auth, principal, credentials)
+        assert principal is not None
+        assert credentials is not None
+        issuer = DevIssuer(
+            {principal: Secret(credentials)},
+            issuer=base + ISSUER_PREFIX,
+            audience=audience or DEFAULT_AUDIENCE,
+        )
+    verifier = build_verifier(
+        auth,
+        principal=principal,
+        credentials=credentials,
+        issuer=issuer,
+        jwks_url=jwks_url,
+        token_issuer=token_issuer,
+        audience=audience,
+        introspection_url=introspection_url,
+        digest_algorithms=digest_algorithms,
+    )
+    printer = ReceiptPrinter(sys.stdout, as_json=as_json)
+    receiver = PushReceiver(verifier=verifier, inbox=inbox, on_receipt=[printer])
+    mounts: dict[str, ASGIApp] = {} if issuer is None else {ISSUER_PREFIX: issuer}
+    document = openapi_bytes(
+        server_url=base,
+        path=path or "/",
+        token_url=None if issuer is None else issuer.token_url,
+    )
+    app = ReceiverApp(receiver, path=path, mounts=mounts, openapi=document)
+    banner = [
+        f"faxpush listen: receiving pushes on {base}{path or '/'}"
+        + ("" if path else " (any path)"),
+        f"  auth:    {auth.value}" + (f" (principal {principal})" if principal else ""),
+        f"  inbox:   {inbox}",
+        f"  OpenAPI: {base}/openapi.json",
+    ]
+    if issuer is not None:
+        banner.append(f"  OAuth2 token URL: {issuer.token_url}   JWKS: {issuer.jwks_url}")
+    try:
+        asyncio.run(_serve(app, sock, banner))
+    except KeyboardInterrupt:
+        pass  # Ctrl+C before the server was up: nothing to stop yet
+    finally:
+        sock.close()
+
+
+async def _serve(app: ReceiverApp, sock: socket.socket, banner: list[str]) -> None:
+    from faxpush.receiver.serve import server_for  # imports uvicorn: only needed to serve
+
+    await app.startup()  # a bad inbox URL fails here, as one line, before serving
+    try:
+        stored = await app.receiver.inbox.count()
+        banner[2] += f" ({stored} push{'' if stored == 1 else 'es'} stored)"
+        sys.stderr.write("\n".join(banner) + "\nPress Ctrl+C to stop.\n")
+        sys.stderr.flush()
+        await server_for(app).serve(sockets=[sock])
+    finally:
+        await app.shutdown()
+        sys.stderr.write("faxpush listen: stopped\n")
+
+
+__all__ = ["EPILOG", "ReceiptPrinter", "build_verifier", "listen"]
+
+
+if __name__ == "__main__":
+    from faxpush.cli._errors import run
+
+    _app = typer.Typer(add_completion=False)
+    _app.command(epilog=EPILOG)(listen)
+    run(_app)

@@ -1,0 +1,47 @@
+"""``faxpush openapi``: print OpenAPI descriptions (``push``: the status push operation)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from faxpush.receiver.openapi import openapi_bytes
+
+app = typer.Typer(
+    help="Print OpenAPI descriptions of the HTTP APIs faxpush speaks.", no_args_is_help=True
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Print OpenAPI descriptions of the HTTP APIs faxpush speaks."""
+
+
+@app.command()
+def push(
+    server_url: Annotated[
+        str | None,
+        typer.Option(help="Receiver base URL to put in 'servers' (default: an example)."),
+    ] = None,
+    path: Annotated[str, typer.Option(help="The push path to describe.")] = "/",
+    token_url: Annotated[
+        str | None, typer.Option(help="The OAuth2 token URL to put in the security scheme.")
+    ] = None,
+) -> None:
+    """Print the OpenAPI 3.1 description of the status push (JSON): both body formats,
+    the answers and the four security schemes."""
+    if not path.startswith("/"):
+        raise typer.BadParameter("must start with '/'", param_hint="--path")
+    sys.stdout.buffer.write(openapi_bytes(server_url=server_url, path=path, token_url=token_url))
+    sys.stdout.buffer.flush()
+
+
+__all__ = ["app"]
+
+
+if __name__ == "__main__":
+    from faxpush.cli._errors import run
+
+    run(app)

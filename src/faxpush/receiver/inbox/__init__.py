@@ -1,0 +1,64 @@
+"""The receiver's idempotent inbox: protocol, in-memory and SQLite backends, and opening one
+from a URL (``sqlite:///inbox.db``, ``sqlite:////abs/inbox.db`` or ``memory://``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote
+
+from faxpush.core.errors import ConfigurationError
+from faxpush.receiver.inbox.base import (
+    DELIVERY_ID_HEADER,
+    Accepted,
+    ClaimedTask,
+    HandlerTask,
+    InboxEntry,
+    InboxStore,
+    IncomingPush,
+    TaskState,
+    inbox_key,
+    valid_delivery_id,
+)
+from faxpush.receiver.inbox.memory import MemoryInbox
+from faxpush.receiver.inbox.sqlite import SqliteInbox
+
+
+async def open_inbox(url: str, *, synchronous: str = "FULL") -> InboxStore:
+    """Open and migrate the inbox ``url`` names."""
+    scheme, separator, rest = url.partition("://")
+    inbox: InboxStore
+    if separator and scheme.lower() == "memory":
+        inbox = MemoryInbox()
+    elif separator and scheme.lower() == "sqlite" and rest.startswith("/") and len(rest) > 1:
+        location = unquote(rest[1:])
+        if "?" in location:
+            raise ConfigurationError("SQLite inbox URLs take no options; remove the ?…")
+        inbox = await SqliteInbox.open(Path(location), synchronous=synchronous)
+    else:
+        raise ConfigurationError(
+            f"unsupported inbox URL {url!r}; use sqlite:///relative.db, "
+            "sqlite:////absolute/path.db or memory://"
+        )
+    try:
+        await inbox.migrate()
+    except BaseException:
+        await inbox.close()
+        raise
+    return inbox
+
+
+__all__ = [
+    "DELIVERY_ID_HEADER",
+    "Accepted",
+    "ClaimedTask",
+    "HandlerTask",
+    "InboxEntry",
+    "InboxStore",
+    "IncomingPush",
+    "MemoryInbox",
+    "SqliteInbox",
+    "TaskState",
+    "inbox_key",
+    "open_inbox",
+    "valid_delivery_id",
+]
