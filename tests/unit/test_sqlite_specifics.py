@@ -168,6 +168,57 @@ async def test_a_cancelled_write_leaves_no_open_transaction(store: SqliteStore) 
     assert len(claims) == counts[PushState.PENDING]
 
 
+async def test_a_write_cancelled_while_waiting_for_the_lock_is_rolled_back(
+    tmp_path: Path, cipher: SecretCipher
+) -> None:
+    path = tmp_path / "faxpush.db"
+    store = await SqliteStore.open(path, cipher, busy_timeout=timedelta(seconds=10))
+    await store.migrate()
+    await store.enqueue(_push("d1"), now=NOW)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        claiming = asyncio.create_task(store.claim(worker_id="w", limit=5, lease=LEASE, now=NOW))
+        queued = asyncio.create_task(store.enqueue(_push("d2"), now=NOW))
+        await asyncio.sleep(0.2)  # the claim now waits for the lock on the store's thread
+        claiming.cancel()
+        queued.cancel()
+        blocker.execute("ROLLBACK")
+        await asyncio.gather(claiming, queued, return_exceptions=True)
+        assert claiming.cancelled()
+        assert queued.cancelled()
+        # the claim ran on once it got the lock, then rolled back; the enqueue never ran
+        assert (await store.count_by_state())[PushState.PENDING] == 1
+        assert await store.get_push("d2") is None
+        assert len(await store.claim(worker_id="w", limit=5, lease=LEASE, now=NOW)) == 1
+    finally:
+        blocker.close()
+        await store.close()
+
+
+async def test_close_waits_for_queued_work(tmp_path: Path, cipher: SecretCipher) -> None:
+    path = tmp_path / "faxpush.db"
+    store = await SqliteStore.open(path, cipher, busy_timeout=timedelta(seconds=10))
+    await store.migrate()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    enqueuing = asyncio.create_task(store.enqueue(_push("d1"), now=NOW))
+    await asyncio.sleep(0.05)
+    closing = asyncio.create_task(store.close())
+    await asyncio.sleep(0.1)
+    assert not closing.done()  # the enqueue still waits for the lock
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    await asyncio.wait_for(closing, 10)
+    assert enqueuing.done()
+    assert (await enqueuing).delivery_id == "d1"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT delivery_id FROM pushes").fetchall() == [("d1",)]
+    with pytest.raises(StorageError, match="is closed"):
+        await store.get_push("d1")
+    await store.close()
+
+
 async def test_old_sqlite_is_refused(
     tmp_path: Path, cipher: SecretCipher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -204,7 +255,9 @@ def test_shipped_sql_files_are_found_and_complete() -> None:
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
     queries = _sqlfiles.queries("sqlite")
     source = Path(sys.modules[SqliteStore.__module__].__file__ or "").read_text()
-    referenced = set(re.findall(r'_sql\("(\w+)"\)', source))
+    referenced = set(
+        re.findall(r'(?:_sql\(|_all\(conn, |_scalar\(conn, |_execute\(conn, )"(\w+)"', source)
+    )
     assert referenced
     assert referenced <= set(queries)
     for query in queries.values():

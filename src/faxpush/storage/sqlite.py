@@ -3,21 +3,19 @@
 The connection runs in WAL mode with ``synchronous=FULL`` (a committed push survives a power
 cut). Writes run in ``BEGIN IMMEDIATE`` transactions, so several processes on the same file
 serialise on the write lock instead of failing half-way; claims use ``UPDATE … RETURNING``
-(SQLite 3.35 or newer). SQL lives in ``sql/sqlite/*.sql``.
+(SQLite 3.35 or newer). Every operation is one plain function run on the connection's own
+thread (see ``_sqlite_connection``): one thread hop per transaction. SQL lives in
+``sql/sqlite/*.sql``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from faxpush.core.errors import InputError, StorageError
 from faxpush.core.secrets import Secret
@@ -30,12 +28,7 @@ from faxpush.storage._common import (
     to_micros,
 )
 from faxpush.storage._sqlfiles import migrations, queries
-from faxpush.storage._sqlite_connection import (
-    connect,
-    rollback_quietly,
-    split_statements,
-    translated,
-)
+from faxpush.storage._sqlite_connection import SqliteThread, Work, split_statements
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -50,19 +43,19 @@ from faxpush.storage.cipher import SecretCipher
 
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 _DIALECT = "sqlite"
+T = TypeVar("T")
 
 
-async def insert_push(
-    conn: aiosqlite.Connection, push: NewPush, cipher: SecretCipher, *, now_us: int
+def insert_push(
+    conn: sqlite3.Connection, push: NewPush, cipher: SecretCipher, *, now_us: int
 ) -> sqlite3.Row | None:
-    """Insert a push and its body inside the caller's transaction; None when the delivery id
-    exists already (enqueue is idempotent). Shared with stores that enqueue in their own
-    transactions (the emulator's jobs)."""
+    """Insert a push and its body inside the caller's transaction (on the store's thread);
+    None when the delivery id exists already (enqueue is idempotent). Shared with stores
+    that enqueue in their own transactions (the emulator's jobs)."""
     params = rows.push_params(push, cipher, now_us=now_us)
-    found = await conn.execute_fetchall(_sql("insert_push"), params)
-    row: sqlite3.Row | None = next(iter(found), None)
+    row: sqlite3.Row | None = next(iter(_all(conn, "insert_push", params)), None)
     if row is not None:
-        await conn.execute(_sql("insert_body"), {"seq": row["seq"], "body": push.body})
+        conn.execute(_sql("insert_body"), {"seq": row["seq"], "body": push.body})
     return row
 
 
@@ -70,17 +63,25 @@ def _sql(name: str) -> str:
     return queries(_DIALECT)[name]
 
 
+def _all(conn: sqlite3.Connection, name: str, params: Any = ()) -> list[sqlite3.Row]:
+    return conn.execute(_sql(name), params).fetchall()
+
+
+def _execute(conn: sqlite3.Connection, name: str, params: Any = ()) -> None:
+    conn.execute(_sql(name), params)
+
+
+def _scalar(conn: sqlite3.Connection, name: str, params: Any = ()) -> Any:
+    return next((row[0] for row in _all(conn, name, params)), None)
+
+
 class SqliteStore:
     """A :class:`~faxpush.storage.base.Store` in one SQLite file. Open with :meth:`open`."""
 
-    def __init__(
-        self, connection: aiosqlite.Connection, path: str, cipher: SecretCipher, busy_s: float
-    ) -> None:
-        self._connection: aiosqlite.Connection | None = connection
-        self._path = path
+    def __init__(self, connection: SqliteThread, cipher: SecretCipher) -> None:
+        self._connection = connection
+        self._path = connection.location
         self._cipher = cipher
-        self._busy_s = busy_s
-        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -91,9 +92,7 @@ class SqliteStore:
         busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT,
     ) -> SqliteStore:
         """Connect to the database at ``path`` (created if missing; its directory must exist)."""
-        location = str(path)
-        connection = await connect(location, busy_timeout)
-        return cls(connection, location, cipher, busy_timeout.total_seconds())
+        return cls(await SqliteThread.open(str(path), busy_timeout), cipher)
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
@@ -108,46 +107,47 @@ class SqliteStore:
         """The cipher that seals the secrets stored in this database."""
         return self._cipher
 
-    def transaction(self, action: str) -> AbstractAsyncContextManager[aiosqlite.Connection]:
-        """The connection inside one write transaction, committed when the block ends.
+    async def transaction(self, action: str, work: Work[T]) -> T:
+        """Run ``work(connection)`` on the store's thread inside one write transaction,
+        committed when it returns and rolled back when it raises.
 
         For stores that keep their tables in the same database (the emulator's jobs), so
-        that their writes and the outbox's commit together."""
-        return self._write(action)
+        that their writes and the outbox's commit together. ``work`` must not block on
+        anything but the database."""
+        return await self._connection.run(action, work, write=True)
 
-    def connection(self, action: str) -> AbstractAsyncContextManager[aiosqlite.Connection]:
-        """The connection for statements that each form their own transaction."""
-        return self._autocommit(action)
+    async def connection(self, action: str, work: Work[T]) -> T:
+        """Run ``work(connection)`` on the store's thread, each statement its own
+        transaction (for reads, and single-statement writes)."""
+        return await self._connection.run(action, work, write=False)
 
     async def close(self) -> None:
-        """Close the connection; later calls raise StorageError. Safe to call twice."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            async with self._lock:
-                await connection.close()
+        """Close the connection once queued work has run; later calls raise StorageError.
+        Safe to call twice."""
+        await self._connection.close()
 
     async def diagnostics(self) -> dict[str, Any]:
         """SQLite version and the connection's pragmas (journal_mode, synchronous, ...)."""
-        async with self._autocommit("read diagnostics") as conn:
-            found = await conn.execute_fetchall(_sql("diagnostics"))
-        return dict(next(iter(found)))
+        found = await self.connection("read diagnostics", lambda c: _all(c, "diagnostics"))
+        return dict(found[0])
 
     async def migrate(self) -> None:
         """Create or upgrade the schema; a no-op when it is current."""
         known = migrations(_DIALECT)
-        async with self._write("migrate the schema") as conn:
-            await conn.execute(_sql("create_schema_version"))
-            current = await self._scalar(conn, "current_schema_version", {})
+        applied_at = to_micros(datetime.now(UTC))
+
+        def upgrade(conn: sqlite3.Connection) -> None:
+            _execute(conn, "create_schema_version")
+            current = _scalar(conn, "current_schema_version")
             if current > known[-1].version:
                 raise StorageError(
                     f"the database {self._path} has schema version {current}, newer than "
                     f"this faxpush knows ({known[-1].version}); upgrade faxpush"
                 )
-            applied_at = to_micros(datetime.now(UTC))
             for migration in known[current:]:
                 for statement in split_statements(migration.sql):
-                    await conn.execute(statement)
-                await conn.execute(
+                    conn.execute(statement)
+                conn.execute(
                     _sql("record_schema_version"),
                     {
                         "version": migration.version,
@@ -156,37 +156,43 @@ class SqliteStore:
                     },
                 )
 
+        await self.transaction("migrate the schema", upgrade)
+
     # --- accounts ---------------------------------------------------------------------
     async def put_account(self, account: Account) -> None:
         """Insert or replace an account's push settings."""
         params = rows.account_params(account, self._cipher)
-        async with self._autocommit(f"save account {account.customer_number}") as conn:
-            await conn.execute(_sql("put_account"), params)
+        await self.connection(
+            f"save account {account.customer_number}",
+            lambda conn: _execute(conn, "put_account", params),
+        )
 
     async def get_account(self, customer_number: str) -> Account | None:
         """The account's push settings, or None."""
-        async with self._autocommit(f"read account {customer_number}") as conn:
-            found = await conn.execute_fetchall(
-                _sql("get_account"), {"customer_number": customer_number}
-            )
+        found = await self.connection(
+            f"read account {customer_number}",
+            lambda conn: _all(conn, "get_account", {"customer_number": customer_number}),
+        )
         return next((rows.account_from_row(row, self._cipher) for row in found), None)
 
     async def list_accounts(self) -> list[Account]:
         """Every account, by customer number."""
-        async with self._autocommit("list accounts") as conn:
-            found = await conn.execute_fetchall(_sql("list_accounts"))
+        found = await self.connection("list accounts", lambda conn: _all(conn, "list_accounts"))
         return [rows.account_from_row(row, self._cipher) for row in found]
 
     # --- the outbox -------------------------------------------------------------------
     async def enqueue(self, push: NewPush, *, now: datetime) -> PushRecord:
         """Store a push as PENDING. Idempotent: an existing delivery id is returned as is."""
         now_us = to_micros(now, name="now")
-        async with self._write(f"enqueue delivery {push.delivery_id}") as conn:
-            row = await insert_push(conn, push, self._cipher, now_us=now_us)
+
+        def insert(conn: sqlite3.Connection) -> tuple[sqlite3.Row, bool]:
+            row = insert_push(conn, push, self._cipher, now_us=now_us)
             if row is not None:
-                return rows.push_from_row(row, self._cipher, push.body)
-            found = await conn.execute_fetchall(_sql("get_push"), {"delivery_id": push.delivery_id})
-        return rows.push_from_row(next(iter(found)), self._cipher)
+                return row, True
+            return _all(conn, "get_push", {"delivery_id": push.delivery_id})[0], False
+
+        row, inserted = await self.transaction(f"enqueue delivery {push.delivery_id}", insert)
+        return rows.push_from_row(row, self._cipher, push.body if inserted else None)
 
     async def claim(
         self,
@@ -208,11 +214,13 @@ class SqliteStore:
         }
         if limit <= 0:
             return []
-        async with self._write(f"claim pushes for worker {worker_id}") as conn:
-            found = await conn.execute_fetchall(_sql("claim_due"), params)
+
+        def claim_due(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], dict[int, bytes]]:
+            found = _all(conn, "claim_due", params)
             seqs = json.dumps([row["seq"] for row in found])
-            found_bodies = await conn.execute_fetchall(_sql("bodies_of"), {"seqs": seqs})
-            bodies: dict[int, bytes] = {row[0]: row[1] for row in found_bodies}
+            return found, {row[0]: row[1] for row in _all(conn, "bodies_of", {"seqs": seqs})}
+
+        found, bodies = await self.transaction(f"claim pushes for worker {worker_id}", claim_due)
         ordered = sorted(found, key=lambda row: (row["next_attempt_at"], row["seq"]))
         claimed = []
         for row in ordered:
@@ -234,8 +242,9 @@ class SqliteStore:
         }
         if not claims:
             return set()
-        async with self._write(f"renew {len(claims)} leases") as conn:
-            found = await conn.execute_fetchall(_sql("renew_claims"), params)
+        found = await self.transaction(
+            f"renew {len(claims)} leases", lambda conn: _all(conn, "renew_claims", params)
+        )
         return {row[0] for row in found}
 
     async def finish(self, results: Sequence[AttemptResult], *, now: datetime) -> set[str]:
@@ -261,9 +270,12 @@ class SqliteStore:
                 ],
             )
         params = {"results": json.dumps(list(verdicts.values())), "now": now_us}
-        async with self._write(f"finish {len(results)} attempts") as conn:
-            await conn.executemany(_sql("record_attempt"), attempts)
-            found = await conn.execute_fetchall(_sql("apply_verdicts"), params)
+
+        def record(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            conn.executemany(_sql("record_attempt"), attempts)
+            return _all(conn, "apply_verdicts", params)
+
+        found = await self.transaction(f"finish {len(results)} attempts", record)
         return {row[0] for row in found}
 
     async def release(
@@ -277,21 +289,25 @@ class SqliteStore:
         }
         if not claims:
             return 0
-        async with self._write(f"release {len(claims)} claims") as conn:
-            found = await conn.execute_fetchall(_sql("release_claims"), params)
+        found = await self.transaction(
+            f"release {len(claims)} claims", lambda conn: _all(conn, "release_claims", params)
+        )
         return len({row[0] for row in found})
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest PENDING push becomes due (or an IN_FLIGHT lease expires)."""
-        async with self._autocommit("find the next due push") as conn:
-            due = await self._scalar(conn, "next_due_at", {})
+        due = await self.connection(
+            "find the next due push", lambda conn: _scalar(conn, "next_due_at")
+        )
         return None if due is None else from_micros(due)
 
     # --- queries and operator actions -------------------------------------------------
     async def get_push(self, delivery_id: str) -> PushRecord | None:
         """The push with this delivery id, or None."""
-        async with self._autocommit(f"read delivery {delivery_id}") as conn:
-            found = await conn.execute_fetchall(_sql("get_push"), {"delivery_id": delivery_id})
+        found = await self.connection(
+            f"read delivery {delivery_id}",
+            lambda conn: _all(conn, "get_push", {"delivery_id": delivery_id}),
+        )
         return next((rows.push_from_row(row, self._cipher) for row in found), None)
 
     async def list_pushes(
@@ -301,20 +317,22 @@ class SqliteStore:
         if limit < 0 or offset < 0:
             raise InputError(f"limit and offset must not be negative (got {limit}, {offset})")
         params = {"state": None if state is None else state.value, "limit": limit}
-        async with self._autocommit("list pushes") as conn:
-            found = await conn.execute_fetchall(_sql("list_pushes"), {**params, "offset": offset})
+        found = await self.connection(
+            "list pushes", lambda conn: _all(conn, "list_pushes", {**params, "offset": offset})
+        )
         return [rows.push_from_row(row, self._cipher) for row in found]
 
     async def list_attempts(self, delivery_id: str) -> list[AttemptRecord]:
         """Oldest first."""
-        async with self._autocommit(f"list attempts of delivery {delivery_id}") as conn:
-            found = await conn.execute_fetchall(_sql("list_attempts"), {"delivery_id": delivery_id})
+        found = await self.connection(
+            f"list attempts of delivery {delivery_id}",
+            lambda conn: _all(conn, "list_attempts", {"delivery_id": delivery_id}),
+        )
         return [rows.attempt_from_row(row) for row in found]
 
     async def count_by_state(self) -> dict[PushState, int]:
         """How many pushes are in each state (every state is present)."""
-        async with self._autocommit("count pushes") as conn:
-            found = await conn.execute_fetchall(_sql("count_by_state"))
+        found = await self.connection("count pushes", lambda conn: _all(conn, "count_by_state"))
         counts = dict.fromkeys(PushState, 0)
         counts.update({PushState(row["state"]): row["pushes"] for row in found})
         return counts
@@ -334,16 +352,17 @@ class SqliteStore:
             else to_micros(failed_since, name="failed_since"),
             "now": to_micros(now, name="now"),
         }
-        async with self._write("redeliver pushes") as conn:
-            cursor = await conn.execute(_sql("redeliver"), params)
-            return cursor.rowcount
+        return await self.transaction(
+            "redeliver pushes", lambda conn: conn.execute(_sql("redeliver"), params).rowcount
+        )
 
     # --- OAuth2 token cache -----------------------------------------------------------
     async def get_token(self, cache_key: str, *, now: datetime) -> Secret | None:
         """A cached access token that has not expired, or None."""
         params = {"cache_key": cache_key, "now": to_micros(now, name="now")}
-        async with self._autocommit("read a cached token") as conn:
-            sealed = await self._scalar(conn, "get_token", params)
+        sealed = await self.connection(
+            "read a cached token", lambda conn: _scalar(conn, "get_token", params)
+        )
         return None if sealed is None else self._cipher.decrypt(sealed)
 
     async def put_token(self, cache_key: str, token: Secret, *, expires_at: datetime) -> None:
@@ -353,53 +372,21 @@ class SqliteStore:
             "token": self._cipher.encrypt(token),
             "expires_at": to_micros(expires_at, name="expires_at"),
         }
-        async with self._autocommit("cache a token") as conn:
-            await conn.execute(_sql("put_token"), params)
+        await self.connection("cache a token", lambda conn: _execute(conn, "put_token", params))
 
     # --- secrets ----------------------------------------------------------------------
     async def rotate_secrets(self) -> int:
         """Re-encrypt every stored secret with the cipher's primary key; return the count."""
-        count = 0
-        async with self._write("rotate secrets") as conn:
+
+        def rotate(conn: sqlite3.Connection) -> int:
+            count = 0
             for table in ("push", "account", "token"):
-                found = await conn.execute_fetchall(_sql(f"{table}_secrets"))
                 updates = [
-                    {"id": row["id"], "secret": self._cipher.rotate(row["secret"])} for row in found
+                    {"id": row["id"], "secret": self._cipher.rotate(row["secret"])}
+                    for row in _all(conn, f"{table}_secrets")
                 ]
-                await conn.executemany(_sql(f"update_{table}_secret"), updates)
+                conn.executemany(_sql(f"update_{table}_secret"), updates)
                 count += len(updates)
-        return count
+            return count
 
-    # --- internals --------------------------------------------------------------------
-    @staticmethod
-    async def _scalar(conn: aiosqlite.Connection, name: str, params: dict[str, Any]) -> Any:
-        found = await conn.execute_fetchall(_sql(name), params)
-        return next((row[0] for row in found), None)
-
-    @asynccontextmanager
-    async def _autocommit(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection for statements that each form their own transaction."""
-        async with self._lock:
-            with translated(action, self._path, self._busy_s):
-                yield self._connected(action)
-
-    @asynccontextmanager
-    async def _write(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection inside one write transaction, committed when the block ends."""
-        async with self._lock:
-            with translated(action, self._path, self._busy_s):
-                conn = self._connected(action)
-                try:
-                    await conn.execute("BEGIN IMMEDIATE")
-                    yield conn
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    # aiosqlite runs calls in order, so the rollback follows whatever was
-                    # queued, even when this task was cancelled mid-transaction.
-                    await asyncio.shield(rollback_quietly(conn))
-                    raise
-
-    def _connected(self, action: str) -> aiosqlite.Connection:
-        if self._connection is None:
-            raise StorageError(f"cannot {action}: the store for {self._path} is closed")
-        return self._connection
+        return await self.transaction("rotate secrets", rotate)

@@ -1,9 +1,10 @@
 """The SQLite :class:`~faxpush.storage.jobs_base.JobStore`: job tables beside the outbox.
 
-It uses the :class:`~faxpush.storage.sqlite.SqliteStore`'s connection and transactions, so
-that :meth:`SqliteJobStore.finish_job` updates the job and inserts its push in one
-``BEGIN IMMEDIATE`` transaction. SQL lives in ``sql/sqlite/jobs_queries.sql``; the tables are
-created by the outbox's migrations (``0002_jobs.sql``).
+It runs its work as functions on the :class:`~faxpush.storage.sqlite.SqliteStore`'s
+connection thread, in the outbox's transactions, so that :meth:`SqliteJobStore.finish_job`
+updates the job and inserts its push in one ``BEGIN IMMEDIATE`` transaction. SQL lives in
+``sql/sqlite/jobs_queries.sql``; the tables are created by the outbox's migrations
+(``0002_jobs.sql``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def _sql(name: str) -> str:
     return queries("sqlite", "jobs_queries.sql")[name]
 
 
+def _all(conn: sqlite3.Connection, name: str, params: Any = ()) -> list[sqlite3.Row]:
+    return conn.execute(_sql(name), params).fetchall()
+
+
 def _optional_time(value: int | None) -> datetime | None:
     return None if value is None else from_micros(value)
 
@@ -60,21 +65,23 @@ class SqliteJobStore:
             "password_hash": login.password_hash,
             "created_at": to_micros(login.created_at, name="created_at"),
         }
-        async with self._outbox.connection(f"save login {login.login}") as conn:
-            await conn.execute(_sql("put_login"), params)
+        await self._outbox.connection(
+            f"save login {login.login}", lambda conn: _all(conn, "put_login", params)
+        )
 
     async def get_login(self, login: str) -> Login | None:
         """The login, or None."""
-        async with self._outbox.connection(f"read login {login}") as conn:
-            found = await conn.execute_fetchall(_sql("get_login"), {"login": login})
+        found = await self._outbox.connection(
+            f"read login {login}", lambda conn: _all(conn, "get_login", {"login": login})
+        )
         return next((_login(row) for row in found), None)
 
     async def list_logins(self, customer_number: str | None = None) -> list[Login]:
         """Logins by name, of one customer number or of all."""
-        async with self._outbox.connection("list logins") as conn:
-            found = await conn.execute_fetchall(
-                _sql("list_logins"), {"customer_number": customer_number}
-            )
+        found = await self._outbox.connection(
+            "list logins",
+            lambda conn: _all(conn, "list_logins", {"customer_number": customer_number}),
+        )
         return [_login(row) for row in found]
 
     # --- jobs -------------------------------------------------------------------------
@@ -93,39 +100,46 @@ class SqliteJobStore:
         """Store new ACTIVE jobs in one transaction; duplicates come back as errors."""
         all_params = [self._job_params(job, now) for job in jobs]
         since = None if duplicate_since is None else to_micros(duplicate_since, name="since")
-        outcomes: list[JobRecord | FaxpushError] = []
         if not jobs:
-            return outcomes
-        async with self._outbox.transaction(f"store {len(jobs)} job(s)") as conn:
+            return []
+
+        def insert(conn: sqlite3.Connection) -> list[sqlite3.Row | FaxpushError]:
+            outcomes: list[sqlite3.Row | FaxpushError] = []
             for job, params in zip(jobs, all_params, strict=True):
                 if since is not None and job.dedup_key is not None:
-                    found = await conn.execute_fetchall(
-                        _sql("find_duplicate"), {"dedup_key": job.dedup_key, "since": since}
+                    found = _all(
+                        conn, "find_duplicate", {"dedup_key": job.dedup_key, "since": since}
                     )
                     earlier = next((row["job_id"] for row in found), None)
                     if earlier is not None:
                         outcomes.append(DuplicateJobError(earlier))
                         continue
                 try:
-                    inserted = await conn.execute_fetchall(_sql("insert_job"), params)
+                    outcomes.append(_all(conn, "insert_job", params)[0])
                 except sqlite3.IntegrityError as exc:
                     outcomes.append(StorageError(f"job id {job.job_id} is already taken: {exc}"))
-                    continue
-                outcomes.append(self._record(next(iter(inserted))))
-        return outcomes
+            return outcomes
+
+        found = await self._outbox.transaction(f"store {len(jobs)} job(s)", insert)
+        return [
+            outcome if isinstance(outcome, FaxpushError) else self._record(outcome)
+            for outcome in found
+        ]
 
     async def get_job(self, customer_number: str, job_id: str) -> JobRecord | None:
         """The customer's job, or None."""
         params = {"customer_number": customer_number, "job_id": job_id}
-        async with self._outbox.connection(f"read job {job_id}") as conn:
-            found = await conn.execute_fetchall(_sql("get_job"), params)
+        found = await self._outbox.connection(
+            f"read job {job_id}", lambda conn: _all(conn, "get_job", params)
+        )
         return next((self._record(row) for row in found), None)
 
     async def get_jobs(self, customer_number: str, job_ids: Sequence[str]) -> list[JobRecord]:
         """The customer's jobs among ``job_ids``, in the order asked."""
         params = {"customer_number": customer_number, "job_ids": _unique_json(job_ids)}
-        async with self._outbox.connection(f"read {len(job_ids)} jobs") as conn:
-            found = await conn.execute_fetchall(_sql("get_jobs"), params)
+        found = await self._outbox.connection(
+            f"read {len(job_ids)} jobs", lambda conn: _all(conn, "get_jobs", params)
+        )
         return [self._record(row) for row in found]
 
     async def list_finished(
@@ -133,8 +147,9 @@ class SqliteJobStore:
     ) -> list[JobRecord]:
         """The customer's finished jobs, oldest report first."""
         params = {"customer_number": customer_number, "limit": max(limit, 0)}
-        async with self._outbox.connection("list reports") as conn:
-            found = await conn.execute_fetchall(_sql("list_finished"), params)
+        found = await self._outbox.connection(
+            "list reports", lambda conn: _all(conn, "list_finished", params)
+        )
         return [self._record(row) for row in found]
 
     async def delete_reports(self, customer_number: str, job_ids: Sequence[str]) -> set[str]:
@@ -142,8 +157,9 @@ class SqliteJobStore:
         params = {"customer_number": customer_number, "job_ids": _unique_json(job_ids)}
         if not job_ids:
             return set()
-        async with self._outbox.transaction(f"delete {len(job_ids)} reports") as conn:
-            found = await conn.execute_fetchall(_sql("delete_reports"), params)
+        found = await self._outbox.transaction(
+            f"delete {len(job_ids)} reports", lambda conn: _all(conn, "delete_reports", params)
+        )
         return {row["job_id"] for row in found}
 
     async def delete_oldest(
@@ -151,8 +167,9 @@ class SqliteJobStore:
     ) -> list[str]:
         """Delete up to ``limit`` of the customer's oldest finished reports."""
         params = {"customer_number": customer_number, "limit": max(limit, 0)}
-        async with self._outbox.transaction("delete the oldest reports") as conn:
-            found = await conn.execute_fetchall(_sql("delete_oldest"), params)
+        found = await self._outbox.transaction(
+            "delete the oldest reports", lambda conn: _all(conn, "delete_oldest", params)
+        )
         ordered = sorted(found, key=lambda row: (row["finished_at"], row["seq"]))
         return [row["job_id"] for row in ordered]
 
@@ -160,14 +177,16 @@ class SqliteJobStore:
     async def due_jobs(self, *, now: datetime, limit: int) -> list[JobRecord]:
         """ACTIVE jobs whose finish time has come, earliest first."""
         params = {"now": to_micros(now, name="now"), "limit": max(limit, 0)}
-        async with self._outbox.connection("find due jobs") as conn:
-            found = await conn.execute_fetchall(_sql("due_jobs"), params)
+        found = await self._outbox.connection(
+            "find due jobs", lambda conn: _all(conn, "due_jobs", params)
+        )
         return [self._record(row) for row in found]
 
     async def next_finish_at(self) -> datetime | None:
         """The earliest finish time of an ACTIVE job."""
-        async with self._outbox.connection("find the next due job") as conn:
-            found = await conn.execute_fetchall(_sql("next_finish_at"))
+        found = await self._outbox.connection(
+            "find the next due job", lambda conn: _all(conn, "next_finish_at")
+        )
         value = next((row[0] for row in found), None)
         return _optional_time(value)
 
@@ -200,30 +219,32 @@ class SqliteJobStore:
             )
             for item in finished
         ]
-        applied: set[str] = set()
         if not steps:
-            return applied
-        async with self._outbox.transaction(f"finish {len(steps)} job(s)") as conn:
+            return set()
+
+        def finish(conn: sqlite3.Connection) -> set[str]:
+            applied: set[str] = set()
             for job_id, params, push in steps:
-                updated = await conn.execute_fetchall(_sql("finish_job"), params)
-                if not updated:
+                if not _all(conn, "finish_job", params):
                     continue
                 if push is not None:
-                    await insert_push(conn, push, self._cipher, now_us=now_us)
+                    insert_push(conn, push, self._cipher, now_us=now_us)
                 applied.add(job_id)
-        return applied
+            return applied
+
+        return await self._outbox.transaction(f"finish {len(steps)} job(s)", finish)
 
     async def purge_reports(self, *, now: datetime, limit: int = 10_000) -> int:
         """Delete finished jobs whose purge time has passed."""
         params = {"now": to_micros(now, name="now"), "limit": max(limit, 0)}
-        async with self._outbox.transaction("purge expired reports") as conn:
-            cursor = await conn.execute(_sql("purge_reports"), params)
-            return cursor.rowcount
+        return await self._outbox.transaction(
+            "purge expired reports",
+            lambda conn: conn.execute(_sql("purge_reports"), params).rowcount,
+        )
 
     async def count_jobs(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
-        async with self._outbox.connection("count jobs") as conn:
-            found = await conn.execute_fetchall(_sql("count_jobs"))
+        found = await self._outbox.connection("count jobs", lambda conn: _all(conn, "count_jobs"))
         counts = dict.fromkeys(JobState, 0)
         counts.update({JobState(row["state"]): row["jobs"] for row in found})
         return counts
