@@ -22,12 +22,9 @@ import ipaddress
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,29 +36,11 @@ from faxpush.delivery.worker import delivery_engine
 from faxpush.storage.base import NewPush, PushTarget
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
+from receiver import receiver_process  # bench/receiver.py, run as a script
 
 HERE = Path(__file__).resolve().parent
 BODY = (HERE.parent / "tests" / "data" / "spec_samples" / "report-full.xml").read_bytes()
 CONTENT_TYPE = "text/xml; charset=UTF-8"
-
-
-@contextmanager
-def receiver_process() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        port_file = Path(tmp) / "port"
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "receiver.py"), "--port-file", str(port_file)]
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while not port_file.exists():
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("the benchmark receiver did not start")
-                time.sleep(0.02)
-            yield f"http://127.0.0.1:{port_file.read_text()}/hook"
-        finally:
-            proc.terminate()
-            proc.wait(15)
 
 
 async def baseline(url: str, pushes: int, concurrency: int) -> float:

@@ -11,8 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import subprocess
+import sys
+import tempfile
+import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +58,27 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
     )
     await send({"type": "http.response.body", "body": b""})
+
+
+@contextmanager
+def receiver_process(stats_file: Path | None = None) -> Iterator[str]:
+    """Run this receiver in its own process; yields its push URL, stops it on exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = Path(tmp) / "port"
+        command = [sys.executable, str(Path(__file__).resolve()), "--port-file", str(port_file)]
+        if stats_file is not None:
+            command += ["--stats-file", str(stats_file)]
+        proc = subprocess.Popen(command)
+        try:
+            deadline = time.monotonic() + 20
+            while not port_file.exists():
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit("the benchmark receiver did not start")
+                time.sleep(0.02)
+            yield f"http://127.0.0.1:{port_file.read_text()}/hook"
+        finally:
+            proc.terminate()
+            proc.wait(15)
 
 
 def main() -> None:

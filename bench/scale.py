@@ -24,12 +24,11 @@ import os
 import platform
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +40,7 @@ from faxpush.storage.base import NewPush, PushState, PushTarget, Store
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore
+from receiver import receiver_process  # bench/receiver.py, run as a script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -62,24 +62,6 @@ class Result:
     @property
     def rate(self) -> float:
         return self.pushes / self.seconds
-
-
-@contextmanager
-def receiver_process(stats_file: Path) -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        port_file = Path(tmp) / "port"
-        command = [sys.executable, str(HERE / "receiver.py"), "--port-file", str(port_file)]
-        proc = subprocess.Popen([*command, "--stats-file", str(stats_file)])
-        try:
-            deadline = time.monotonic() + 20
-            while not port_file.exists():
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("the benchmark receiver did not start")
-                time.sleep(0.02)
-            yield f"http://127.0.0.1:{port_file.read_text()}/hook"
-        finally:
-            proc.terminate()
-            proc.wait(15)
 
 
 @asynccontextmanager
