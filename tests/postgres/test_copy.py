@@ -13,13 +13,24 @@ import pytest
 
 from faxpush.core.errors import ConfigurationError, InputError
 from faxpush.core.secrets import Secret
+from faxpush.emulator.passwords import hash_password, verify_password
 from faxpush.storage.base import Account, PushRecord, PushState, Store, Verdict
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.copy import copy_outbox
+from faxpush.storage.jobs_base import JobRecord, JobState, JobStore, Login
+from faxpush.storage.jobs_factory import jobs_for
 from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore
 from tests import pg_support
 from tests.contract.builders import LEASE, NOW, SOON, enqueue_many, new_push, result
+from tests.contract.jobs_builders import (
+    CUSTOMER,
+    PUSH_PASSWORD,
+    final_report,
+    job_target,
+    new_job,
+    push_for,
+)
 
 from .conftest import OpenStore
 
@@ -28,6 +39,8 @@ pytestmark = pytest.mark.postgres
 REPO = Path(__file__).resolve().parents[2]
 CLI = "import sys; from faxpush.cli._errors import run; from faxpush.cli.db import app; run(app)"
 KEY = generate_key()
+LOGIN_PASSWORD = "login-pw-3f9a"
+DONE_JOB, ACTIVE_JOB = "FJDONE", "FJACTIVE"
 
 
 async def _fill(store: Store) -> None:
@@ -47,6 +60,30 @@ async def _fill(store: Store) -> None:
         Account("4711", push_url="https://x.test", push_credentials=Secret("cs"))
     )
     await store.put_token("acct:4711", Secret("tok"), expires_at=NOW + timedelta(days=3650))
+    await _fill_jobs(jobs_for(store))
+
+
+async def _fill_jobs(jobs: JobStore) -> None:
+    """The emulator's side: a login, a finished job whose push is in the outbox (the 41st),
+    and an active job; both jobs carry push credentials of their own."""
+    await jobs.put_login(Login("alice", CUSTOMER, hash_password(LOGIN_PASSWORD), NOW))
+    await jobs.create_job(
+        new_job(DONE_JOB, target=job_target(), purge_at=NOW + timedelta(days=2)), now=NOW
+    )
+    later = NOW + timedelta(hours=1)
+    await jobs.create_job(new_job(ACTIVE_JOB, target=job_target(), finish_at=later), now=NOW)
+    assert await jobs.finish_job(
+        DONE_JOB,
+        final_report(DONE_JOB),
+        push_for(DONE_JOB),
+        now=SOON,
+        purge_at=SOON + timedelta(days=30),
+    )
+
+
+async def _job_snapshot(jobs: JobStore) -> tuple[list[Login], list[JobRecord | None]]:
+    found = [await jobs.get_job(CUSTOMER, job_id) for job_id in (DONE_JOB, ACTIVE_JOB)]
+    return await jobs.list_logins(), found
 
 
 @pytest.fixture
@@ -104,12 +141,16 @@ async def test_copy_moves_the_whole_outbox(
     code, out, err = await _cli("copy", sqlite_url, pg_url)
 
     assert code == 0, err
-    assert "pushes: 0 / 40" in err
-    assert "pushes: 40 / 40" in err
+    assert "pushes: 0 / 41" in err
+    assert "pushes: 41 / 41" in err
     assert "attempts: 20 / 20" in err
-    assert "1 accounts, 40 pushes, 20 attempts, 1 oauth_tokens (counts verified)" in out
+    assert "fax_jobs: 2 / 2" in err
+    assert (
+        "1 accounts, 41 pushes, 20 attempts, 1 oauth_tokens, 1 rest_logins, 2 fax_jobs "
+        "(counts verified)"
+    ) in out
     assert "5 push(es) that were in flight are pending again" in out
-    assert "42 secret(s) checked and kept under the same key" in out
+    assert "45 secret(s) checked and kept under the same key" in out
     source = await SqliteStore.open(sqlite_url.removeprefix("sqlite:///"), SecretCipher([KEY]))
     target = await PostgresStore.open(pg_url, SecretCipher([KEY]))
     try:
@@ -121,16 +162,42 @@ async def test_copy_moves_the_whole_outbox(
             )
         assert await target.list_accounts() == await source.list_accounts()
         assert await target.get_token("acct:4711", now=NOW) == Secret("tok")
-        assert (await target.count_by_state())[PushState.PENDING] == 25
+        assert (await target.count_by_state())[PushState.PENDING] == 26
+        await _check_jobs(jobs_for(source), jobs_for(target))
 
         # the copy is a working outbox: new pushes sort after the copied ones
         await target.enqueue(new_push("new"), now=SOON)
         assert (await target.list_pushes(limit=1))[0].delivery_id == "new"
         claims = await target.claim(worker_id="pg", limit=100, lease=LEASE, now=SOON)
-        assert len(claims) == 21  # 15 pending, 5 that were in flight, the new one
+        assert len(claims) == 22  # 16 pending (one the job's), 5 that were in flight, the new one
     finally:
         await source.close()
         await target.close()
+
+
+async def _check_jobs(source: JobStore, target: JobStore) -> None:
+    """The target's job store reads what the source's holds, and keeps working."""
+    logins, found = await _job_snapshot(target)
+    assert (logins, found) == await _job_snapshot(source)
+    (login,) = logins
+    assert verify_password(LOGIN_PASSWORD, login.password_hash)
+    assert not verify_password("wrong", login.password_hash)
+    done, active = found
+    assert done is not None
+    assert active is not None
+    assert (done.state, active.state) == (JobState.FINISHED, JobState.ACTIVE)
+    assert done.report == final_report(DONE_JOB)
+    assert active.push_target is not None
+    assert active.push_target.credentials == Secret(PUSH_PASSWORD)
+    assert [job.job_id for job in await target.list_finished(CUSTOMER)] == [DONE_JOB]
+    assert await target.next_finish_at() == active.finish_at
+    # new jobs number after the copied ones (fax_jobs.seq continues)
+    await target.create_job(new_job("FJNEW", finish_at=active.finish_at), now=SOON)
+    due = await target.due_jobs(now=active.finish_at, limit=10)
+    assert [job.job_id for job in due] == [ACTIVE_JOB, "FJNEW"]
+    assert await target.finish_job(
+        ACTIVE_JOB, final_report(ACTIVE_JOB), None, now=SOON, purge_at=SOON + timedelta(days=1)
+    )
 
 
 async def test_a_target_with_an_outbox_is_refused_unless_forced(
@@ -149,7 +216,26 @@ async def test_a_target_with_an_outbox_is_refused_unless_forced(
     assert code == 0, err
     assert err == ""
     assert await store.get_push("already-here") is None
-    assert sum((await store.count_by_state()).values()) == 40
+    assert sum((await store.count_by_state()).values()) == 41
+
+
+async def test_a_target_with_only_jobs_is_refused_unless_forced(
+    sqlite_url: str, pg_url: str, open_store: OpenStore
+) -> None:
+    jobs = jobs_for(await open_store())
+    await jobs.put_login(Login("bob", CUSTOMER, hash_password("other"), NOW))
+    await jobs.create_job(new_job("FJTARGET"), now=NOW)
+
+    code, _, err = await _cli("copy", "--quiet", sqlite_url, pg_url)
+    assert code == 2
+    assert "already holds an outbox (1 rest_logins, 1 fax_jobs)" in err
+    assert await jobs.get_job(CUSTOMER, "FJTARGET") is not None
+
+    code, _, err = await _cli("copy", "--quiet", "--force", sqlite_url, pg_url)
+    assert code == 0, err
+    assert await jobs.get_job(CUSTOMER, "FJTARGET") is None
+    assert [login.login for login in await jobs.list_logins()] == ["alice"]
+    assert (await jobs.count_jobs())[JobState.ACTIVE] == 1
 
 
 async def test_a_target_key_reseals_every_secret(
@@ -163,14 +249,19 @@ async def test_a_target_key_reseals_every_secret(
     )
 
     assert code == 0, err
-    assert "42 secret(s) checked and re-sealed under the target key" in out
+    assert "45 secret(s) checked and re-sealed under the target key" in out
     target = await PostgresStore.open(pg_url, SecretCipher([new_key]))
     stale = await PostgresStore.open(pg_url, SecretCipher([KEY]))
     try:
         assert all(p.target.credentials is not None for p in await target.list_pushes())
         assert await target.get_token("acct:4711", now=NOW) == Secret("tok")
+        active = await jobs_for(target).get_job(CUSTOMER, ACTIVE_JOB)
+        assert active is not None
+        assert active.push_target == job_target()
         with pytest.raises(ConfigurationError, match="encrypted with another key"):
             await stale.list_accounts()
+        with pytest.raises(ConfigurationError, match="encrypted with another key"):
+            await jobs_for(stale).get_job(CUSTOMER, ACTIVE_JOB)
     finally:
         await target.close()
         await stale.close()
@@ -198,12 +289,20 @@ async def test_copy_between_postgresql_databases(sqlite_url: str, pg_url: str) -
     await copy_outbox(sqlite_url, pg_url, source_cipher=cipher)
     async with pg_support.fresh_database(await pg_support.outbox_template()) as second:
         report = await copy_outbox(pg_url, second, source_cipher=cipher)
-        assert report.rows == {"accounts": 1, "pushes": 40, "attempts": 20, "oauth_tokens": 1}
+        assert report.rows == {
+            "accounts": 1,
+            "pushes": 41,
+            "attempts": 20,
+            "oauth_tokens": 1,
+            "rest_logins": 1,
+            "fax_jobs": 2,
+        }
         assert report.requeued == 0  # nothing was in flight in the first copy
         first = await PostgresStore.open(pg_url, cipher)
         other = await PostgresStore.open(second, cipher)
         try:
             assert await _snapshot(other) == await _snapshot(first)
+            assert await _job_snapshot(jobs_for(other)) == await _job_snapshot(jobs_for(first))
         finally:
             await first.close()
             await other.close()

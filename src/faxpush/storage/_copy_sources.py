@@ -1,4 +1,5 @@
-"""Where ``faxpush db copy`` reads an outbox from: a SQLite file or a PostgreSQL database.
+"""Where ``faxpush db copy`` reads an outbox (and the emulator's jobs beside it) from: a
+SQLite file or a PostgreSQL database.
 
 Each source yields rows as dictionaries keyed by the PostgreSQL column names, with values
 already in PostgreSQL's types (aware datetimes, booleans, bytes, JSON text), read in one
@@ -28,7 +29,7 @@ WAS_IN_FLIGHT = "_was_in_flight"
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """One table of the outbox as the copy sees it."""
+    """One table of the outbox or the emulator as the copy sees it."""
 
     name: str
     key: str  # rows are read in this order
@@ -76,7 +77,24 @@ TOKENS = Table(
     "oauth_tokens", "cache_key", ("cache_key", "token", "expires_at"), sealed="token",
     times=("expires_at",),
 )  # fmt: skip
-TABLES = (ACCOUNTS, PUSHES, ATTEMPTS, TOKENS)  # parents before children
+# The emulator's tables (0002_jobs.sql). finish_batch, PostgreSQL's only, stays NULL.
+LOGINS = Table(
+    "rest_logins", "login", ("login", "customer_number", "password_hash", "created_at"),
+    times=("created_at",),
+)  # fmt: skip
+JOBS = Table(
+    "fax_jobs",
+    "seq",
+    (
+        "seq", "job_id", "customer_number", "login", "state", "plan", "finish_at",
+        "target_url", "target_auth", "target_principal", "target_credentials",
+        "target_token_url", "target_client_auth", "dedup_key", "created_at", "finished_at",
+        "purge_at", "report",
+    ),
+    sealed="target_credentials",
+    times=("finish_at", "created_at", "finished_at", "purge_at"),
+)  # fmt: skip
+TABLES = (ACCOUNTS, PUSHES, ATTEMPTS, TOKENS, LOGINS, JOBS)  # parents before children
 
 
 # SQLite keeps push bodies in their own table; this view puts them back into the rows.

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from faxpush.core.errors import ConfigurationError, InputError, StorageError
 from faxpush.core.secrets import Secret
@@ -37,6 +38,16 @@ from faxpush.storage.base import (
     Verdict,
 )
 from faxpush.storage.cipher import SecretCipher
+
+
+@runtime_checkable
+class SealedState(Protocol):
+    """Extension state (see :meth:`MemoryStore.extension`) holding sealed secrets."""
+
+    def reseal_all(self, reseal: Callable[[Sealed], Sealed]) -> int:
+        """Replace every sealed secret held by ``reseal(it)``; return how many there were."""
+        ...
+
 
 _REQUEUEABLE = frozenset({PushState.FAILED, PushState.DELIVERED, PushState.CANCELLED})
 
@@ -73,11 +84,20 @@ class MemoryStore:
 
     def extension(self, name: str, factory: Callable[[], object]) -> object:
         """State another store keeps in this memory database (the emulator's jobs), shared
-        by every handle on it; created by ``factory`` on first use."""
+        by every handle on it; created by ``factory`` on first use. State that keeps sealed
+        secrets implements :class:`SealedState`, so that :meth:`rotate_secrets` reaches them."""
         extensions = self._data.extensions
         if name not in extensions:
             extensions[name] = factory()
         return extensions[name]
+
+    def seal(self, secret: Secret | None) -> Sealed | None:
+        """``secret`` as this store keeps it at rest (for state kept by :meth:`extension`)."""
+        return self._seal(secret)
+
+    def unseal(self, sealed: Sealed) -> Secret:
+        """Open what :meth:`seal` returned, with this handle's cipher."""
+        return self._open(sealed)
 
     async def migrate(self) -> None:
         """Nothing to create; present for the protocol."""
@@ -293,7 +313,8 @@ class MemoryStore:
 
     # --- secrets ----------------------------------------------------------------------
     async def rotate_secrets(self) -> int:
-        """Re-encrypt every stored secret with the cipher's primary key; return the count."""
+        """Re-encrypt every stored secret (the emulator jobs' push credentials included) with
+        the cipher's primary key, in one transaction; return the count."""
         async with self._locked() as data:
             if self._cipher is None:
                 return 0
@@ -309,6 +330,10 @@ class MemoryStore:
             for key, (token, expires_us) in data.tokens.items():
                 data.tokens[key] = (self._reseal(token), expires_us)
                 count += 1
+            # No await from here on: nobody sees the extensions half re-sealed.
+            for state in data.extensions.values():
+                if isinstance(state, SealedState):
+                    count += state.reseal_all(self._reseal)
             return count
 
     # --- internals --------------------------------------------------------------------

@@ -10,7 +10,7 @@ the two, so no other task can observe one without the other.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,6 +18,7 @@ from datetime import datetime
 from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.core.models import FaxJobReport
 from faxpush.storage._common import to_micros
+from faxpush.storage._memory_schedule import Sealed
 from faxpush.storage.base import NewPush
 from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
@@ -28,16 +29,19 @@ from faxpush.storage.jobs_base import (
     Login,
     NewJob,
 )
-from faxpush.storage.memory import MemoryStore
+from faxpush.storage.memory import MemoryStore, SealedState
 
 _EXTENSION = "faxpush.jobs"
 
 
 @dataclass(slots=True)
 class _JobRow:
+    """``record`` without its push credentials: those are kept sealed in ``credentials``."""
+
     seq: int
     record: JobRecord
     dedup_key: str | None
+    credentials: Sealed | None = None
 
 
 @dataclass(slots=True)
@@ -46,6 +50,15 @@ class _JobData:
     logins: dict[str, Login] = field(default_factory=dict)
     jobs: dict[str, _JobRow] = field(default_factory=dict)
     next_seq: int = 1
+
+    def reseal_all(self, reseal: Callable[[Sealed], Sealed]) -> int:
+        """Re-seal every job's push credentials (see MemoryStore.rotate_secrets)."""
+        count = 0
+        for row in self.jobs.values():
+            if row.credentials is not None:
+                row.credentials = reseal(row.credentials)
+                count += 1
+        return count
 
 
 def _report_order(row: _JobRow) -> tuple[datetime, int]:
@@ -60,6 +73,7 @@ class MemoryJobStore:
         self._outbox = outbox
         data = outbox.extension(_EXTENSION, _JobData)
         assert isinstance(data, _JobData)
+        assert isinstance(data, SealedState)  # so that rotate_secrets re-seals job secrets
         self._data = data
 
     def __repr__(self) -> str:
@@ -110,9 +124,8 @@ class MemoryJobStore:
         async with self._locked() as data:
             return [self._insert(data, job, now, duplicate_since) for job in jobs]
 
-    @staticmethod
     def _insert(
-        data: _JobData, job: NewJob, now: datetime, duplicate_since: datetime | None
+        self, data: _JobData, job: NewJob, now: datetime, duplicate_since: datetime | None
     ) -> JobRecord | FaxpushError:
         if duplicate_since is not None and job.dedup_key is not None:
             for row in sorted(data.jobs.values(), key=lambda r: r.seq):
@@ -120,6 +133,7 @@ class MemoryJobStore:
                     return DuplicateJobError(row.record.job_id)
         if job.job_id in data.jobs:
             return StorageError(f"job id {job.job_id} is already taken")
+        target = job.push_target
         record = JobRecord(
             job_id=job.job_id,
             customer_number=job.customer_number,
@@ -128,12 +142,14 @@ class MemoryJobStore:
             plan=job.plan,
             finish_at=job.finish_at,
             created_at=now,
-            push_target=job.push_target,
+            push_target=None if target is None else replace(target, credentials=None),
             purge_at=job.purge_at,
         )
-        data.jobs[job.job_id] = _JobRow(data.next_seq, record, job.dedup_key)
+        sealed = None if target is None else self._outbox.seal(target.credentials)
+        row = _JobRow(data.next_seq, record, job.dedup_key, sealed)
+        data.jobs[job.job_id] = row
         data.next_seq += 1
-        return record
+        return self._public(row)
 
     async def get_job(self, customer_number: str, job_id: str) -> JobRecord | None:
         """The customer's job, or None."""
@@ -141,7 +157,7 @@ class MemoryJobStore:
             row = data.jobs.get(job_id)
             if row is None or row.record.customer_number != customer_number:
                 return None
-            return row.record
+            return self._public(row)
 
     async def get_jobs(self, customer_number: str, job_ids: Sequence[str]) -> list[JobRecord]:
         """The customer's jobs among ``job_ids``, in the order asked."""
@@ -150,7 +166,7 @@ class MemoryJobStore:
             for job_id in dict.fromkeys(job_ids):
                 row = data.jobs.get(job_id)
                 if row is not None and row.record.customer_number == customer_number:
-                    found.append(row.record)
+                    found.append(self._public(row))
             return found
 
     async def list_finished(
@@ -158,7 +174,8 @@ class MemoryJobStore:
     ) -> list[JobRecord]:
         """The customer's finished jobs, oldest report first."""
         async with self._locked() as data:
-            return [row.record for row in self._finished(data, customer_number)[: max(limit, 0)]]
+            chosen = self._finished(data, customer_number)[: max(limit, 0)]
+            return [self._public(row) for row in chosen]
 
     async def delete_reports(self, customer_number: str, job_ids: Sequence[str]) -> set[str]:
         """Delete the customer's finished jobs among ``job_ids``; return the deleted ids."""
@@ -195,7 +212,7 @@ class MemoryJobStore:
                 if row.record.state is JobState.ACTIVE and row.record.finish_at <= now
             ]
             due.sort(key=lambda row: (row.record.finish_at, row.seq))
-            return [row.record for row in due[: max(limit, 0)]]
+            return [self._public(row) for row in due[: max(limit, 0)]]
 
     async def next_finish_at(self) -> datetime | None:
         """The earliest finish time of an ACTIVE job."""
@@ -264,6 +281,14 @@ class MemoryJobStore:
             for row in data.jobs.values():
                 counts[row.record.state] += 1
             return counts
+
+    def _public(self, row: _JobRow) -> JobRecord:
+        """The record with its push credentials opened."""
+        target = row.record.push_target
+        if target is None or row.credentials is None:
+            return row.record
+        opened = replace(target, credentials=self._outbox.unseal(row.credentials))
+        return replace(row.record, push_target=opened)
 
     @staticmethod
     def _finished(data: _JobData, customer_number: str) -> list[_JobRow]:

@@ -385,7 +385,8 @@ class PostgresStore:
 
     # --- secrets ----------------------------------------------------------------------
     async def rotate_secrets(self) -> int:
-        """Re-encrypt every stored secret with the cipher's primary key; return the count.
+        """Re-encrypt every stored secret (the emulator jobs' push credentials included) with
+        the cipher's primary key, in one transaction; return the count.
 
-        One transaction; secrets are read and rewritten in chunks."""
+        Secrets are read and rewritten in chunks."""
         return await self._runner.run("rotate secrets", lambda c, _: rotate_all(c, self._cipher))

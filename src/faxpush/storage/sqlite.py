@@ -376,11 +376,12 @@ class SqliteStore:
 
     # --- secrets ----------------------------------------------------------------------
     async def rotate_secrets(self) -> int:
-        """Re-encrypt every stored secret with the cipher's primary key; return the count."""
+        """Re-encrypt every stored secret (the emulator jobs' push credentials included) with
+        the cipher's primary key, in one transaction; return the count."""
 
         def rotate(conn: sqlite3.Connection) -> int:
             count = 0
-            for table in ("push", "account", "token"):
+            for table in ("push", "account", "token", "job"):
                 updates = [
                     {"id": row["id"], "secret": self._cipher.rotate(row["secret"])}
                     for row in _all(conn, f"{table}_secrets")

@@ -234,6 +234,17 @@ UPDATE accounts SET push_credentials = sealed.secret
 FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
 WHERE accounts.customer_number = sealed.id;
 
+-- name: job_secrets
+-- The emulator's jobs (0002_jobs.sql) keep their own push credentials, sealed the same way.
+SELECT seq::text AS id, target_credentials AS secret FROM fax_jobs
+WHERE target_credentials IS NOT NULL
+FOR UPDATE;
+
+-- name: update_job_secrets
+UPDATE fax_jobs SET target_credentials = sealed.secret
+FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
+WHERE fax_jobs.seq = sealed.id::bigint;
+
 -- name: token_secrets
 SELECT cache_key AS id, token AS secret FROM oauth_tokens
 FOR UPDATE;
@@ -248,14 +259,18 @@ WHERE oauth_tokens.cache_key = sealed.id;
 SELECT (SELECT count(*) FROM accounts) AS accounts,
        (SELECT count(*) FROM pushes) AS pushes,
        (SELECT count(*) FROM attempts) AS attempts,
-       (SELECT count(*) FROM oauth_tokens) AS oauth_tokens;
+       (SELECT count(*) FROM oauth_tokens) AS oauth_tokens,
+       (SELECT count(*) FROM rest_logins) AS rest_logins,
+       (SELECT count(*) FROM fax_jobs) AS fax_jobs;
 
 -- name: copy_empty_outbox
-TRUNCATE attempts, pushes, accounts, oauth_tokens RESTART IDENTITY;
+TRUNCATE attempts, pushes, accounts, oauth_tokens, fax_jobs, rest_logins RESTART IDENTITY;
 
 -- name: copy_reset_identities
 -- Rows were copied with their own seq and id: new rows continue after the largest.
 SELECT setval(pg_get_serial_sequence('pushes', 'seq'),
               coalesce((SELECT max(seq) FROM pushes), 0) + 1, false),
        setval(pg_get_serial_sequence('attempts', 'id'),
-              coalesce((SELECT max(id) FROM attempts), 0) + 1, false);
+              coalesce((SELECT max(id) FROM attempts), 0) + 1, false),
+       setval(pg_get_serial_sequence('fax_jobs', 'seq'),
+              coalesce((SELECT max(seq) FROM fax_jobs), 0) + 1, false);

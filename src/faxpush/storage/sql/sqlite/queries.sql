@@ -221,6 +221,13 @@ WHERE push_credentials IS NOT NULL;
 -- name: update_account_secret
 UPDATE accounts SET push_credentials = :secret WHERE customer_number = :id;
 
+-- name: job_secrets
+-- The emulator's jobs (0002_jobs.sql) keep their own push credentials, sealed the same way.
+SELECT seq AS id, target_credentials AS secret FROM fax_jobs WHERE target_credentials IS NOT NULL;
+
+-- name: update_job_secret
+UPDATE fax_jobs SET target_credentials = :secret WHERE seq = :id;
+
 -- name: token_secrets
 SELECT cache_key AS id, token AS secret FROM oauth_tokens;
 
