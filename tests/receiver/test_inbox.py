@@ -1,8 +1,10 @@
-"""The inbox contract, run against the in-memory and the SQLite inbox alike."""
+"""The inbox contract, run against the in-memory, the SQLite and the PostgreSQL inbox alike
+(PostgreSQL: a fresh database per test, see tests/pg_support.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,12 +17,14 @@ from faxpush.receiver.inbox import (
     InboxStore,
     IncomingPush,
     MemoryInbox,
+    PgInbox,
     SqliteInbox,
     TaskState,
     inbox_key,
     open_inbox,
     valid_delivery_id,
 )
+from tests import pg_support
 from tests.samples import FULL_REPORT_MODEL, MINIMAL_REPORT_MODEL, sample
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
@@ -44,19 +48,22 @@ def push(
     )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def inbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[InboxStore]:
-    store: InboxStore
-    if request.param == "memory":
-        store = MemoryInbox()
-    else:
-        store = await SqliteInbox.open(tmp_path / "inbox.db")
-    await store.migrate()
-    await store.migrate()  # idempotent
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        store: InboxStore
+        if request.param == "memory":
+            store = MemoryInbox()
+        elif request.param == "sqlite":
+            store = await SqliteInbox.open(tmp_path / "inbox.db")
+        else:
+            pg_support.require_postgres()
+            url = await stack.enter_async_context(pg_support.fresh_database())
+            store = await PgInbox.open(url)
+        stack.push_async_callback(store.close)
+        await store.migrate()
+        await store.migrate()  # idempotent
         yield store
-    finally:
-        await store.close()
 
 
 async def test_accept_stores_once_and_counts_duplicates(inbox: InboxStore) -> None:
@@ -225,7 +232,7 @@ async def test_sqlite_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["postgres://x", "sqlite://relative", "memory", "sqlite:///a.db?x=1"]
+    "url", ["mysql://localhost/x", "sqlite://relative", "memory", "sqlite:///a.db?x=1"]
 )
 async def test_bad_inbox_urls(url: str) -> None:
     with pytest.raises(ConfigurationError):

@@ -205,7 +205,8 @@ def listen(
         str, typer.Option(help="HTTP_DIGEST: algorithms to offer, in order.")
     ] = ",".join(DEFAULT_ALGORITHMS),
     inbox: Annotated[
-        str, typer.Option(help="Where pushes are kept: sqlite:///file.db or memory://.")
+        str,
+        typer.Option(help="Where pushes are kept: sqlite:///file.db, postgresql://… or memory://."),
     ] = DEFAULT_INBOX_URL,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per request.")

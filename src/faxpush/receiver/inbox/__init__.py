@@ -1,5 +1,6 @@
-"""The receiver's idempotent inbox: protocol, in-memory and SQLite backends, and opening one
-from a URL (``sqlite:///inbox.db``, ``sqlite:////abs/inbox.db`` or ``memory://``)."""
+"""The receiver's idempotent inbox: protocol, in-memory, SQLite and PostgreSQL backends, and
+opening one from a URL (``sqlite:///inbox.db``, ``sqlite:////abs/inbox.db``,
+``postgresql://user:pw@host:5432/db`` or ``memory://``)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from faxpush.receiver.inbox.base import (
     valid_delivery_id,
 )
 from faxpush.receiver.inbox.memory import MemoryInbox
+from faxpush.receiver.inbox.postgres import PgInbox
 from faxpush.receiver.inbox.sqlite import SqliteInbox
+from faxpush.storage._pg_connection import SCHEMES as POSTGRES_SCHEMES
 
 
 async def open_inbox(url: str, *, synchronous: str = "FULL") -> InboxStore:
-    """Open and migrate the inbox ``url`` names."""
+    """Open and migrate the inbox ``url`` names (``synchronous`` applies to SQLite only)."""
     scheme, separator, rest = url.partition("://")
     inbox: InboxStore
     if separator and scheme.lower() == "memory":
@@ -34,10 +37,12 @@ async def open_inbox(url: str, *, synchronous: str = "FULL") -> InboxStore:
         if "?" in location:
             raise ConfigurationError("SQLite inbox URLs take no options; remove the ?…")
         inbox = await SqliteInbox.open(Path(location), synchronous=synchronous)
+    elif separator and scheme.lower() in POSTGRES_SCHEMES:
+        inbox = await PgInbox.open(url)
     else:
         raise ConfigurationError(
-            f"unsupported inbox URL {url!r}; use sqlite:///relative.db, "
-            "sqlite:////absolute/path.db or memory://"
+            f"unsupported inbox URL scheme {scheme!r}; use sqlite:///relative.db, "
+            "sqlite:////absolute/path.db, postgresql://user:password@host:5432/db or memory://"
         )
     try:
         await inbox.migrate()
@@ -56,6 +61,7 @@ __all__ = [
     "InboxStore",
     "IncomingPush",
     "MemoryInbox",
+    "PgInbox",
     "SqliteInbox",
     "TaskState",
     "inbox_key",

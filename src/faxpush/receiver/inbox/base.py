@@ -5,10 +5,10 @@ under the same key only counts the duplicate. Each handler registered when a pus
 arrives gets a *task* row, created in the same transaction, so handlers run after the commit,
 each one exactly until it succeeds, and a restart finds whatever was left undone.
 
-Backends: :class:`~faxpush.receiver.inbox.memory.MemoryInbox` and
-:class:`~faxpush.receiver.inbox.sqlite.SqliteInbox`; the contract tests run the same
-behaviour against both. Driver exceptions become
-:class:`~faxpush.core.errors.StorageError` at this boundary.
+Backends: :class:`~faxpush.receiver.inbox.memory.MemoryInbox`,
+:class:`~faxpush.receiver.inbox.sqlite.SqliteInbox` and
+:class:`~faxpush.receiver.inbox.postgres.PgInbox`; the same tests run against all three.
+Driver exceptions become :class:`~faxpush.core.errors.StorageError` at this boundary.
 """
 
 from __future__ import annotations

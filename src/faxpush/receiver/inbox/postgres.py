@@ -1,0 +1,267 @@
+"""The PostgreSQL inbox: one database shared by any number of receiver processes.
+
+Storing a push is one ``INSERT … ON CONFLICT (key) DO UPDATE`` statement that also inserts
+its tasks, so the database's unique key decides, across processes, whether a push is new or
+a duplicate, before the receiver answers 2xx. Handler tasks are leased with ``FOR UPDATE SKIP
+LOCKED`` and a fresh claim id (the fencing token), so one handler run happens per push and
+handler no matter how many receivers run handlers. Lost connections are retried with the
+outbox's backoff; accepts, claims and finishes first ask whether their earlier try committed
+(by accept id, claim id, finished claim id) instead of doing the work twice. SQL lives in
+``receiver/sql/inbox_postgresql/``; the tables and the schema-version table carry an
+``inbox_`` prefix, so the inbox may share a database with the outbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import asyncpg
+
+from faxpush.core.errors import InputError, StorageError
+from faxpush.receiver.inbox._pg_rows import checked, entry_from_row, migrations, sql, task_from_row
+from faxpush.receiver.inbox.base import (
+    Accepted,
+    ClaimedTask,
+    HandlerTask,
+    InboxEntry,
+    IncomingPush,
+    TaskState,
+)
+from faxpush.storage._pg_connection import (
+    Reconnect,
+    Runner,
+    driver_url,
+    redacted,
+    server_settings,
+    with_retries,
+)
+
+if TYPE_CHECKING:
+    from faxpush.storage._pg_connection import Pool, PooledConnection
+
+DEFAULT_MAX_CONNECTIONS: Final = 10
+DEFAULT_CONNECT_TIMEOUT: Final = timedelta(seconds=10)
+DEFAULT_COMMAND_TIMEOUT: Final = timedelta(seconds=60)
+
+
+class PgInbox:
+    """An :class:`~faxpush.receiver.inbox.base.InboxStore` in a PostgreSQL database. Use
+    :meth:`open`."""
+
+    def __init__(self, pool: Pool, url: str, *, reconnect: Reconnect) -> None:
+        self._where = redacted(url)
+        self._runner = Runner(pool, self._where, reconnect)
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        connect_timeout: timedelta = DEFAULT_CONNECT_TIMEOUT,
+        command_timeout: timedelta = DEFAULT_COMMAND_TIMEOUT,
+        reconnect: Reconnect | None = None,
+    ) -> PgInbox:
+        """Connect to the database ``url`` names (``postgresql://user:pw@host:5432/db``);
+        while the server is unreachable, connecting is retried as operations are."""
+        dsn = driver_url(url)
+        if max_connections < 1:
+            raise InputError(f"max_connections must be at least 1, got {max_connections}")
+        policy = reconnect or Reconnect()
+
+        async def create() -> Pool:
+            return await asyncpg.create_pool(
+                dsn,
+                min_size=1,
+                max_size=max_connections,
+                timeout=connect_timeout.total_seconds(),
+                command_timeout=command_timeout.total_seconds(),
+                server_settings=server_settings(dsn),
+            )
+
+        pool = await with_retries(create, policy, action="connect", where=redacted(dsn))
+        return cls(pool, dsn, reconnect=policy)
+
+    def __repr__(self) -> str:
+        return f"PgInbox({self._where!r})"
+
+    @property
+    def url(self) -> str:
+        """The database URL, without its password."""
+        return self._where
+
+    async def migrate(self) -> None:
+        """Create or upgrade the inbox tables; receivers starting at once take turns."""
+        await self._runner.run("migrate the inbox schema", lambda c, _: self._migrate(c))
+
+    async def _migrate(self, conn: PooledConnection) -> None:
+        known = migrations()
+        async with conn.transaction():
+            await conn.execute(*sql("lock_migrations"))
+            await conn.execute(*sql("create_schema_version"))
+            current = await conn.fetchval(*sql("current_schema_version"))
+            if current > known[-1].version:
+                raise StorageError(
+                    f"the inbox {self._where} has schema version {current}, newer than this "
+                    f"faxpush knows ({known[-1].version}); upgrade faxpush"
+                )
+            for migration in known[current:]:
+                await conn.execute(migration.script)  # no arguments: several statements
+                record = {
+                    "version": migration.version,
+                    "name": migration.name,
+                    "applied_at": datetime.now(UTC),
+                }
+                await conn.execute(*sql("record_schema_version", record))
+
+    async def close(self) -> None:
+        """Close the connections; later calls raise StorageError. Safe to call twice."""
+        await self._runner.close()
+
+    async def accept(
+        self, push: IncomingPush, *, handlers: Sequence[str], now: datetime
+    ) -> Accepted:
+        """Store the push with its tasks (or count the duplicate); returns once committed."""
+        accept_id = uuid.uuid4()
+        params: dict[str, Any] = {
+            "key": push.key,
+            "job_id": push.report.jobId,
+            "delivery_id": push.delivery_id,
+            "content_type": push.content_type,
+            "body": push.body,
+            "report": None if push.default_layout else push.report.model_dump_json(),
+            "auth_method": push.auth_method.value,
+            "principal": push.principal,
+            "now": checked(now),
+            "accept_id": accept_id,
+            "handlers": list(dict.fromkeys(handlers)),
+        }
+        store, earlier = sql("accept", params), sql("accepted_by", params)
+
+        async def work(conn: PooledConnection, attempt: int) -> int:
+            if attempt > 0:  # did the try whose answer was lost commit?
+                seen: int | None = await conn.fetchval(*earlier)
+                if seen is not None:
+                    return seen
+            times: int = await conn.fetchval(*store)
+            return times
+
+        times = await self._runner.run(f"store push {push.key}", work)
+        return Accepted(push.key, times == 1, times)
+
+    # --- reading ------------------------------------------------------------------------
+    async def get(self, key: str) -> InboxEntry | None:
+        """The push stored under ``key``."""
+        statement = sql("get_entry", {"key": key})
+        row = await self._runner.run(f"read push {key}", lambda c, _: c.fetchrow(*statement))
+        return None if row is None else entry_from_row(row)
+
+    async def list_entries(self, *, limit: int = 100, offset: int = 0) -> list[InboxEntry]:
+        """Newest first."""
+        statement = sql("list_entries", {"limit": max(limit, 0), "offset": max(offset, 0)})
+        rows = await self._runner.run("list pushes", lambda c, _: c.fetch(*statement))
+        return [entry_from_row(row) for row in rows]
+
+    async def count(self) -> int:
+        """How many pushes are stored."""
+        statement = sql("count_entries")
+        found: int = await self._runner.run("count pushes", lambda c, _: c.fetchval(*statement))
+        return found
+
+    # --- handler tasks ------------------------------------------------------------------
+    async def claim_tasks(
+        self, *, now: datetime, lease: timedelta, limit: int, key: str | None = None
+    ) -> list[ClaimedTask]:
+        """Lease due tasks, earliest due first; rows other processes hold are skipped."""
+        if limit <= 0:
+            return []
+        claim_id = uuid.uuid4().hex
+        params = {
+            "claim_id": claim_id,
+            "claimed_until": checked(now) + lease,
+            "now": now,
+            "key": key,
+            "limit": limit,
+        }
+        claim, earlier = sql("claim_due", params), sql("claimed_by", params)
+
+        async def work(conn: PooledConnection, attempt: int) -> list[asyncpg.Record]:
+            if attempt > 0:  # did the try whose answer was lost commit?
+                taken = await conn.fetch(*earlier)
+                if taken:
+                    return taken
+            return await conn.fetch(*claim)
+
+        rows = await self._runner.run("claim handler tasks", work)
+        tasks = sorted((task_from_row(row) for row in rows), key=lambda t: t.next_attempt_at)
+        return [ClaimedTask(task, claim_id) for task in tasks]
+
+    async def finish_task(
+        self,
+        claimed: ClaimedTask,
+        *,
+        now: datetime,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Apply the outcome if the claim is still current."""
+        if error is None:
+            state = TaskState.DONE
+        else:
+            state = TaskState.PENDING if retry_at is not None else TaskState.FAILED
+        params = {
+            "state": state.value,
+            "retry_at": None if retry_at is None or error is None else checked(retry_at),
+            "error": error,
+            "done_at": checked(now) if error is None else None,
+            "key": claimed.task.key,
+            "handler": claimed.task.handler,
+            "claim_id": claimed.claim_id,
+        }
+        finish, earlier = sql("finish_task", params), sql("finished_by", params)
+
+        async def work(conn: PooledConnection, attempt: int) -> bool:
+            if attempt > 0 and await conn.fetchval(*earlier) is not None:
+                return True  # the try whose answer was lost committed
+            return await conn.fetchval(*finish) is not None
+
+        return await self._runner.run(f"finish handler {claimed.task.handler}", work)
+
+    async def list_tasks(
+        self, *, key: str | None = None, state: TaskState | None = None, limit: int = 1000
+    ) -> list[HandlerTask]:
+        """Tasks by push arrival, then handler name."""
+        params = {"key": key, "state": None if state is None else state.value, "limit": limit}
+        statement = sql("list_tasks", params)
+        rows = await self._runner.run("list handler tasks", lambda c, _: c.fetch(*statement))
+        return [task_from_row(row) for row in rows]
+
+    async def retry_failed(self, *, now: datetime, key: str | None = None) -> int:
+        """FAILED tasks become PENDING, due now. After a reconnect the count covers only what
+        the repeated try changed."""
+        statement = sql("retry_failed", {"now": checked(now), "key": key})
+        found: int = await self._runner.run(
+            "retry failed tasks", lambda c, _: c.fetchval(*statement)
+        )
+        return found
+
+    async def next_task_due(self) -> datetime | None:
+        """The earliest due time among PENDING tasks and RUNNING leases."""
+        statement = sql("next_task_due")
+        due: datetime | None = await self._runner.run(
+            "read the next due task", lambda c, _: c.fetchval(*statement)
+        )
+        return due
+
+    async def purge(self, *, received_before: datetime) -> int:
+        """Drop old pushes whose tasks are all DONE. After a reconnect the count covers only
+        what the repeated try deleted."""
+        statement = sql("purge", {"received_before": checked(received_before)})
+        found: int = await self._runner.run("purge pushes", lambda c, _: c.fetchval(*statement))
+        return found
+
+
+__all__ = ["PgInbox"]
