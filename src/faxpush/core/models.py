@@ -23,6 +23,8 @@ _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff
 
 
 def _xml_safe(value: str) -> str:
+    if value.isascii() and value.isprintable():
+        return value  # U+0020..U+007E only: all legal, and the common case
     bad = _XML_ILLEGAL.search(value)
     if bad is not None:
         raise ValueError(
@@ -32,6 +34,8 @@ def _xml_safe(value: str) -> str:
 
 
 def _utc_seconds(value: datetime) -> datetime:
+    if value.tzinfo is UTC and not value.microsecond:
+        return value  # already what the conversion below would produce
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp has no time zone; give an offset such as Z or +02:00")
     try:

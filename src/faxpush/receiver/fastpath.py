@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from lxml import etree
 
@@ -45,25 +45,17 @@ class _NotCanonicalError(Exception):
 # --- XML ------------------------------------------------------------------------------------
 
 
-def _text(element: etree._Element) -> str:
-    if len(element):
-        raise _NotCanonicalError  # a leaf with child elements: mixed content
-    return element.text or ""
+def _code(text: str) -> str:
+    return text.strip()
 
 
-def _code(element: etree._Element) -> str:
-    return _text(element).strip()
-
-
-def _integer(element: etree._Element) -> int:
-    text = _text(element)
+def _integer(text: str) -> int:
     if not (0 < len(text) <= 15 and text.isascii() and text.isdigit()):
         raise _NotCanonicalError
     return int(text)
 
 
-def _boolean(element: etree._Element) -> bool:
-    text = _text(element)
+def _boolean(text: str) -> bool:
     if text == "true":
         return True
     if text == "false":
@@ -71,8 +63,8 @@ def _boolean(element: etree._Element) -> bool:
     raise _NotCanonicalError
 
 
-def _timestamp(element: etree._Element) -> datetime:
-    match = _TIMESTAMP.fullmatch(_text(element))
+def _timestamp(text: str) -> datetime:
+    match = _TIMESTAMP.fullmatch(text)
     if match is None:
         raise _NotCanonicalError
     try:
@@ -82,33 +74,23 @@ def _timestamp(element: etree._Element) -> datetime:
         raise _NotCanonicalError from None
 
 
-_Reader = Callable[[etree._Element], Any]
+_Reader = Callable[[str], Any]  # a leaf's text to its value; None keeps the text
 
 
-class _Field:
+class _Field(NamedTuple):
     """How one child element is read: into ``name``, by ``reader`` or a nested table."""
 
-    __slots__ = ("name", "nested", "reader", "repeated")
-
-    def __init__(
-        self,
-        name: str,
-        reader: _Reader | None = None,
-        nested: Mapping[str, _Field] | None = None,
-        *,
-        repeated: bool = False,
-    ) -> None:
-        self.name = name
-        self.reader = reader
-        self.nested = nested
-        self.repeated = repeated
+    name: str
+    reader: _Reader | None = None
+    nested: Mapping[str, _Field] | None = None
+    repeated: bool = False
 
 
 def _table(*fields: tuple[str, _Field]) -> dict[str, _Field]:
     return {_NS + element: field for element, field in fields}
 
 
-def _leaf(name: str, reader: _Reader) -> tuple[str, _Field]:
+def _leaf(name: str, reader: _Reader | None = None) -> tuple[str, _Field]:
     return name, _Field(name, reader)
 
 
@@ -116,47 +98,47 @@ def _group(name: str, table: Mapping[str, _Field]) -> tuple[str, _Field]:
     return name, _Field(name, nested=table)
 
 
-_OVERLAY = _table(_leaf("name", _text), _leaf("mode", _code))
+_OVERLAY = _table(_leaf("name"), _leaf("mode", _code))
 _OPTIONS = _table(
-    _leaf("csid", _text),
-    _leaf("header", _text),
+    _leaf("csid"),
+    _leaf("header"),
     _leaf("isExpress", _boolean),
     _leaf("isBlacklistEnabled", _boolean),
     _leaf("resolution", _code),
     _leaf("paperFormat", _code),
-    _leaf("coverpageTemplate", _text),
+    _leaf("coverpageTemplate"),
     _group("overlay", _OVERLAY),
-    _leaf("customerReference", _text),
-    _leaf("customerDefinedId", _text),
-    _leaf("billingCode", _text),
-    _leaf("billingInfo", _text),
+    _leaf("customerReference"),
+    _leaf("customerDefinedId"),
+    _leaf("billingCode"),
+    _leaf("billingInfo"),
     _leaf("jobValidStart", _timestamp),
     _leaf("jobValidEnd", _timestamp),
 )
-_PROPERTY = _table(_leaf("key", _text), _leaf("value", _text))
+_PROPERTY = _table(_leaf("key"), _leaf("value"))
 _RECIPIENT = _table(
-    _leaf("number", _text),
-    _leaf("numId", _text),
-    ("alternativeNumber", _Field("alternativeNumbers", _text, repeated=True)),
+    _leaf("number"),
+    _leaf("numId"),
+    ("alternativeNumber", _Field("alternativeNumbers", repeated=True)),
     ("property", _Field("properties", nested=_PROPERTY, repeated=True)),
     _leaf("status", _code),
-    _leaf("reason", _text),
+    _leaf("reason"),
     _leaf("sentTS", _timestamp),
     _leaf("durationInSecs", _integer),
-    _leaf("sentToNumber", _text),
-    _leaf("remoteCsid", _text),
+    _leaf("sentToNumber"),
+    _leaf("remoteCsid"),
 )
 _REPORT_MAIL = _table(
-    _leaf("successAddress", _text),
-    _leaf("failureAddress", _text),
+    _leaf("successAddress"),
+    _leaf("failureAddress"),
     _leaf("attachedFaxImageMode", _code),
     _leaf("attachedFaxImageFormat", _code),
 )
-_DOCUMENT = _table(_leaf("name", _text), _leaf("isText", _boolean))
+_DOCUMENT = _table(_leaf("name"), _leaf("isText", _boolean))
 _REPORT = _table(
-    _leaf("jobId", _text),
+    _leaf("jobId"),
     _group("reportMail", _REPORT_MAIL),
-    _group("httpStatusPush", _table(_leaf("url", _text), _leaf("authMethod", _code))),
+    _group("httpStatusPush", _table(_leaf("url"), _leaf("authMethod", _code))),
     ("faxRecipient", _Field("faxRecipients", nested=_RECIPIENT, repeated=True)),
     ("document", _Field("documents", nested=_DOCUMENT, repeated=True)),
     _group("options", _OPTIONS),
@@ -167,21 +149,26 @@ _REPORT = _table(
 def _read_group(element: etree._Element, table: Mapping[str, _Field]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for child in element:
-        tag: object = child.tag
-        field = table.get(tag) if isinstance(tag, str) else None
+        # Comments and PIs are removed by the parser; an unresolved entity's tag is a
+        # function, which no table holds, so it declines like an unknown element.
+        field = table.get(child.tag)
         if field is None:
             raise _NotCanonicalError  # unknown element, other namespace, or no namespace
-        if field.nested is not None:
-            value = _read_group(child, field.nested)
+        name, reader, nested, repeated = field
+        if nested is not None:
+            value: Any = _read_group(child, nested)
+        elif len(child):
+            raise _NotCanonicalError  # a leaf with child elements: mixed content
         else:
-            assert field.reader is not None
-            value = field.reader(child)
-        if field.repeated:
-            data.setdefault(field.name, []).append(value)
-        elif field.name in data:
+            value = child.text or ""
+            if reader is not None:
+                value = reader(value)
+        if repeated:
+            data.setdefault(name, []).append(value)
+        elif name in data:
             raise _NotCanonicalError
         else:
-            data[field.name] = value
+            data[name] = value
     return data
 
 
@@ -256,18 +243,20 @@ def _many(reader: Any) -> Callable[[object], list[Any]]:
 
 def _json_value(value: object, reader: Any) -> Any:
     if isinstance(reader, Mapping):
-        if type(value) is not dict:
+        if type(value) is not tuple:  # objects are decoded as tuples of pairs
             raise _NotCanonicalError
         return _json_object(value, reader)
     return reader(value)
 
 
-def _json_object(value: dict[str, Any], shape: Mapping[str, Any]) -> dict[str, Any]:
+def _json_object(pairs: tuple[tuple[str, Any], ...], shape: Mapping[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    for key, item in value.items():
+    for key, item in pairs:
         reader = shape.get(key)
         if reader is None:
             raise _NotCanonicalError  # unknown key, REST spelling or null: the core decides
+        if key in data:
+            raise _NotCanonicalError  # a duplicate key: the core names it
         data[key] = _json_value(item, reader)
     return data
 
@@ -316,13 +305,6 @@ _J_REPORT: Final = {
 }
 
 
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        raise _NotCanonicalError  # a duplicate key: the core names it
-    return document
-
-
 def _no_constants(_name: str) -> Any:
     raise _NotCanonicalError
 
@@ -334,10 +316,12 @@ def fast_json(body: bytes) -> FaxJobReport | None:
     if body.count(b"{") + body.count(b"[") > _MAX_BRACKETS or body.startswith(b"\xef\xbb\xbf"):
         return None
     try:
+        # Objects stay tuples of pairs (a C-level hook, unlike a Python one) so that
+        # duplicate keys remain visible to _json_object.
         document = json.loads(
-            body.decode("utf-8"), object_pairs_hook=_unique, parse_constant=_no_constants
+            body.decode("utf-8"), object_pairs_hook=tuple, parse_constant=_no_constants
         )
-        if type(document) is not dict:
+        if type(document) is not tuple:
             return None
         return validate_report(_json_object(document, _J_REPORT))
     except (_NotCanonicalError, ReportFormatError, ValueError, RecursionError):
