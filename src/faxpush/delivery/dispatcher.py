@@ -39,7 +39,8 @@ logger = logging.getLogger("faxpush.delivery")
 
 SendFn = Callable[[PushRecord], Awaitable[SendOutcome]]
 Clock = Callable[[], datetime]
-_Pending = tuple[AttemptResult, AttemptDetails, "asyncio.Future[bool]"]
+# A finished attempt waiting for the committer, with the send slot it still occupies.
+_Pending = tuple[AttemptResult, AttemptDetails, ClaimedPush, str]
 
 
 def utcnow() -> datetime:
@@ -210,6 +211,7 @@ class Dispatcher:
     # --- one delivery ----------------------------------------------------------------------
     async def _deliver(self, claim: ClaimedPush, receiver: str) -> None:
         push = claim.push
+        queued = False
         try:
             started = self._clock()
             try:
@@ -228,16 +230,21 @@ class Dispatcher:
                 schedule=self._schedule,
                 rng=self._rng,
             )
-            done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-            self._pending_results.append((result, details, done))
+            # From here the committer owns the send slot and frees it once the result is
+            # committed, so this task ends without waiting for the transaction.
+            self._pending_results.append((result, details, claim, receiver))
+            queued = True
             self._results_ready.set()
-            await done
         finally:
-            self._inflight_total -= 1
-            self._inflight_per_receiver[receiver] -= 1
-            self._unhold(push.delivery_id, claim.claim_id)
-            self._results_ready.set()  # lets the committer notice the last send at shutdown
-            self._dispatch()
+            if not queued:
+                self._free_slot(claim, receiver)
+                self._results_ready.set()  # lets the committer notice the last send at shutdown
+                self._dispatch()
+
+    def _free_slot(self, claim: ClaimedPush, receiver: str) -> None:
+        self._inflight_total -= 1
+        self._inflight_per_receiver[receiver] -= 1
+        self._unhold(claim.push.delivery_id, claim.claim_id)
 
     # --- group commit ----------------------------------------------------------------------
     async def _commit_loop(self) -> None:
@@ -255,7 +262,7 @@ class Dispatcher:
             await self._commit(batch)
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        results = [r for r, _, _ in batch]
+        results = [r for r, _, _, _ in batch]
         applied: set[str] | None = None
         for delay in (0.05, 0.2, 1.0, 2.0, 5.0):
             try:
@@ -264,7 +271,7 @@ class Dispatcher:
             except StorageError as exc:
                 logger.warning("recording %d attempts failed, retrying: %s", len(results), exc)
                 await asyncio.sleep(delay)
-        for result, details, done in batch:
+        for result, details, claim, receiver in batch:
             if applied is None:
                 # Not recorded: the lease will expire and the push is sent again (at least once).
                 logger.error("could not record the attempt of push %s", result.delivery_id)
@@ -272,8 +279,8 @@ class Dispatcher:
                 ok = result.delivery_id in applied
                 call_hooks(self._hooks, details if ok else replace(details, applied=False))
             self.sent += 1
-            if not done.done():
-                done.set_result(applied is not None)
+            self._free_slot(claim, receiver)
+        self._dispatch()
 
     # --- leases and shutdown ---------------------------------------------------------------
     async def _renew_loop(self) -> None:
@@ -306,7 +313,7 @@ class Dispatcher:
         _, still = await asyncio.wait(set(self._tasks), timeout=self._settings.shutdown_grace)
         if still:
             logger.warning("%d pushes still sending after the grace period; releasing", len(still))
-            recorded = {r.delivery_id for r, _, _ in self._pending_results}
+            recorded = {r.delivery_id for r, _, _, _ in self._pending_results}
             unsent = [(d, c) for d, (c, _) in self._held.items() if d not in recorded]
             for task in still:
                 task.cancel()

@@ -61,10 +61,13 @@ class Timeouts:
         )
 
     def client_timeout(self) -> aiohttp.ClientTimeout:
-        """aiohttp timeouts for one request (the attempt deadline is enforced around it)."""
-        return aiohttp.ClientTimeout(
-            total=self.total, sock_connect=self.connect, sock_read=self.read
-        )
+        """aiohttp timeouts for one request (its ``total`` is the attempt deadline)."""
+        return _client_timeout(self.connect, self.read, self.total)
+
+
+@lru_cache(maxsize=64)  # built once per configuration, not once per push
+def _client_timeout(connect: float, read: float, total: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
 
 
 def build_session(
@@ -119,19 +122,25 @@ def session_from_settings(
 def check_http_url(url: str, *, role: str = "push URL") -> None:
     """Raise :class:`ConfigurationError` unless ``url`` is an absolute http(s) URL
     without user info (credentials belong in the push principal and credentials)."""
+    problem = _url_problem(url, role)
+    if problem is not None:
+        raise ConfigurationError(problem)
+
+
+@lru_cache(maxsize=4096)  # pushes repeat a few receiver URLs: parse each once
+def _url_problem(url: str, role: str) -> str | None:
     try:
         parsed = URL(url)
     except (ValueError, TypeError):
-        raise ConfigurationError(f"the {role} is not a valid URL") from None
+        return f"the {role} is not a valid URL"
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigurationError(
-            f"the {role} {display_url(url)} must be an absolute http:// or https:// URL"
-        )
+        return f"the {role} {display_url(url)} must be an absolute http:// or https:// URL"
     if parsed.user is not None or parsed.password is not None:
-        raise ConfigurationError(
+        return (
             f"the {role} {display_url(url)} contains user info; put the credentials in the "
             "push principal and credentials instead"
         )
+    return None
 
 
 @lru_cache(maxsize=4096)  # one parse per receiver URL, not one per push
@@ -152,16 +161,19 @@ async def read_capped(response: aiohttp.ClientResponse, limit: int = BODY_READ_L
     """
     chunks: list[bytes] = []
     remaining = limit
+    content = response.content
     try:
         while remaining > 0:
-            chunk = await response.content.read(remaining)
+            chunk = await content.read(remaining)
             if not chunk:
                 break
             chunks.append(chunk)
             remaining -= len(chunk)
+            if content.at_eof():
+                break  # saves one more read just to learn the body has ended
     finally:
-        if response.content.at_eof():
+        if content.at_eof():
             response.release()
         else:
             response.close()
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -104,16 +104,14 @@ async def send_push(
             digest_cache=digest_cache,
             timeouts=timeouts,
         )
-        async with asyncio.timeout(timeouts.total):
-            await _exchange(
-                session,
-                url,
-                body,
-                {aiohttp.hdrs.CONTENT_TYPE: content_type, DELIVERY_ID_HEADER: delivery_id},
-                () if middleware is None else (middleware,),
-                timeouts,
-                answer,
-            )
+        headers = {aiohttp.hdrs.CONTENT_TYPE: content_type, DELIVERY_ID_HEADER: delivery_id}
+        if middleware is None:
+            # One request: its ClientTimeout(total) already is the attempt deadline.
+            await _exchange(session, url, body, headers, (), timeouts, answer)
+        else:
+            # Auth may take several requests (challenge, token): bound them all together.
+            async with asyncio.timeout(timeouts.total):
+                await _exchange(session, url, body, headers, (middleware,), timeouts, answer)
     except TimeoutError as exc:
         error_class, message = _timeout(exc, trace, timeouts, answer)
     except aiohttp.ClientError as exc:
@@ -165,12 +163,17 @@ async def _exchange(
 
 
 def _flatten(headers: CIMultiDictProxy[str]) -> dict[str, str]:
+    """One entry per header name (first spelling seen); repeated values joined by ", "."""
     flat: dict[str, str] = {}
-    seen: set[str] = set()
-    for name in headers:
-        if name.lower() not in seen:
-            seen.add(name.lower())
-            flat[name] = ", ".join(headers.getall(name))
+    first_spelling: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        seen = first_spelling.get(lower)
+        if seen is None:
+            first_spelling[lower] = name
+            flat[name] = value
+        else:
+            flat[seen] = f"{flat[seen]}, {value}"
     return flat
 
 

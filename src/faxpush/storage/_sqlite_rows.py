@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
@@ -24,6 +25,13 @@ from faxpush.storage.base import (
 from faxpush.storage.cipher import SecretCipher
 
 Params = dict[str, Any]
+_E = TypeVar("_E", bound=Enum)
+
+# Claims convert thousands of rows a second: look enum members up by value directly.
+_AUTH_METHODS = {member.value: member for member in AuthMethod}
+_CLIENT_AUTH_STYLES = {member.value: member for member in ClientAuthStyle}
+_PUSH_STATES = {member.value: member for member in PushState}
+_json_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _seal(cipher: SecretCipher, secret: Secret | None) -> bytes | None:
@@ -95,6 +103,11 @@ def push_params(push: NewPush, cipher: SecretCipher, *, now_us: int) -> Params:
     }
 
 
+def _enum(members: dict[str, _E], enum: type[_E], value: str) -> _E:
+    member = members.get(value)
+    return enum(value) if member is None else member  # unknown: let the enum say why
+
+
 def push_from_row(row: sqlite3.Row, cipher: SecretCipher, body: bytes | None = None) -> PushRecord:
     """A push from a row of ``pushes_with_body``, or of ``pushes`` plus its ``body``."""
     return PushRecord(
@@ -103,17 +116,17 @@ def push_from_row(row: sqlite3.Row, cipher: SecretCipher, body: bytes | None = N
         customer_number=row["customer_number"],
         target=PushTarget(
             url=row["target_url"],
-            auth_method=AuthMethod(row["target_auth"]),
+            auth_method=_enum(_AUTH_METHODS, AuthMethod, row["target_auth"]),
             principal=row["target_principal"],
             credentials=_open(cipher, row["target_credentials"]),
             token_url=row["target_token_url"],
-            client_auth=ClientAuthStyle(row["target_client_auth"]),
+            client_auth=_enum(_CLIENT_AUTH_STYLES, ClientAuthStyle, row["target_client_auth"]),
         ),
         content_type=row["content_type"],
         body=bytes(row["body"] if body is None else body),
         retry_client_errors=bool(row["retry_client_errors"]),
         max_attempts=row["max_attempts"],
-        state=PushState(row["state"]),
+        state=_enum(_PUSH_STATES, PushState, row["state"]),
         attempts=row["attempts"],
         next_attempt_at=from_micros(row["next_attempt_at"]),
         created_at=from_micros(row["created_at"]),
@@ -134,9 +147,9 @@ def attempt_params(attempt: AttemptRecord) -> Params:
         "http_status": attempt.http_status,
         "error_class": attempt.error_class,
         "error_message": attempt.error_message,
-        "response_headers": json.dumps(dict(attempt.response_headers), ensure_ascii=False),
+        "response_headers": _json_encode(dict(attempt.response_headers)),
         "response_body": truncate_body(attempt.response_body),
-        "auth_steps": json.dumps(list(attempt.auth_steps), ensure_ascii=False),
+        "auth_steps": _json_encode(list(attempt.auth_steps)) if attempt.auth_steps else "[]",
     }
 
 
