@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from faxpush.core.errors import InputError
 from faxpush.storage.base import RESPONSE_BODY_LIMIT, AttemptResult, PushState, Verdict
@@ -30,6 +31,7 @@ def to_micros(value: datetime, *, name: str = "timestamp") -> int:
     return (value - EPOCH) // _MICROSECOND
 
 
+@lru_cache(maxsize=1024)  # a claimed batch shares its lease and update times
 def from_micros(value: int) -> datetime:
     """The UTC datetime for microseconds since the epoch."""
     return EPOCH + timedelta(microseconds=value)

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from faxpush.core.models import AuthMethod
@@ -108,20 +109,42 @@ def _enum(members: dict[str, _E], enum: type[_E], value: str) -> _E:
     return enum(value) if member is None else member  # unknown: let the enum say why
 
 
+def _target(row: sqlite3.Row, cipher: SecretCipher) -> PushTarget:
+    url, auth, principal = row["target_url"], row["target_auth"], row["target_principal"]
+    sealed, token_url = row["target_credentials"], row["target_token_url"]
+    client_auth = row["target_client_auth"]
+    if sealed is None:  # nothing secret in it: share one instance per receiver setup
+        return _plain_target(url, auth, principal, token_url, client_auth)
+    return PushTarget(
+        url=url,
+        auth_method=_enum(_AUTH_METHODS, AuthMethod, auth),
+        principal=principal,
+        credentials=cipher.decrypt(sealed),
+        token_url=token_url,
+        client_auth=_enum(_CLIENT_AUTH_STYLES, ClientAuthStyle, client_auth),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _plain_target(
+    url: str, auth: str, principal: str | None, token_url: str | None, client_auth: str
+) -> PushTarget:
+    return PushTarget(
+        url=url,
+        auth_method=_enum(_AUTH_METHODS, AuthMethod, auth),
+        principal=principal,
+        token_url=token_url,
+        client_auth=_enum(_CLIENT_AUTH_STYLES, ClientAuthStyle, client_auth),
+    )
+
+
 def push_from_row(row: sqlite3.Row, cipher: SecretCipher, body: bytes | None = None) -> PushRecord:
     """A push from a row of ``pushes_with_body``, or of ``pushes`` plus its ``body``."""
     return PushRecord(
         delivery_id=row["delivery_id"],
         job_id=row["job_id"],
         customer_number=row["customer_number"],
-        target=PushTarget(
-            url=row["target_url"],
-            auth_method=_enum(_AUTH_METHODS, AuthMethod, row["target_auth"]),
-            principal=row["target_principal"],
-            credentials=_open(cipher, row["target_credentials"]),
-            token_url=row["target_token_url"],
-            client_auth=_enum(_CLIENT_AUTH_STYLES, ClientAuthStyle, row["target_client_auth"]),
-        ),
+        target=_target(row, cipher),
         content_type=row["content_type"],
         body=bytes(row["body"] if body is None else body),
         retry_client_errors=bool(row["retry_client_errors"]),
