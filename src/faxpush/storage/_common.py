@@ -10,9 +10,10 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from faxpush.core.errors import InputError
-from faxpush.storage.base import RESPONSE_BODY_LIMIT, AttemptResult, PushState, Verdict
+from faxpush.storage.base import RESPONSE_BODY_LIMIT, Account, AttemptResult, PushState, Verdict
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -70,3 +71,20 @@ def check_results(results: Sequence[AttemptResult]) -> None:
         to_micros(result.attempt.started_at, name="attempt started_at")
         if result.next_attempt_at is not None:
             to_micros(result.next_attempt_at, name="next_attempt_at")
+
+
+def account_params(account: Account, sealed_credentials: bytes | None) -> dict[str, Any]:
+    """Parameters of every dialect's ``put_account`` (credentials already sealed)."""
+    return {
+        "customer_number": account.customer_number,
+        "push_format": account.push_format.value,
+        "push_template": account.push_template,
+        "push_template_content_type": account.push_template_content_type,
+        "push_url": account.push_url,
+        "push_auth": account.push_auth.value,
+        "push_principal": account.push_principal,
+        "push_credentials": sealed_credentials,
+        "oauth2_token_url": account.oauth2_token_url,
+        "oauth2_client_auth": account.oauth2_client_auth.value,
+        "retry_client_errors": account.retry_client_errors,
+    }

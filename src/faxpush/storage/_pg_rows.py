@@ -12,6 +12,7 @@ from asyncpg import Record
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.storage._common import VERDICT_STATE, to_micros, truncate_body
+from faxpush.storage._common import account_params as common_account_params
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -47,19 +48,7 @@ def _open(cipher: SecretCipher, sealed: bytes | None) -> Secret | None:
 
 def account_params(account: Account, cipher: SecretCipher) -> Params:
     """Parameters of ``put_account``."""
-    return {
-        "customer_number": account.customer_number,
-        "push_format": account.push_format.value,
-        "push_template": account.push_template,
-        "push_template_content_type": account.push_template_content_type,
-        "push_url": account.push_url,
-        "push_auth": account.push_auth.value,
-        "push_principal": account.push_principal,
-        "push_credentials": _seal(cipher, account.push_credentials),
-        "oauth2_token_url": account.oauth2_token_url,
-        "oauth2_client_auth": account.oauth2_client_auth.value,
-        "retry_client_errors": account.retry_client_errors,
-    }
+    return common_account_params(account, _seal(cipher, account.push_credentials))
 
 
 def account_from_row(row: Record, cipher: SecretCipher) -> Account:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
+from faxpush.storage._common import account_params as common_account_params
 from faxpush.storage._common import from_micros, to_micros, truncate_body
 from faxpush.storage.base import (
     Account,
@@ -49,19 +50,9 @@ def _optional_time(value: int | None) -> datetime | None:
 
 def account_params(account: Account, cipher: SecretCipher) -> Params:
     """Parameters of ``put_account``."""
-    return {
-        "customer_number": account.customer_number,
-        "push_format": account.push_format.value,
-        "push_template": account.push_template,
-        "push_template_content_type": account.push_template_content_type,
-        "push_url": account.push_url,
-        "push_auth": account.push_auth.value,
-        "push_principal": account.push_principal,
-        "push_credentials": _seal(cipher, account.push_credentials),
-        "oauth2_token_url": account.oauth2_token_url,
-        "oauth2_client_auth": account.oauth2_client_auth.value,
-        "retry_client_errors": int(account.retry_client_errors),
-    }
+    params = common_account_params(account, _seal(cipher, account.push_credentials))
+    params["retry_client_errors"] = int(account.retry_client_errors)  # SQLite has no bool
+    return params
 
 
 def account_from_row(row: sqlite3.Row, cipher: SecretCipher) -> Account:

@@ -113,6 +113,26 @@ class FinishedJob:
     purge_at: datetime
 
 
+class FinishOneJob:
+    """``finish_job`` for every backend: finishing one job is a batch of one."""
+
+    async def finish_jobs(self, finished: Sequence[FinishedJob], *, now: datetime) -> set[str]:
+        raise NotImplementedError  # provided by the backend
+
+    async def finish_job(
+        self,
+        job_id: str,
+        report: FaxJobReport,
+        push: NewPush | None,
+        *,
+        now: datetime,
+        purge_at: datetime,
+    ) -> bool:
+        """Finish an ACTIVE job and enqueue its push, in one transaction."""
+        finished = FinishedJob(job_id, report, push, purge_at)
+        return job_id in await self.finish_jobs([finished], now=now)
+
+
 @runtime_checkable
 class JobStore(Protocol):
     """Jobs, reports and logins of the REST v1 emulator. All times are aware UTC."""

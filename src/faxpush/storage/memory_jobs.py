@@ -16,14 +16,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from faxpush.core.errors import FaxpushError, StorageError
-from faxpush.core.models import FaxJobReport
 from faxpush.storage._common import to_micros
 from faxpush.storage._memory_schedule import Sealed
-from faxpush.storage.base import NewPush
 from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
     DuplicateJobError,
     FinishedJob,
+    FinishOneJob,
     JobRecord,
     JobState,
     Login,
@@ -66,7 +65,7 @@ def _report_order(row: _JobRow) -> tuple[datetime, int]:
     return row.record.finished_at, row.seq
 
 
-class MemoryJobStore:
+class MemoryJobStore(FinishOneJob):
     """A :class:`~faxpush.storage.jobs_base.JobStore` kept in ``outbox``'s memory database."""
 
     def __init__(self, outbox: MemoryStore) -> None:
@@ -223,19 +222,6 @@ class MemoryJobStore:
                 if row.record.state is JobState.ACTIVE
             ]
             return min(times, default=None)
-
-    async def finish_job(
-        self,
-        job_id: str,
-        report: FaxJobReport,
-        push: NewPush | None,
-        *,
-        now: datetime,
-        purge_at: datetime,
-    ) -> bool:
-        """Finish an ACTIVE job and enqueue its push (see the module docstring)."""
-        finished = FinishedJob(job_id, report, push, purge_at)
-        return job_id in await self.finish_jobs([finished], now=now)
 
     async def finish_jobs(self, finished: Sequence[FinishedJob], *, now: datetime) -> set[str]:
         """Finish ACTIVE jobs and enqueue their pushes; nothing changes when a push is bad."""

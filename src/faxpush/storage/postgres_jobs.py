@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from faxpush.core.errors import FaxpushError, StorageError
-from faxpush.core.models import FaxJobReport
 from faxpush.storage import _pg_jobs_rows as rows
 from faxpush.storage._pg_jobs_rows import job_sql
 from faxpush.storage._pg_rows import checked_time, push_params
@@ -33,6 +32,7 @@ from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
     DuplicateJobError,
     FinishedJob,
+    FinishOneJob,
     JobRecord,
     JobState,
     Login,
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from faxpush.storage._pg_connection import PooledConnection
 
 
-class PostgresJobStore:
+class PostgresJobStore(FinishOneJob):
     """A :class:`~faxpush.storage.jobs_base.JobStore` in the database of ``outbox``."""
 
     def __init__(self, outbox: PostgresStore) -> None:
@@ -193,19 +193,6 @@ class PostgresJobStore:
             "find the next due job", lambda c, _: c.fetchval(*statement)
         )
         return due
-
-    async def finish_job(
-        self,
-        job_id: str,
-        report: FaxJobReport,
-        push: NewPush | None,
-        *,
-        now: datetime,
-        purge_at: datetime,
-    ) -> bool:
-        """Finish an ACTIVE job and enqueue its push, in one transaction."""
-        finished = FinishedJob(job_id, report, push, purge_at)
-        return job_id in await self.finish_jobs([finished], now=now)
 
     async def finish_jobs(self, finished: Sequence[FinishedJob], *, now: datetime) -> set[str]:
         """Finish ACTIVE jobs and enqueue their pushes, all in one transaction."""

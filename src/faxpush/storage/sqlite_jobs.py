@@ -21,11 +21,12 @@ from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.core.models import AuthMethod, FaxJobReport
 from faxpush.storage._common import from_micros, to_micros
 from faxpush.storage._sqlfiles import queries
-from faxpush.storage.base import ClientAuthStyle, NewPush, PushTarget
+from faxpush.storage.base import ClientAuthStyle, PushTarget
 from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
     DuplicateJobError,
     FinishedJob,
+    FinishOneJob,
     JobRecord,
     JobState,
     Login,
@@ -46,7 +47,7 @@ def _optional_time(value: int | None) -> datetime | None:
     return None if value is None else from_micros(value)
 
 
-class SqliteJobStore:
+class SqliteJobStore(FinishOneJob):
     """A :class:`~faxpush.storage.jobs_base.JobStore` in the database of ``outbox``."""
 
     def __init__(self, outbox: SqliteStore) -> None:
@@ -189,19 +190,6 @@ class SqliteJobStore:
         )
         value = next((row[0] for row in found), None)
         return _optional_time(value)
-
-    async def finish_job(
-        self,
-        job_id: str,
-        report: FaxJobReport,
-        push: NewPush | None,
-        *,
-        now: datetime,
-        purge_at: datetime,
-    ) -> bool:
-        """Finish an ACTIVE job and enqueue its push, in one transaction."""
-        finished = FinishedJob(job_id, report, push, purge_at)
-        return job_id in await self.finish_jobs([finished], now=now)
 
     async def finish_jobs(self, finished: Sequence[FinishedJob], *, now: datetime) -> set[str]:
         """Finish ACTIVE jobs and enqueue their pushes, all in one transaction."""
