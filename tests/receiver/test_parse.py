@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from faxpush.core.errors import ConfigurationError, ReportFormatError, UnsafeXmlError
 from faxpush.core.formats import ReportFormat, parse_report
@@ -98,12 +100,36 @@ def test_errors_name_the_request() -> None:
 # --- the fast path never disagrees with the core codecs -------------------------------------
 
 
+def _exactly(fast: object, core: object) -> None:
+    """Equal, and of the same types all the way down (a str is not an enum member, a naive
+    datetime not an aware one), with the same fields given: what validation would build."""
+    assert type(fast) is type(core), (fast, core)
+    if isinstance(fast, BaseModel):
+        assert isinstance(core, BaseModel)
+        assert fast.model_fields_set == core.model_fields_set
+        for name in type(fast).model_fields:
+            _exactly(getattr(fast, name), getattr(core, name))
+    elif isinstance(fast, tuple):
+        assert isinstance(core, tuple)
+        assert len(fast) == len(core)
+        for one, other in zip(fast, core, strict=True):
+            _exactly(one, other)
+    elif isinstance(fast, datetime):
+        assert isinstance(core, datetime)
+        assert fast == core
+        assert fast.tzinfo is core.tzinfo
+    else:
+        assert fast == core
+
+
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(reports())
 def test_fast_path_reads_canonical_bodies_like_the_core(report: FaxJobReport) -> None:
     xml_body, json_body = render_xml(report), render_json(report)
     assert fast_xml(xml_body) == parse_report(xml_body, ReportFormat.XML) == report
     assert fast_json(json_body) == parse_report(json_body, ReportFormat.JSON) == report
+    _exactly(fast_xml(xml_body), parse_report(xml_body, ReportFormat.XML))
+    _exactly(fast_json(json_body), parse_report(json_body, ReportFormat.JSON))
 
 
 def _core(body: bytes, fmt: ReportFormat) -> tuple[str, object]:
@@ -143,6 +169,26 @@ _XML_EDITS = [
     (b"<remoteCsid></remoteCsid>", b"<remoteCsid/>"),
     (b"&amp;", b"&#1;"),
     (b"M\xc3\xbcller", b"M\xfcller"),
+    # The fast grammar's edges: other references, characters XML refuses or normalises,
+    # markup it does not take, another element order, digits of other scripts.
+    (b"&amp;", b"&#38;"),
+    (b"&amp;", b"&amp;#13;"),
+    (b"Partner<", b"Partner&#13;<"),
+    (b"Partner<", b"Partner\r\n<"),
+    (b"Partner<", b"]]><"),
+    (b"Partner<", b"<![CDATA[x]]><"),
+    (b"Partner<", "\ufffe<".encode()),
+    (b"Partner<", b"&apos;&quot;&lt;&gt;<"),
+    (b"<pages>3", b"<pages>0003"),
+    (b"<csid>", b'<csid a="1">'),
+    (
+        b"<csid>ACME Billing</csid>\n    <isExpress>true</isExpress>",
+        b"<isExpress>true</isExpress><csid>ACME Billing</csid>",
+    ),
+    (b"HTTP_DIGEST", b" http_digest "),
+    (b'encoding="UTF-8"', b'encoding="ISO-8859-1"'),
+    (b"<jobId>FJ7QK2M9X40ABCDEFGH123", "<jobId>\u2003".encode()),
+    (b"2024-05-06T09:14:03Z", "\u0662\u0660\u0662\u0664-05-06T09:14:03Z".encode()),
 ]
 _JSON_EDITS = [
     (b"true", b"1"),
@@ -164,6 +210,27 @@ _JSON_EDITS = [
     (b'"OK"', b'"\\u0001"'),
     (b'"pages": 3', b'"pages": 2147483648'),
     (b"[", b"[" * 40),
+    # The fast reader's edges: duplicates however spaced, strings that hold '":', null,
+    # coercions pydantic would make, escapes, a byte order mark, other timestamp spellings.
+    (b'"pages": 3', b'"pages" : 3, "pages": 4'),
+    (b'"pages": 3', b'"pages": 3, "pages" : 4'),
+    (b'"pages": 3', b'"pages": 3, "extra": {"a": 1, "a": 2}'),
+    (b'"Invoice 2024-05"', b'":Invoice"'),
+    (b'"reason": "OK"', b'"reason": "O\\":K"'),
+    (b'"OK"', b"null"),
+    (b'"OK"', b'"\\ud800"'),
+    (b": 3", b": NaN"),
+    (b'"isText": false', b'"isText": 0'),
+    (b'"pages": 3', b'"pages": true'),
+    (b'"pages": 3', b'"pages": "3"'),
+    (b'Z"', b'.5Z"'),
+    (b'"jobId"', b'"job\\u0049d"'),
+    (b'"HTTP_DIGEST"', b'"http_digest"'),
+    (
+        b"{",
+        b"\xef\xbb\xbf{",
+    ),
+    (b"2024-05-06", "\u0662\u0660\u0662\u0664-05-06".encode()),
 ]
 
 
@@ -202,8 +269,58 @@ def test_mutated_bodies_read_exactly_as_the_core_reads_them(
         if fast is not None:
             taken += 1
             assert core == ("ok", fast), body
+            _exactly(fast, core[1])
         assert _receiver(body, content_type) == core, body
     assert 50 < taken < 1500  # both paths were exercised
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "edit"),
+    [("report-full.xml", ReportFormat.XML, edit) for edit in _XML_EDITS]
+    + [("report-full.json", ReportFormat.JSON, edit) for edit in _JSON_EDITS],
+)
+def test_each_edit_alone_reads_as_the_core_reads_it(
+    name: str, fmt: ReportFormat, edit: tuple[bytes, bytes]
+) -> None:
+    old, new = edit
+    body = sample(name).replace(old, new, 1)
+    assert body != sample(name)
+    fast = fast_xml(body) if fmt is ReportFormat.XML else fast_json(body)
+    core = _core(body, fmt)
+    if fast is not None:
+        assert core == ("ok", fast)
+        _exactly(fast, core[1])
+
+
+def test_json_duplicate_keys_are_left_to_the_core() -> None:
+    full = sample("report-full.json")
+    for body in (
+        full.replace(b'"pages": 3', b'"pages" : 3, "pages": 3'),
+        full.replace(b'"pages": 3', b'"pages":3,"pages"\n:3'),
+        full.replace(b'"isText": false', b'"isText": false, "isText": false'),
+    ):
+        assert fast_json(body) is None
+        with pytest.raises(ReportFormatError, match="duplicate key"):
+            parse_report(body, ReportFormat.JSON)
+
+
+def test_json_strings_holding_key_ends_still_take_the_fast_path() -> None:
+    body = sample("report-full.json").replace(b'"Invoice 2024-05"', b'":a\\":b"')
+    fast = fast_json(body)
+    assert fast is not None
+    assert fast.faxRecipients[0].properties[1].value == ':a":b'
+    _exactly(fast, parse_report(body, ReportFormat.JSON))
+
+
+def test_xml_references_the_renderer_writes_take_the_fast_path() -> None:
+    body = sample("report-full.xml").replace(b"Partner<", b"&#13;&lt;&gt;&quot;&apos;&amp;lt;<")
+    fast = fast_xml(body)
+    assert fast is not None
+    assert fast.faxRecipients[0].properties[0].value == "Dr. Müller & \r<>\"'&lt;"
+    _exactly(fast, parse_report(body, ReportFormat.XML))
+    other = sample("report-full.xml").replace(b"&amp;", b"&#38;")
+    assert fast_xml(other) is None
+    assert parse(other, XML) == FULL_REPORT_MODEL
 
 
 @pytest.mark.slow

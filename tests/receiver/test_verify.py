@@ -29,6 +29,7 @@ from faxpush.receiver.verify import (
     StaticJwks,
     Verifier,
 )
+from faxpush.receiver.verify.basic import REMEMBERED_HEADERS
 from tests.receiver.serving import serving
 
 
@@ -76,6 +77,33 @@ async def test_basic_malformed_is_401(header: str) -> None:
 async def test_basic_secret_not_in_repr() -> None:
     verifier = BasicVerifier({"alice": "top-secret-value"})
     assert "top-secret-value" not in repr(vars(verifier))
+
+
+async def test_basic_remembers_accepted_headers_only() -> None:
+    verifier = BasicVerifier({"alice": "s3cret", "bob": "hunter2"})
+    good = basic_request("alice", "s3cret")
+    for _ in range(3):  # the second and third are answered from memory
+        assert (await verifier.verify(good)).principal == "alice"
+    assert (await verifier.verify(basic_request("bob", "hunter2"))).principal == "bob"
+    for wrong in (basic_request("alice", "s3cret "), basic_request("alice", "S3cret")):
+        with pytest.raises(AuthenticationRequiredError):
+            await verifier.verify(wrong)
+    with pytest.raises(AuthenticationRequiredError):  # two headers: refused before memory
+        await verifier.verify(AuthRequest("POST", "/", (*good.authorization, "Basic x")))
+    # Neither the password nor the header itself is kept.
+    shown = repr(vars(verifier))
+    assert "s3cret" not in shown
+    assert good.authorization[0].split()[1] not in shown
+
+
+async def test_basic_memory_is_bounded() -> None:
+    users = {f"user{i}": f"password{i}" for i in range(200)}
+    verifier = BasicVerifier(users)
+    for user, password in users.items():
+        assert (await verifier.verify(basic_request(user, password))).principal == user
+    assert len(verifier._accepted) == REMEMBERED_HEADERS
+    # A forgotten header is checked in full again, and accepted.
+    assert (await verifier.verify(basic_request("user0", "password0"))).principal == "user0"
 
 
 async def test_none_accepts_everything() -> None:

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from faxpush.receiver.openapi import openapi_bytes
-from faxpush.receiver.service import PushReceiver, PushRequest, ReceiverResponse
+from faxpush.receiver.service import JSON_HEADERS, PushReceiver, PushRequest, ReceiverResponse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,6 +28,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPENAPI_PATH = "/openapi.json"
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 
 def request_target(scope: Scope) -> str:
@@ -58,8 +59,14 @@ def body_reader(receive: Receive) -> Callable[[int], Awaitable[bytes]]:
     """Reads the ASGI request body, stopping once more than ``limit`` bytes arrived."""
 
     async def read(limit: int) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
+        message = await receive()
+        if not message.get("more_body", False):  # the whole body in one message: the usual
+            body: bytes = message.get("body", b"") if message["type"] == "http.request" else b""
+            return body
+        chunks: list[bytes] = [message.get("body", b"")]
+        size = len(chunks[0])
+        if size >= limit:
+            return chunks[0]
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -76,7 +83,10 @@ def body_reader(receive: Receive) -> Callable[[int], Awaitable[bytes]]:
 
 async def send_response(send: Send, response: ReceiverResponse) -> None:
     """Send a receiver answer over ASGI."""
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    if response.headers is JSON_HEADERS:  # every 200, and most refusals
+        headers = [_JSON_CONTENT_TYPE]
+    else:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
     headers.append((b"content-length", str(len(response.body)).encode("ascii")))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

@@ -130,7 +130,13 @@ def inbox_key(report: FaxJobReport, delivery_id: str | None) -> str:
 
 def valid_delivery_id(value: str) -> bool:
     """A delivery id is 1..200 printable ASCII characters without spaces."""
-    return 0 < len(value) <= MAX_DELIVERY_ID_LENGTH and all("\x21" <= c <= "\x7e" for c in value)
+    # For ASCII, isprintable() is U+0020..U+007E: with the space excluded, that is the rule.
+    return (
+        0 < len(value) <= MAX_DELIVERY_ID_LENGTH
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
 
 
 @runtime_checkable

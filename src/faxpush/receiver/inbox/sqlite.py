@@ -172,7 +172,8 @@ class SqliteInbox:
         if self._connection is None:
             raise StorageError(f"cannot store push {push.key}: the inbox {self._path} is closed")
         done: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(push, tuple(dict.fromkeys(handlers)), micros(now), done))
+        unique = tuple(dict.fromkeys(handlers)) if handlers else ()
+        self._pending.append(_Pending(push, unique, micros(now), done))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_batches())
         # A cancelled request cancels only its own future; the batch is written regardless.
@@ -227,12 +228,15 @@ class SqliteInbox:
                 }
             )
             tasks += [{"key": push.key, "handler": h, "now": item.now} for h in item.handlers]
-        conn.executemany(named["insert_entry"], inserts)
-        conn.executemany(
-            named["count_duplicate"],
-            [{"key": k, "times": n, "now": now} for k, (n, now) in duplicates.items()],
-        )
-        conn.executemany(named["insert_task"], tasks)
+        if inserts:
+            conn.executemany(named["insert_entry"], inserts)
+        if duplicates:
+            conn.executemany(
+                named["count_duplicate"],
+                [{"key": k, "times": n, "now": now} for k, (n, now) in duplicates.items()],
+            )
+        if tasks:
+            conn.executemany(named["insert_task"], tasks)
         conn.execute("COMMIT")
         self.batches += 1
         return results
