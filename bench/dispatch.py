@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import os
 import resource
 import statistics
 import sys
@@ -32,7 +33,7 @@ import aiohttp
 
 from faxpush.core.settings import Settings
 from faxpush.delivery.hooks import AttemptDetails
-from faxpush.delivery.worker import delivery_engine
+from faxpush.delivery.worker import delivery_engine, settle_heap
 from faxpush.storage.base import NewPush, PushTarget
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
@@ -103,6 +104,8 @@ async def faxpush_run(url: str, pushes: int, concurrency: int, db: Path) -> floa
 
     stop = asyncio.Event()
     async with delivery_engine(store, _settings(concurrency), hooks=(count,)) as engine:
+        if os.environ.get("NOSETTLE") is None:
+            settle_heap()  # as `faxpush worker` does once it has started
         started = time.perf_counter()
         task = asyncio.create_task(engine.dispatcher.run(stop))
         await asyncio.wait_for(done.wait(), 600)
