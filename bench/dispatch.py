@@ -1,6 +1,7 @@
 """Benchmark: durable dispatch from a SQLite outbox vs. a bare aiohttp loop, same receiver.
 
     python bench/dispatch.py [--pushes 20000] [--concurrency 64] [--repeat 3] [--json]
+                             [--no-settle]
 
 Both sides POST the full sample report (XML) to ``bench/receiver.py`` (uvicorn + httptools,
 a bare ASGI app answering 200) running in its own process:
@@ -20,7 +21,6 @@ import argparse
 import asyncio
 import ipaddress
 import json
-import os
 import resource
 import statistics
 import sys
@@ -86,7 +86,9 @@ def _push(n: int, url: str, prefix: str) -> NewPush:
     )
 
 
-async def faxpush_run(url: str, pushes: int, concurrency: int, db: Path) -> float:
+async def faxpush_run(
+    url: str, pushes: int, concurrency: int, db: Path, *, settle: bool = True
+) -> float:
     """pushes/s of the dispatcher draining ``pushes`` pre-enqueued pushes."""
     store = await SqliteStore.open(db, SecretCipher([generate_key()]))
     await store.migrate()
@@ -104,7 +106,7 @@ async def faxpush_run(url: str, pushes: int, concurrency: int, db: Path) -> floa
 
     stop = asyncio.Event()
     async with delivery_engine(store, _settings(concurrency), hooks=(count,)) as engine:
-        if os.environ.get("NOSETTLE") is None:
+        if settle:
             settle_heap()  # as `faxpush worker` does once it has started
         started = time.perf_counter()
         task = asyncio.create_task(engine.dispatcher.run(stop))
@@ -157,6 +159,11 @@ def main() -> None:
     parser.add_argument("--latency-rate", type=float, default=1000, help="pushes/s enqueued")
     parser.add_argument("--latency-seconds", type=float, default=3)
     parser.add_argument("--json", action="store_true", help="last line: a JSON summary")
+    parser.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="leave the garbage collector as it is (the worker tunes it once started)",
+    )
     args = parser.parse_args()
     base_runs: list[float] = []
     ours: list[float] = []
@@ -164,7 +171,11 @@ def main() -> None:
         for run in range(args.repeat):
             base_runs.append(asyncio.run(baseline(url, args.pushes, args.concurrency)))
             db = Path(tmp) / f"outbox-{run}.db"
-            ours.append(asyncio.run(faxpush_run(url, args.pushes, args.concurrency, db)))
+            ours.append(
+                asyncio.run(
+                    faxpush_run(url, args.pushes, args.concurrency, db, settle=not args.no_settle)
+                )
+            )
             print(
                 f"run {run + 1}/{args.repeat}: baseline {base_runs[-1]:,.0f}/s, "
                 f"faxpush {ours[-1]:,.0f}/s",
