@@ -1,0 +1,40 @@
+"""The dispatch benchmarks still run end to end (tiny sizes: a smoke test, not a measurement)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _last_json_line(*args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return summary
+
+
+def test_dispatch_benchmark_reports_its_ratio() -> None:
+    summary = _last_json_line(
+        str(BENCH / "dispatch.py"),
+        *("--pushes", "300", "--repeat", "1", "--latency-seconds", "0.3", "--json"),
+    )
+    assert summary["pushes"] == 300
+    assert isinstance(summary["ratio"], float)
+    assert summary["ratio"] > 0
+    assert isinstance(summary["p99_ms"], float)
+    assert summary["p99_ms"] > 0
+
+
+def test_reference_loops_deliver_every_variant() -> None:
+    summary = _last_json_line(str(BENCH / "dispatch_reference.py"), "--pushes", "300", "--json")
+    assert set(summary) == {"bare", "naive", "store", "store-raw-post"}
+    for figures in summary.values():
+        assert isinstance(figures, dict)
+        assert figures["pushes_per_s"] > 0
+        assert figures["loop_cpu_us"] > 0
