@@ -13,7 +13,15 @@ from functools import lru_cache
 from typing import Any
 
 from faxpush.core.errors import InputError
-from faxpush.storage.base import RESPONSE_BODY_LIMIT, Account, AttemptResult, PushState, Verdict
+from faxpush.storage.base import (
+    RESPONSE_BODY_LIMIT,
+    Account,
+    AttemptResult,
+    NewPush,
+    PushState,
+    Verdict,
+    receiver_key,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -87,4 +95,29 @@ def account_params(account: Account, sealed_credentials: bytes | None) -> dict[s
         "oauth2_token_url": account.oauth2_token_url,
         "oauth2_client_auth": account.oauth2_client_auth.value,
         "retry_client_errors": account.retry_client_errors,
+    }
+
+
+def push_params(
+    push: NewPush, sealed_credentials: bytes | None, *, due: object, now: object
+) -> dict[str, Any]:
+    """Parameters of every dialect's ``insert_push`` (credentials already sealed; ``due`` and
+    ``now`` in the dialect's time representation)."""
+    target = push.target
+    return {
+        "delivery_id": push.delivery_id,
+        "job_id": push.job_id,
+        "customer_number": push.customer_number,
+        "target_url": target.url,
+        "receiver": receiver_key(target.url),
+        "target_auth": target.auth_method.value,
+        "target_principal": target.principal,
+        "target_credentials": sealed_credentials,
+        "target_token_url": target.token_url,
+        "target_client_auth": target.client_auth.value,
+        "content_type": push.content_type,
+        "retry_client_errors": push.retry_client_errors,
+        "max_attempts": push.max_attempts,
+        "next_attempt_at": due,
+        "now": now,
     }

@@ -13,6 +13,7 @@ from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.storage._common import VERDICT_STATE, to_micros, truncate_body
 from faxpush.storage._common import account_params as common_account_params
+from faxpush.storage._common import push_params as common_push_params
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -25,7 +26,6 @@ from faxpush.storage.base import (
     PushState,
     PushTarget,
     Verdict,
-    receiver_key,
 )
 from faxpush.storage.cipher import SecretCipher
 
@@ -69,27 +69,12 @@ def account_from_row(row: Record, cipher: SecretCipher) -> Account:
 
 
 def push_params(push: NewPush, cipher: SecretCipher, *, now: datetime) -> Params:
-    """Parameters of ``insert_push``."""
-    target = push.target
+    """Parameters of ``insert_push`` (the body goes into the same row)."""
     due = now if push.not_before is None else checked_time(push.not_before, "not_before")
-    return {
-        "delivery_id": push.delivery_id,
-        "job_id": push.job_id,
-        "customer_number": push.customer_number,
-        "target_url": target.url,
-        "receiver": receiver_key(target.url),
-        "target_auth": target.auth_method.value,
-        "target_principal": target.principal,
-        "target_credentials": _seal(cipher, target.credentials),
-        "target_token_url": target.token_url,
-        "target_client_auth": target.client_auth.value,
-        "content_type": push.content_type,
-        "body": push.body,
-        "retry_client_errors": push.retry_client_errors,
-        "max_attempts": push.max_attempts,
-        "next_attempt_at": due,
-        "now": checked_time(now, "now"),
-    }
+    sealed = _seal(cipher, push.target.credentials)
+    params = common_push_params(push, sealed, due=due, now=checked_time(now, "now"))
+    params["body"] = push.body
+    return params
 
 
 def push_from_row(row: Record, cipher: SecretCipher) -> PushRecord:

@@ -13,6 +13,7 @@ from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.storage._common import account_params as common_account_params
 from faxpush.storage._common import from_micros, to_micros, truncate_body
+from faxpush.storage._common import push_params as common_push_params
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -22,7 +23,6 @@ from faxpush.storage.base import (
     PushRecord,
     PushState,
     PushTarget,
-    receiver_key,
 )
 from faxpush.storage.cipher import SecretCipher
 
@@ -73,26 +73,13 @@ def account_from_row(row: sqlite3.Row, cipher: SecretCipher) -> Account:
 
 
 def push_params(push: NewPush, cipher: SecretCipher, *, now_us: int) -> Params:
-    """Parameters of ``insert_push``."""
-    target = push.target
+    """Parameters of ``insert_push`` (the body goes into ``push_bodies``)."""
     due_us = now_us if push.not_before is None else to_micros(push.not_before, name="not_before")
-    return {
-        "delivery_id": push.delivery_id,
-        "job_id": push.job_id,
-        "customer_number": push.customer_number,
-        "target_url": target.url,
-        "receiver": receiver_key(target.url),
-        "target_auth": target.auth_method.value,
-        "target_principal": target.principal,
-        "target_credentials": _seal(cipher, target.credentials),
-        "target_token_url": target.token_url,
-        "target_client_auth": target.client_auth.value,
-        "content_type": push.content_type,
-        "retry_client_errors": int(push.retry_client_errors),
-        "max_attempts": push.max_attempts,
-        "next_attempt_at": due_us,
-        "now": now_us,
-    }
+    params = common_push_params(
+        push, _seal(cipher, push.target.credentials), due=due_us, now=now_us
+    )
+    params["retry_client_errors"] = int(push.retry_client_errors)  # SQLite has no bool
+    return params
 
 
 def _enum(members: dict[str, _E], enum: type[_E], value: str) -> _E:
