@@ -234,3 +234,31 @@ async def test_result_for_an_unknown_push_is_skipped(store: Store) -> None:
     assert await store.finish([ghost, result(claim)], now=SOON) == {claim.push.delivery_id}
     assert await store.list_attempts("ghost") == []
     assert await store.finish([], now=SOON) == set()
+
+
+async def test_a_large_batch_records_every_attempt_with_its_own_values(store: Store) -> None:
+    # More results than one SQL statement takes: every attempt must keep its own values.
+    ids = await enqueue_many(store, 300)
+    claims = await claim_all(store)
+    batch = [
+        replace(
+            result(claim),
+            attempt=replace(
+                attempt(claim.push.delivery_id, body=f"body {n}".encode()),
+                http_status=200 + n % 7,
+                duration_ms=float(n),
+                response_headers={"X-N": str(n)},
+            ),
+        )
+        for n, claim in enumerate(claims)
+    ]
+
+    applied = await store.finish(batch, now=SOON)
+
+    assert applied == set(ids)
+    for n, delivery_id in enumerate(c.push.delivery_id for c in claims):
+        (recorded,) = await store.list_attempts(delivery_id)
+        assert recorded.response_body == f"body {n}".encode()
+        assert recorded.http_status == 200 + n % 7
+        assert recorded.duration_ms == float(n)
+        assert dict(recorded.response_headers) == {"X-N": str(n)}

@@ -8,7 +8,7 @@ concurrency globally and per host and connects only to addresses the :mod:`guard
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -64,9 +64,16 @@ class Timeouts:
         """aiohttp timeouts for one request (its ``total`` is the attempt deadline)."""
         return _client_timeout(self.connect, self.read, self.total)
 
+    def watched_timeout(self, *, read: bool) -> aiohttp.ClientTimeout:
+        """aiohttp timeouts for a request whose total (and, unless ``read``, silence) limit
+        a :class:`~faxpush.delivery.deadlines.Watch` keeps: connect, and read if asked."""
+        return _client_timeout(self.connect, self.read if read else None, None)
+
 
 @lru_cache(maxsize=64)  # built once per configuration, not once per push
-def _client_timeout(connect: float, read: float, total: float) -> aiohttp.ClientTimeout:
+def _client_timeout(
+    connect: float, read: float | None, total: float | None
+) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
 
 
@@ -153,17 +160,29 @@ def display_url(url: str) -> str:
         return "<invalid URL>"
 
 
-async def read_capped(response: aiohttp.ClientResponse, limit: int = BODY_READ_LIMIT) -> bytes:
+async def read_capped(
+    response: aiohttp.ClientResponse,
+    limit: int = BODY_READ_LIMIT,
+    *,
+    before_read: Callable[[], object] | None = None,
+) -> bytes:
     """Read at most ``limit`` bytes of the body, then release or drop the connection.
 
     A body that was not read to its end closes the connection instead of draining it, so a
-    receiver sending an endless body costs nothing.
+    receiver sending an endless body costs nothing. ``before_read`` is called before each
+    wait for more bytes (to restart a silence limit).
     """
+    content = response.content
+    if content.is_eof():  # the whole body is here already (the usual short answer)
+        body = content.read_nowait(limit)
+        _finish(response)
+        return body
     chunks: list[bytes] = []
     remaining = limit
-    content = response.content
     try:
         while remaining > 0:
+            if before_read is not None:
+                before_read()
             chunk = await content.read(remaining)
             if not chunk:
                 break
@@ -172,8 +191,12 @@ async def read_capped(response: aiohttp.ClientResponse, limit: int = BODY_READ_L
             if content.at_eof():
                 break  # saves one more read just to learn the body has ended
     finally:
-        if content.at_eof():
-            response.release()
-        else:
-            response.close()
+        _finish(response)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _finish(response: aiohttp.ClientResponse) -> None:
+    if response.content.at_eof():
+        response.release()
+    else:
+        response.close()

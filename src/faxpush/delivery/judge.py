@@ -85,38 +85,34 @@ def judge_attempt(
     error = None
     if verdict is not Verdict.DELIVERED:
         error = f"{reason}: {sent.error_message}" if sent.error_message else reason
+    http_status, error_class, message = sent.http_status, sent.error_class, sent.error_message
+    duration_ms, auth_steps = sent.duration_ms, tuple(sent.auth_steps)
+    # Positional, in field order: three records per attempt, thousands of attempts a second.
     attempt = AttemptRecord(
-        delivery_id=push.delivery_id,
-        number=number,
-        started_at=started,
-        duration_ms=sent.duration_ms,
-        http_status=sent.http_status,
-        error_class=sent.error_class,
-        error_message=sent.error_message,
-        response_headers=dict(sent.response_headers),
-        response_body=sent.response_body,
-        auth_steps=tuple(sent.auth_steps),
+        push.delivery_id,
+        number,
+        started,
+        duration_ms,
+        http_status,
+        error_class,
+        message,
+        sent.response_headers,  # a fresh dict per send; the records never change it
+        sent.response_body,
+        auth_steps,
     )
-    result = AttemptResult(
-        delivery_id=push.delivery_id,
-        claim_id=claim.claim_id,
-        attempt=attempt,
-        verdict=verdict,
-        next_attempt_at=when,
-        error=error,
-    )
+    result = AttemptResult(push.delivery_id, claim.claim_id, attempt, verdict, when, error)
     details = AttemptDetails(
-        delivery_id=push.delivery_id,
-        job_id=push.job_id,
-        url=display_url(push.target.url),
-        attempt=number,
-        http_status=sent.http_status,
-        error_class=sent.error_class,
-        error_message=sent.error_message,
-        duration_ms=sent.duration_ms,
-        verdict=verdict,
-        reason=reason,
-        next_attempt_at=when,
-        auth_steps=tuple(sent.auth_steps),
+        push.delivery_id,
+        push.job_id,
+        display_url(push.target.url),
+        number,
+        http_status,
+        error_class,
+        message,
+        duration_ms,
+        verdict,
+        reason,
+        when,
+        auth_steps,
     )
     return result, details

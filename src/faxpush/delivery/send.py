@@ -17,10 +17,10 @@ invalid_url        the push or token URL is not an absolute http(s) URL without 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -32,9 +32,11 @@ from faxpush.core.errors import (
     ConfigurationError,
 )
 from faxpush.delivery.auth import AuthTrace, build_auth_middleware
+from faxpush.delivery.auth.basic import BasicAuthMiddleware
 from faxpush.delivery.auth.digest import DigestNonceCache
 from faxpush.delivery.auth.oauth2 import TokenEndpointError
 from faxpush.delivery.auth.token_cache import TokenCache
+from faxpush.delivery.deadlines import Deadlines, ReceiverSilentError
 from faxpush.delivery.guard import BlockedAddressError
 from faxpush.delivery.http import (
     DELIVERY_ID_HEADER,
@@ -80,14 +82,16 @@ async def send_push(
     token_cache: TokenCache,
     timeouts: Timeouts,
     digest_cache: DigestNonceCache | None = None,
+    deadlines: Deadlines | None = None,
 ) -> SendResult:
     """POST ``body`` to ``url`` once, authenticated as ``target`` says, and report.
 
     Every request of the attempt (digest and token retries included) carries
     ``Faxpush-Delivery-Id: <delivery_id>``; redirects are reported, never followed. Pass
     the same ``digest_cache`` to every call so digest nonces are reused across pushes
-    (None: every digest push starts with a fresh challenge). Never raises for network,
-    HTTP or credential problems; cancellation propagates.
+    (None: every digest push starts with a fresh challenge), and the same ``deadlines`` so
+    that one timer keeps every attempt's time limits (None: a timer for this attempt).
+    Never raises for network, HTTP or credential problems; cancellation propagates.
     """
     started = time.perf_counter()
     trace = AuthTrace()
@@ -105,13 +109,35 @@ async def send_push(
             timeouts=timeouts,
         )
         headers = {aiohttp.hdrs.CONTENT_TYPE: content_type, DELIVERY_ID_HEADER: delivery_id}
-        if middleware is None:
-            # One request: its ClientTimeout(total) already is the attempt deadline.
-            await _exchange(session, url, body, headers, (), timeouts, answer)
-        else:
-            # Auth may take several requests (challenge, token): bound them all together.
-            async with asyncio.timeout(timeouts.total):
-                await _exchange(session, url, body, headers, (middleware,), timeouts, answer)
+        basic = middleware if isinstance(middleware, BasicAuthMiddleware) else None
+        deadlines = Deadlines() if deadlines is None else deadlines
+        with deadlines.watch(timeouts.total) as watch:
+            before_read = None
+            if basic is not None or middleware is None:
+                # One request: no middleware needed, and the watch keeps the silence limit too.
+                middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = ()
+                if basic is not None:
+                    basic.authorize(headers)
+                before_read = partial(watch.silence, timeouts.read)
+                before_read()
+            else:
+                # Auth may take several requests (challenge, token): the watch bounds them
+                # all together, aiohttp the silence within each.
+                middlewares = (middleware,)
+            response = await session.post(
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                middlewares=middlewares,
+                timeout=timeouts.watched_timeout(read=before_read is None),
+            )
+            answer.status = response.status
+            answer.headers = _flatten(response.headers)
+            answer.retry_after = response.headers.get(aiohttp.hdrs.RETRY_AFTER)
+            answer.body = await read_capped(response, before_read=before_read)
+            if basic is not None:
+                basic.check(answer.status)
     except TimeoutError as exc:
         error_class, message = _timeout(exc, trace, timeouts, answer)
     except aiohttp.ClientError as exc:
@@ -137,29 +163,6 @@ async def send_push(
         auth_steps=tuple(trace.steps),
         retry_after=answer.retry_after,
     )
-
-
-async def _exchange(
-    session: aiohttp.ClientSession,
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    middlewares: tuple[aiohttp.ClientMiddlewareType, ...],
-    timeouts: Timeouts,
-    answer: _Answer,
-) -> None:
-    response = await session.post(
-        url,
-        data=body,
-        headers=headers,
-        allow_redirects=False,
-        middlewares=middlewares,
-        timeout=timeouts.client_timeout(),
-    )
-    answer.status = response.status
-    answer.headers = _flatten(response.headers)
-    answer.retry_after = response.headers.get(aiohttp.hdrs.RETRY_AFTER)
-    answer.body = await read_capped(response)
 
 
 def _flatten(headers: CIMultiDictProxy[str]) -> dict[str, str]:
@@ -211,7 +214,7 @@ def _timeout(
         )
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return "timeout", f"no connection within {timeouts.connect:g} s"
-    if isinstance(exc, aiohttp.SocketTimeoutError):
+    if isinstance(exc, aiohttp.SocketTimeoutError | ReceiverSilentError):
         return "timeout", f"the receiver sent nothing for {timeouts.read:g} s"
     if answer.status is not None:
         return "timeout", (

@@ -110,7 +110,10 @@ class SqliteThread:
     # --- on the thread ----------------------------------------------------------------
     def _connect(self) -> None:
         try:
-            connection = sqlite3.connect(self.location, isolation_level=None, timeout=self.busy_s)
+            # A larger statement cache: record_attempts has one statement per batch size.
+            connection = sqlite3.connect(
+                self.location, isolation_level=None, timeout=self.busy_s, cached_statements=256
+            )
         except sqlite3.Error as exc:
             raise ConfigurationError(
                 f"cannot open the SQLite database {self.location}: {exc}; check the path and "

@@ -255,7 +255,7 @@ class SqliteStore:
         check_results(results)
         if not results:
             return set()
-        attempts = [rows.attempt_params(result.attempt) for result in results]
+        attempts = [rows.attempt_values(result.attempt) for result in results]
         verdicts: dict[tuple[str, str], list[Any]] = {}
         for result in results:  # the first result per claim wins, as when applied in order
             retry_at = result.next_attempt_at if result.verdict is Verdict.RETRY else None
@@ -271,8 +271,11 @@ class SqliteStore:
             )
         params = {"results": json.dumps(list(verdicts.values())), "now": now_us}
 
+        batches = rows.attempt_batches(_sql("record_attempts"), attempts)
+
         def record(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-            conn.executemany(_sql("record_attempt"), attempts)
+            for statement, values in batches:
+                conn.execute(statement, values)
             return _all(conn, "apply_verdicts", params)
 
         found = await self.transaction(f"finish {len(results)} attempts", record)
