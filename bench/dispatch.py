@@ -8,7 +8,8 @@ a bare ASGI app answering 200) running in its own process:
 
 * baseline: a bare aiohttp loop with ``concurrency`` requests in flight, no storage;
 * faxpush: the pushes are enqueued in a SQLite outbox (WAL, synchronous=FULL) first, then the
-  dispatcher delivers them (claims, leases, attempt rows, group commit).
+  dispatcher delivers them (claims, leases, attempt rows, group commit), with its claims and
+  results in a store process as ``faxpush worker`` runs them.
 
 Throughput is pushes/s over the delivery phase; the ratio faxpush/baseline is the figure of
 merit (targets: >= 0.6, aim 0.8). A second phase enqueues at a steady rate below capacity and
@@ -90,7 +91,8 @@ async def faxpush_run(
     url: str, pushes: int, concurrency: int, db: Path, *, settle: bool = True
 ) -> float:
     """pushes/s of the dispatcher draining ``pushes`` pre-enqueued pushes."""
-    store = await SqliteStore.open(db, SecretCipher([generate_key()]))
+    # As `faxpush worker` opens it: claims and results in a store process.
+    store = await SqliteStore.open(db, SecretCipher([generate_key()]), store_process=True)
     await store.migrate()
     now = datetime.now(UTC)
     for n in range(pushes):
@@ -120,7 +122,7 @@ async def faxpush_run(
 
 async def latency_run(url: str, rate: float, seconds: float, db: Path) -> tuple[float, float]:
     """p50 and p99 (ms) from enqueue to the 2xx being recorded, at a steady enqueue rate."""
-    store = await SqliteStore.open(db, SecretCipher([generate_key()]))
+    store = await SqliteStore.open(db, SecretCipher([generate_key()]), store_process=True)
     await store.migrate()
     enqueued: dict[str, float] = {}
     latencies: list[float] = []

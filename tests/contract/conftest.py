@@ -55,13 +55,15 @@ class MemoryBackend:
 
 
 class SqliteBackend:
-    name = "sqlite"
+    """SQLite; with ``store_process``, claims and results run in a store process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, store_process: bool = False) -> None:
         self.path = path
+        self.store_process = store_process
+        self.name = "sqlite-process" if store_process else "sqlite"
 
     async def open(self, cipher: SecretCipher) -> Store:
-        store = await SqliteStore.open(self.path, cipher)
+        store = await SqliteStore.open(self.path, cipher, store_process=self.store_process)
         await store.migrate()
         return store
 
@@ -121,7 +123,14 @@ def cipher() -> SecretCipher:
     return SecretCipher([generate_key()])
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        "sqlite-process",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TrackingBackend]:
     inner: Backend
     if request.param == "memory":
@@ -129,7 +138,9 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     elif request.param == "postgres":
         inner = await PostgresBackend.create()
     else:
-        inner = SqliteBackend(tmp_path / "contract.db")
+        inner = SqliteBackend(
+            tmp_path / "contract.db", store_process=request.param == "sqlite-process"
+        )
     tracking = TrackingBackend(inner)
     yield tracking
     await tracking.close_all()

@@ -55,7 +55,9 @@ async def open_configured_store(
 ) -> Store:
     """Open (and migrate) the store named by ``settings.database_url``."""
     cipher = cipher_from_settings(settings, notify=notify)
-    return await open_store(settings.database_url, cipher)
+    return await open_store(
+        settings.database_url, cipher, sqlite_store_process=settings.sqlite_store_process
+    )
 
 
 def make_sender(

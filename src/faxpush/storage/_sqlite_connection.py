@@ -109,31 +109,7 @@ class SqliteThread:
 
     # --- on the thread ----------------------------------------------------------------
     def _connect(self) -> None:
-        try:
-            # A larger statement cache: record_attempts has one statement per batch size.
-            connection = sqlite3.connect(
-                self.location, isolation_level=None, timeout=self.busy_s, cached_statements=256
-            )
-        except sqlite3.Error as exc:
-            raise ConfigurationError(
-                f"cannot open the SQLite database {self.location}: {exc}; check the path and "
-                "its permissions"
-            ) from exc
-        try:
-            connection.row_factory = sqlite3.Row
-            for statement in split_statements(queries("sqlite")["connection_setup"]):
-                connection.execute(statement)
-            journal_mode = connection.execute(queries("sqlite")["journal_mode"]).fetchone()[0]
-        except BaseException:
-            connection.close()
-            raise
-        if journal_mode not in ("wal", "memory"):
-            connection.close()
-            raise ConfigurationError(
-                f"cannot switch {self.location} to WAL mode (it stays in {journal_mode!r} "
-                "mode); put the database on a local file system"
-            )
-        self._connection = connection
+        self._connection = connect(self.location, self.busy_s)
 
     def _disconnect(self) -> None:
         connection, self._connection = self._connection, None
@@ -165,6 +141,35 @@ class SqliteThread:
         if self._connection is None:  # closed while this job was queued
             raise StorageError(f"the store for {self.location} is closed")
         return self._connection
+
+
+def connect(location: str, busy_s: float) -> sqlite3.Connection:
+    """A connection set up as every faxpush connection is (autocommit, WAL, synchronous=FULL,
+    foreign keys, ``sqlite3.Row`` rows), waiting up to ``busy_s`` for another writer."""
+    try:
+        # A larger statement cache: record_attempts has one statement per batch size.
+        connection = sqlite3.connect(
+            location, isolation_level=None, timeout=busy_s, cached_statements=256
+        )
+    except sqlite3.Error as exc:
+        raise ConfigurationError(
+            f"cannot open the SQLite database {location}: {exc}; check the path and its permissions"
+        ) from exc
+    try:
+        connection.row_factory = sqlite3.Row
+        for statement in split_statements(queries("sqlite")["connection_setup"]):
+            connection.execute(statement)
+        journal_mode = connection.execute(queries("sqlite")["journal_mode"]).fetchone()[0]
+    except BaseException:
+        connection.close()
+        raise
+    if journal_mode not in ("wal", "memory"):
+        connection.close()
+        raise ConfigurationError(
+            f"cannot switch {location} to WAL mode (it stays in {journal_mode!r} "
+            "mode); put the database on a local file system"
+        )
+    return connection
 
 
 def _check_location(location: str) -> None:

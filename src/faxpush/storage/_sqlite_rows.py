@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
+from faxpush.storage._common import VERDICT_STATE, from_micros, to_micros, truncate_body
 from faxpush.storage._common import account_params as common_account_params
-from faxpush.storage._common import from_micros, to_micros, truncate_body
 from faxpush.storage._common import push_params as common_push_params
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
+    AttemptResult,
     ClientAuthStyle,
     NewPush,
     PushFormat,
     PushRecord,
     PushState,
     PushTarget,
+    Verdict,
 )
 from faxpush.storage.cipher import SecretCipher
 
@@ -82,7 +85,7 @@ def _enum(members: dict[str, _E], enum: type[_E], value: str) -> _E:
     return enum(value) if member is None else member  # unknown: let the enum say why
 
 
-def _target(row: sqlite3.Row, cipher: SecretCipher) -> PushTarget:
+def _target(row: sqlite3.Row | Mapping[str, Any], cipher: SecretCipher) -> PushTarget:
     url, auth, principal = row["target_url"], row["target_auth"], row["target_principal"]
     sealed, token_url = row["target_credentials"], row["target_token_url"]
     client_auth = row["target_client_auth"]
@@ -111,7 +114,9 @@ def _plain_target(
     )
 
 
-def push_from_row(row: sqlite3.Row, cipher: SecretCipher, body: bytes | None = None) -> PushRecord:
+def push_from_row(
+    row: sqlite3.Row | Mapping[str, Any], cipher: SecretCipher, body: bytes | None = None
+) -> PushRecord:
     """A push from a row of ``pushes_with_body``, or of ``pushes`` plus its ``body``."""
     claimed_until = row["claimed_until"]
     # Positional, in PushRecord's field order: claims build thousands a second, and keyword
@@ -150,6 +155,25 @@ def attempt_values(attempt: AttemptRecord) -> tuple[Any, ...]:
         truncate_body(attempt.response_body),
         _json_encode(list(attempt.auth_steps)) if attempt.auth_steps else "[]",
     )
+
+
+def verdicts_json(results: Sequence[AttemptResult]) -> str:
+    """``apply_verdicts``' :results: [delivery_id, claim_id, state, next_attempt_at, error]
+    per claim; the first result per claim wins, as when applied in order."""
+    verdicts: dict[tuple[str, str], list[Any]] = {}
+    for result in results:
+        retry_at = result.next_attempt_at if result.verdict is Verdict.RETRY else None
+        verdicts.setdefault(
+            (result.delivery_id, result.claim_id),
+            [
+                result.delivery_id,
+                result.claim_id,
+                VERDICT_STATE[result.verdict].value,
+                None if retry_at is None else to_micros(retry_at),
+                result.error,
+            ],
+        )
+    return json.dumps(list(verdicts.values()))
 
 
 _ATTEMPT_COLUMNS = 10

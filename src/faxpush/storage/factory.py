@@ -75,9 +75,11 @@ def _postgres_store() -> type[PostgresStore]:
     return PostgresStore
 
 
-async def open_store(url: str, cipher: SecretCipher, *, migrate: bool = True) -> Store:
+async def open_store(
+    url: str, cipher: SecretCipher, *, migrate: bool = True, sqlite_store_process: bool = False
+) -> Store:
     """Connect to the store ``url`` names and (unless ``migrate`` is False) bring its schema
-    up to date."""
+    up to date. ``sqlite_store_process``: see :meth:`SqliteStore.open` (``store_process``)."""
     scheme = _scheme(url)
     store: Store
     if scheme == "memory":
@@ -85,7 +87,7 @@ async def open_store(url: str, cipher: SecretCipher, *, migrate: bool = True) ->
     elif scheme == "sqlite":
         path = sqlite_path(url)
         assert path is not None
-        store = await SqliteStore.open(path, cipher)
+        store = await SqliteStore.open(path, cipher, store_process=sqlite_store_process)
     elif scheme in _POSTGRES_SCHEMES:
         store = await _postgres_store().open(url, cipher)
     else:

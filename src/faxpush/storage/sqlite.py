@@ -10,18 +10,19 @@ thread (see ``_sqlite_connection``): one thread hop per transaction. SQL lives i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from faxpush.core.errors import InputError, StorageError
 from faxpush.core.secrets import Secret
+from faxpush.storage import _sqlite_hot as hot
 from faxpush.storage import _sqlite_rows as rows
 from faxpush.storage._common import (
-    VERDICT_STATE,
     check_results,
     from_micros,
     lease_micros,
@@ -29,6 +30,7 @@ from faxpush.storage._common import (
 )
 from faxpush.storage._sqlfiles import migrations, queries
 from faxpush.storage._sqlite_connection import SqliteThread, Work, split_statements
+from faxpush.storage._sqlite_process import SqliteProcess
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -37,7 +39,6 @@ from faxpush.storage.base import (
     NewPush,
     PushRecord,
     PushState,
-    Verdict,
 )
 from faxpush.storage.cipher import SecretCipher
 
@@ -82,6 +83,10 @@ class SqliteStore:
         self._connection = connection
         self._path = connection.location
         self._cipher = cipher
+        self._process: SqliteProcess | None = None
+        # With a store process there are two connections that write: taking turns here keeps
+        # them from meeting in SQLite's lock, whose busy handler sleeps up to 100 ms a time.
+        self._writing = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -90,9 +95,16 @@ class SqliteStore:
         cipher: SecretCipher,
         *,
         busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT,
+        store_process: bool = False,
     ) -> SqliteStore:
-        """Connect to the database at ``path`` (created if missing; its directory must exist)."""
-        return cls(await SqliteThread.open(str(path), busy_timeout), cipher)
+        """Connect to the database at ``path`` (created if missing; its directory must exist).
+
+        ``store_process``: run claims and results in a process of their own, started on the
+        first claim (what ``faxpush worker`` does; see ``_sqlite_process``)."""
+        store = cls(await SqliteThread.open(str(path), busy_timeout), cipher)
+        if store_process:
+            store._process = SqliteProcess(str(path), busy_timeout.total_seconds())
+        return store
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
@@ -114,17 +126,35 @@ class SqliteStore:
         For stores that keep their tables in the same database (the emulator's jobs), so
         that their writes and the outbox's commit together. ``work`` must not block on
         anything but the database."""
-        return await self._connection.run(action, work, write=True)
+        if self._process is None:
+            return await self._connection.run(action, work, write=True)
+        async with self._writing:
+            return await self._connection.run(action, work, write=True)
+
+    async def _hot(self, action: str, work: Callable[..., T], *args: Any) -> T:
+        """One of the dispatcher's hot transactions, in the store process if there is one."""
+        if self._process is None:
+            return await self.transaction(action, lambda conn: work(conn, *args))
+        async with self._writing:
+            result: T = await self._process.run(action, work.__name__, *args)
+        return result
 
     async def connection(self, action: str, work: Work[T]) -> T:
         """Run ``work(connection)`` on the store's thread, each statement its own
         transaction (for reads, and single-statement writes)."""
-        return await self._connection.run(action, work, write=False)
+        if self._process is None:
+            return await self._connection.run(action, work, write=False)
+        async with self._writing:  # it may write: take turns with the store process
+            return await self._connection.run(action, work, write=False)
 
     async def close(self) -> None:
         """Close the connection once queued work has run; later calls raise StorageError.
         Safe to call twice."""
-        await self._connection.close()
+        try:
+            if self._process is not None:
+                await self._process.close()
+        finally:
+            await self._connection.close()
 
     async def diagnostics(self) -> dict[str, Any]:
         """SQLite version and the connection's pragmas (journal_mode, synchronous, ...)."""
@@ -215,13 +245,17 @@ class SqliteStore:
         if limit <= 0:
             return []
 
-        def claim_due(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], dict[int, bytes]]:
-            found = _all(conn, "claim_due", params)
-            seqs = json.dumps([row["seq"] for row in found])
-            return found, {row[0]: row[1] for row in _all(conn, "bodies_of", {"seqs": seqs})}
-
-        found, bodies = await self.transaction(f"claim pushes for worker {worker_id}", claim_due)
-        ordered = sorted(found, key=lambda row: (row["next_attempt_at"], row["seq"]))
+        names, found, bodies = await self._hot(
+            f"claim pushes for worker {worker_id}",
+            hot.claim_due,
+            _sql("claim_due"),
+            _sql("bodies_of"),
+            params,
+        )
+        ordered = sorted(
+            (dict(zip(names, values, strict=True)) for values in found),
+            key=lambda row: (row["next_attempt_at"], row["seq"]),
+        )
         claimed = []
         for row in ordered:
             push = rows.push_from_row(row, self._cipher, bodies[row["seq"]])
@@ -256,30 +290,16 @@ class SqliteStore:
         if not results:
             return set()
         attempts = [rows.attempt_values(result.attempt) for result in results]
-        verdicts: dict[tuple[str, str], list[Any]] = {}
-        for result in results:  # the first result per claim wins, as when applied in order
-            retry_at = result.next_attempt_at if result.verdict is Verdict.RETRY else None
-            verdicts.setdefault(
-                (result.delivery_id, result.claim_id),
-                [
-                    result.delivery_id,
-                    result.claim_id,
-                    VERDICT_STATE[result.verdict].value,
-                    None if retry_at is None else to_micros(retry_at),
-                    result.error,
-                ],
-            )
-        params = {"results": json.dumps(list(verdicts.values())), "now": now_us}
-
         batches = rows.attempt_batches(_sql("record_attempts"), attempts)
-
-        def record(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-            for statement, values in batches:
-                conn.execute(statement, values)
-            return _all(conn, "apply_verdicts", params)
-
-        found = await self.transaction(f"finish {len(results)} attempts", record)
-        return {row[0] for row in found}
+        params = {"results": rows.verdicts_json(results), "now": now_us}
+        applied = await self._hot(
+            f"finish {len(results)} attempts",
+            hot.record_results,
+            batches,
+            _sql("apply_verdicts"),
+            params,
+        )
+        return set(applied)
 
     async def release(
         self, claims: Sequence[tuple[str, str]], *, now: datetime, due_at: datetime | None = None

@@ -1,0 +1,160 @@
+"""The SQLite store process (faxpush.storage._sqlite_process): its lifetime, failures and
+errors, with real child processes and a real database file. The contract suite runs every
+store behaviour against it too (backend ``sqlite-process``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from faxpush.core.errors import StorageError
+from faxpush.storage.base import NewPush, PushTarget
+from faxpush.storage.cipher import SecretCipher, generate_key
+from faxpush.storage.sqlite import SqliteStore
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _push(n: int) -> NewPush:
+    return NewPush(f"d{n}", f"job-{n}", PushTarget(url="https://push.example.test/"), "a/b", b"x")
+
+
+def _child_pid(store: SqliteStore) -> int:
+    process = store._process._process if store._process is not None else None
+    assert process is not None, "no store process is running"
+    return process.pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes; it is reaped by whoever waits for it.
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split()[2] == "Z")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = await SqliteStore.open(
+        tmp_path / "outbox.db", SecretCipher([generate_key()]), store_process=True
+    )
+    await opened.migrate()
+    for n in range(3):
+        await opened.enqueue(_push(n), now=NOW)
+    yield opened
+    await opened.close()
+
+
+async def test_started_by_the_first_claim_and_stopped_by_close(store: SqliteStore) -> None:
+    assert store._process is not None
+    assert store._process._process is None  # reads alone start nothing
+    assert await store.get_push("d0") is not None
+
+    claims = await store.claim(worker_id="w", limit=2, lease=LEASE, now=NOW)
+
+    assert [c.push.delivery_id for c in claims] == ["d0", "d1"]
+    assert all(c.claim_id.startswith("w:") for c in claims)
+    pid = _child_pid(store)
+    assert _alive(pid)
+    await store.close()
+    assert not _alive(pid)
+    with pytest.raises(StorageError, match="closed"):
+        await store.claim(worker_id="w", limit=1, lease=LEASE, now=NOW)
+
+
+async def test_a_dead_process_is_replaced_by_the_next_call(store: SqliteStore) -> None:
+    await store.claim(worker_id="w", limit=1, lease=LEASE, now=NOW)
+    first = _child_pid(store)
+    os.kill(first, signal.SIGKILL)
+    await asyncio.sleep(0.2)
+
+    claims = await store.claim(worker_id="w", limit=5, lease=LEASE, now=NOW)
+
+    assert [c.push.delivery_id for c in claims] == ["d1", "d2"]
+    assert _child_pid(store) != first
+
+
+async def test_a_call_waiting_when_the_process_dies_fails_cleanly(store: SqliteStore) -> None:
+    await store.claim(worker_id="w", limit=1, lease=LEASE, now=NOW)
+    pid = _child_pid(store)
+    os.kill(pid, signal.SIGSTOP)  # the claim below waits for an answer that never comes
+    try:
+        waiting = asyncio.create_task(store.claim(worker_id="w", limit=1, lease=LEASE, now=NOW))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+    with pytest.raises(StorageError, match=r"store process .* exited"):
+        await asyncio.wait_for(waiting, 10)
+    # The claim never ran; the pushes are still there for the next one.
+    claims = await store.claim(worker_id="w", limit=5, lease=LEASE, now=NOW)
+    assert [c.push.delivery_id for c in claims] == ["d1", "d2"]
+
+
+async def test_database_errors_in_the_process_are_storage_errors(tmp_path: Path) -> None:
+    unmigrated = await SqliteStore.open(
+        tmp_path / "empty.db", SecretCipher([generate_key()]), store_process=True
+    )
+    try:
+        with pytest.raises(StorageError, match="migrations"):
+            await unmigrated.claim(worker_id="w", limit=1, lease=LEASE, now=NOW)
+    finally:
+        await unmigrated.close()
+
+
+def test_the_process_does_not_outlive_a_killed_worker(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from datetime import UTC, datetime, timedelta
+        from faxpush.storage.base import NewPush, PushTarget
+        from faxpush.storage.cipher import SecretCipher, generate_key
+        from faxpush.storage.sqlite import SqliteStore
+
+        async def main():
+            store = await SqliteStore.open(
+                {str(tmp_path / "outbox.db")!r}, SecretCipher([generate_key()]),
+                store_process=True,
+            )
+            await store.migrate()
+            now = datetime(2024, 5, 1, tzinfo=UTC)
+            push = NewPush("d", "j", PushTarget(url="https://push.example.test/"), "a/b", b"x")
+            await store.enqueue(push, now=now)
+            await store.claim(worker_id="w", limit=1, lease=timedelta(seconds=30), now=now)
+            print(store._process._process.pid, flush=True)
+            await asyncio.sleep(60)
+
+        asyncio.run(main())
+        """
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert worker.stdout is not None
+        child = int(worker.stdout.readline())
+        assert _alive(child)
+    finally:
+        worker.kill()
+        worker.wait(10)
+        if worker.stdout is not None:
+            worker.stdout.close()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the store process outlived its worker"
