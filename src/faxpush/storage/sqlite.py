@@ -1,11 +1,12 @@
-"""The SQLite :class:`~faxpush.storage.base.Store`: one file, one writer connection.
+"""The SQLite :class:`~faxpush.storage.base.Store`: one file, one writer at a time.
 
 The connection runs in WAL mode with ``synchronous=FULL`` (a committed push survives a power
 cut). Writes run in ``BEGIN IMMEDIATE`` transactions, so several processes on the same file
 serialise on the write lock instead of failing half-way; claims use ``UPDATE … RETURNING``
 (SQLite 3.35 or newer). Every operation is one plain function run on the connection's own
-thread (see ``_sqlite_connection``): one thread hop per transaction. SQL lives in
-``sql/sqlite/*.sql``.
+thread (see ``_sqlite_connection``): one thread hop per transaction. Opened with
+``store_process``, claims and results run instead in a process of their own (see
+``_sqlite_process``), and the two connections take turns. SQL lives in ``sql/sqlite/*.sql``.
 """
 
 from __future__ import annotations
