@@ -18,6 +18,7 @@ from faxpush.storage.base import (
     Account,
     AttemptRecord,
     AttemptResult,
+    ClaimedPush,
     ClientAuthStyle,
     NewPush,
     PushFormat,
@@ -139,6 +140,26 @@ def push_from_row(
         row["claim_id"],
         row["last_error"],
     )
+
+
+def claims_from_rows(
+    names: list[str],
+    found: list[tuple[Any, ...]],
+    bodies: dict[int, bytes],
+    cipher: SecretCipher,
+) -> list[ClaimedPush]:
+    """The claims of ``claim_due``'s rows, oldest due first."""
+    ordered = sorted(
+        (dict(zip(names, values, strict=True)) for values in found),
+        key=lambda row: (row["next_attempt_at"], row["seq"]),
+    )
+    claimed = []
+    for row in ordered:
+        push = push_from_row(row, cipher, bodies[row["seq"]])
+        assert push.claim_id is not None
+        assert push.claimed_until is not None
+        claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until))
+    return claimed
 
 
 def attempt_values(attempt: AttemptRecord) -> tuple[Any, ...]:

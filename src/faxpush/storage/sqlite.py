@@ -253,17 +253,7 @@ class SqliteStore:
             _sql("bodies_of"),
             params,
         )
-        ordered = sorted(
-            (dict(zip(names, values, strict=True)) for values in found),
-            key=lambda row: (row["next_attempt_at"], row["seq"]),
-        )
-        claimed = []
-        for row in ordered:
-            push = rows.push_from_row(row, self._cipher, bodies[row["seq"]])
-            assert push.claim_id is not None
-            assert push.claimed_until is not None
-            claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until))
-        return claimed
+        return rows.claims_from_rows(names, found, bodies, self._cipher)
 
     async def renew(
         self, claims: Sequence[tuple[str, str]], *, lease: timedelta, now: datetime
