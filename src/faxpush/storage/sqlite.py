@@ -12,6 +12,7 @@ thread (see ``_sqlite_connection``): one thread hop per transaction. Opened with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Collection, Sequence
@@ -127,26 +128,26 @@ class SqliteStore:
         For stores that keep their tables in the same database (the emulator's jobs), so
         that their writes and the outbox's commit together. ``work`` must not block on
         anything but the database."""
-        if self._process is None:
-            return await self._connection.run(action, work, write=True)
-        async with self._writing:
+        async with self._turn():
             return await self._connection.run(action, work, write=True)
 
     async def _hot(self, action: str, work: Callable[..., T], *args: Any) -> T:
         """One of the dispatcher's hot transactions, in the store process if there is one."""
         if self._process is None:
             return await self.transaction(action, lambda conn: work(conn, *args))
-        async with self._writing:
+        async with self._turn():
             result: T = await self._process.run(action, work.__name__, *args)
         return result
 
     async def connection(self, action: str, work: Work[T]) -> T:
         """Run ``work(connection)`` on the store's thread, each statement its own
         transaction (for reads, and single-statement writes)."""
-        if self._process is None:
+        async with self._turn():  # it may write
             return await self._connection.run(action, work, write=False)
-        async with self._writing:  # it may write: take turns with the store process
-            return await self._connection.run(action, work, write=False)
+
+    def _turn(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """With a store process, the two connections take turns (see ``__init__``)."""
+        return self._writing if self._process is not None else contextlib.nullcontext()
 
     async def close(self) -> None:
         """Close the connection once queued work has run; later calls raise StorageError.
