@@ -6,6 +6,10 @@ checks HTTP Basic credentials, parses the body and stores every push in a SQLite
 (WAL, synchronous=FULL, group commit) before answering; each request carries its own
 delivery id, so every push is a new row. The bare app reads the body and answers 200.
 
+A third app, the *floor* (``receive_floor.py``), does the least any receiver must: check the
+credentials, decode the body, store it as durably as the inbox does, answer. Its ratio bounds
+the receiver's from above on this machine; both are printed.
+
     python bench/receive.py                 # XML and JSON, 5 s each
     python bench/receive.py --json          # last line: {"req_per_s", "baseline_req_per_s",
                                             #              "ratio", ...} (XML), plus "json"
@@ -66,10 +70,13 @@ def serve(kind: str, port_file: Path, inbox_dir: Path, inbox_kind: str = "sqlite
     """Run one server until SIGTERM, writing its port to ``port_file`` once listening."""
     from faxpush.receiver import BasicVerifier, PushReceiver, create_app
     from faxpush.receiver.serve import bind, server_for
+    from receive_floor import FloorApp
 
     app: Any
     if kind == "bare":
         app = bare_app
+    elif kind == "floor":
+        app = FloorApp(inbox_dir / "floor.db", USER, PASSWORD)
     else:
         receiver = PushReceiver(
             verifier=BasicVerifier({USER: PASSWORD}),
@@ -94,13 +101,12 @@ _LUA = """
 wrk.method = "POST"
 wrk.body = io.open("{body}", "rb"):read("*a")
 local counter = 0
-local thread_id = math.random(1, 1000000000)
 request = function()
   counter = counter + 1
   return wrk.format(nil, nil, {{
     ["Content-Type"] = "{content_type}",
     ["Authorization"] = "{authorization}",
-    ["Faxpush-Delivery-Id"] = "bench-" .. thread_id .. "-" .. counter,
+    ["Faxpush-Delivery-Id"] = "{prefix}-" .. counter,
   }}, nil)
 end
 """
@@ -146,7 +152,8 @@ def _cpu_seconds(pid: int) -> float:
 def _wrk(
     url: str, script: Path, seconds: float, connections: int, cpu: int | None
 ) -> tuple[float, int]:
-    """(requests per second, requests) of one wrk run."""
+    """(requests per second, requests) of one wrk run (one wrk thread: the script's
+    delivery ids are unique within the run)."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script), url]
     if cpu is not None and shutil.which("taskset"):
         command = ["taskset", "-c", str(cpu), *command]
@@ -173,20 +180,29 @@ def measure(fmt: str, args: argparse.Namespace, workdir: Path) -> dict[str, floa
     body = SAMPLES / f"report-full.{fmt}"
     content_type = "text/xml; charset=UTF-8" if fmt == "xml" else "application/json"
     basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    script = workdir / f"{fmt}.lua"
-    script.write_text(_LUA.format(body=body, content_type=content_type, authorization=basic))
+
+    def script(run: str) -> Path:
+        # Each run gets its own delivery ids: wrk seeds Lua's random numbers the same way
+        # every time, so a shared script would resend the warm-up's ids as duplicates.
+        path = workdir / f"{fmt}-{run}.lua"
+        path.write_text(
+            _LUA.format(body=body, content_type=content_type, authorization=basic, prefix=run)
+        )
+        return path
+
     server_cpu, client_cpu = (0, 1) if (os.cpu_count() or 1) >= 2 else (None, None)
     rates: dict[str, float] = {}
     cpu_us: dict[str, float] = {}
-    for kind in ("bare", "receiver"):
+    for kind in ("bare", "floor", "receiver"):
         rundir = workdir / f"{fmt}-{kind}"
         rundir.mkdir()
         process, port = _start_server(kind, rundir, server_cpu, args.inbox)
         try:
             url = f"http://127.0.0.1:{port}/fax/status"
-            _wrk(url, script, args.warmup, args.connections, client_cpu)
+            _wrk(url, script(f"{kind}-warmup"), args.warmup, args.connections, client_cpu)
             before = _cpu_seconds(process.pid)
-            rates[kind], count = _wrk(url, script, args.seconds, args.connections, client_cpu)
+            measured = script(f"{kind}-measured")
+            rates[kind], count = _wrk(url, measured, args.seconds, args.connections, client_cpu)
             cpu_us[kind] = (_cpu_seconds(process.pid) - before) / max(count, 1) * 1e6
         finally:
             _stop(process)
@@ -195,9 +211,13 @@ def measure(fmt: str, args: argparse.Namespace, workdir: Path) -> dict[str, floa
         "baseline_req_per_s": round(rates["bare"], 1),
         "ratio": round(rates["receiver"] / rates["bare"], 3),
         "target_ratio": TARGETS[fmt],
+        # The least any receiver must do here (receive_floor.py): an upper bound on "ratio".
+        "floor_req_per_s": round(rates["floor"], 1),
+        "floor_ratio": round(rates["floor"] / rates["bare"], 3),
         # Server CPU per request: steadier than req/s when other work shares the machine.
         "cpu_us_per_req": round(cpu_us["receiver"], 1),
         "baseline_cpu_us_per_req": round(cpu_us["bare"], 1),
+        "floor_cpu_us_per_req": round(cpu_us["floor"], 1),
     }
 
 
@@ -214,7 +234,7 @@ def main() -> None:
         default="sqlite",
         help="the receiver's inbox (memory: to see the cost of storing)",
     )
-    parser.add_argument("--serve", choices=["bare", "receiver"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["bare", "floor", "receiver"], help=argparse.SUPPRESS)
     parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--inbox-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -236,7 +256,9 @@ def main() -> None:
                 f"{fmt.upper():4}  receiver {r['req_per_s']:>9.1f} req/s   bare ASGI "
                 f"{r['baseline_req_per_s']:>9.1f} req/s   ratio {r['ratio']:.3f} "
                 f"(target >= {r['target_ratio']}) {verdict}; server CPU per request "
-                f"{r['cpu_us_per_req']:.0f} us vs {r['baseline_cpu_us_per_req']:.0f} us",
+                f"{r['cpu_us_per_req']:.0f} us vs {r['baseline_cpu_us_per_req']:.0f} us\n"
+                f"      floor    {r['floor_req_per_s']:>9.1f} req/s   (the least any receiver "
+                f"must do: ratio {r['floor_ratio']:.3f}, {r['floor_cpu_us_per_req']:.0f} us)",
                 flush=True,
             )
     if args.json:

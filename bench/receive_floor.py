@@ -1,0 +1,126 @@
+"""The floor of bench/receive.py: the least any receiver can do per push on this stack.
+
+Not a receiver. It compares the Authorization header with one expected value, reads the body,
+decodes it with the cheapest complete parser (pydantic-core's JSON decoder; lxml with
+entities, DTDs and network off) to take the job id, and stores the push in SQLite exactly as
+durably as the receiver's inbox does: a file in WAL mode with ``synchronous=FULL``, one
+``BEGIN IMMEDIATE`` transaction per batch of waiting pushes, written by one thread, the answer
+sent after the commit. It validates nothing else, keeps no handler tasks, counts no duplicates.
+
+Whatever the receiver does beyond this (validation into the report model, the delivery id
+rules, duplicates, handler tasks, receipts) can only lower its rate, so the floor's ratio to
+the bare ASGI app bounds the receiver's from above on the same machine, in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from pydantic_core import from_json
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS floor_entries (
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    job_id TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    received_at INTEGER NOT NULL
+)
+"""
+_INSERT = (
+    "INSERT INTO floor_entries (key, job_id, content_type, body, received_at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+_ANSWER_HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+
+
+def _job_id(body: bytes, content_type: bytes) -> str:
+    if content_type.startswith(b"application/json"):
+        return str(from_json(body)["jobId"])
+    root = etree.fromstring(body, _XML_PARSER)
+    return str(root.findtext("jobId"))
+
+
+class FloorApp:
+    """ASGI app: check, decode, store durably in a group commit, answer 200."""
+
+    def __init__(self, database: Path, user: str, password: str) -> None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._expected = f"Basic {token}".encode()
+        self._connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        self._connection.execute("PRAGMA journal_mode = WAL")
+        self._connection.execute("PRAGMA synchronous = FULL")
+        self._connection.execute(_SCHEMA)
+        self._thread = ThreadPoolExecutor(max_workers=1)
+        self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def _commit(self, rows: list[tuple[Any, ...]]) -> None:
+        self._connection.execute("BEGIN IMMEDIATE")
+        self._connection.executemany(_INSERT, rows)
+        self._connection.execute("COMMIT")
+
+    async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                await loop.run_in_executor(self._thread, self._commit, [r for r, _ in batch])
+                for _, done in batch:
+                    done.set_result(None)
+        finally:
+            self._writer = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                while (await receive())["type"] != "lifespan.shutdown":
+                    await send({"type": "lifespan.startup.complete"})
+                await send({"type": "lifespan.shutdown.complete"})
+            return
+        authorization = delivery_id = content_type = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"faxpush-delivery-id":
+                delivery_id = value
+            elif name == b"content-type":
+                content_type = value
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        status = 401
+        if authorization == self._expected:
+            status = 200
+            row = (
+                "delivery:" + delivery_id.decode("latin-1"),
+                _job_id(body, content_type),
+                content_type.decode("latin-1"),
+                body,
+                time.time_ns() // 1000,
+            )
+            done = asyncio.get_running_loop().create_future()
+            self._waiting.append((row, done))
+            if self._writer is None:
+                self._writer = asyncio.create_task(self._write())
+            await done
+        await send({"type": "http.response.start", "status": status, "headers": _ANSWER_HEADERS})
+        await send({"type": "http.response.body", "body": b"{}"})
