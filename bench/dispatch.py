@@ -34,7 +34,8 @@ import aiohttp
 
 from faxpush.core.settings import Settings
 from faxpush.delivery.hooks import AttemptDetails
-from faxpush.delivery.worker import delivery_engine, settle_heap
+from faxpush.delivery.worker import delivery_engine
+from faxpush.heap import settle_heap
 from faxpush.storage.base import NewPush, PushTarget
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore

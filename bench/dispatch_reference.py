@@ -40,7 +40,8 @@ from faxpush.delivery.auth.token_cache import TokenCache
 from faxpush.delivery.http import session_from_settings
 from faxpush.delivery.judge import SendOutcome, judge_attempt
 from faxpush.delivery.send import SendResult
-from faxpush.delivery.worker import make_sender, settle_heap
+from faxpush.delivery.worker import make_sender
+from faxpush.heap import settle_heap
 from faxpush.storage.base import AttemptResult, ClaimedPush, PushRecord
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.memory import MemoryStore

@@ -71,6 +71,7 @@ def serve(kind: str, port_file: Path, inbox_dir: Path, inbox_kind: str = "sqlite
     """Run one server until SIGTERM, writing its port to ``port_file`` once listening."""
     from pydantic_core import from_json
 
+    from faxpush.heap import settle_heap
     from faxpush.receiver import BasicVerifier, PushReceiver, create_app
     from faxpush.receiver.serve import bind, server_for
     from receive_floor import FloorApp
@@ -95,6 +96,7 @@ def serve(kind: str, port_file: Path, inbox_dir: Path, inbox_kind: str = "sqlite
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:  # uvicorn offers no event for this  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+        settle_heap()  # every app alike, as `faxpush listen` does once it has started
         port = str(sock.getsockname()[1])
         await asyncio.to_thread(port_file.write_text, port)
         await task

@@ -276,9 +276,11 @@ def listen(
 
 
 async def _serve(app: ReceiverApp, sock: socket.socket, banner: list[str]) -> None:
+    from faxpush.heap import settle_heap
     from faxpush.receiver.serve import server_for  # imports uvicorn: only needed to serve
 
     await app.startup()  # a bad inbox URL fails here, as one line, before serving
+    settle_heap()  # a long-running process: keep the start-up heap out of collections
     try:
         stored = await app.receiver.inbox.count()
         banner[2] += f" ({stored} push{'' if stored == 1 else 'es'} stored)"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -27,6 +26,7 @@ from faxpush.delivery.dispatcher import Dispatcher, SendFn
 from faxpush.delivery.hooks import AttemptHook, log_attempt
 from faxpush.delivery.http import Timeouts, session_from_settings
 from faxpush.delivery.send import SendResult, send_push
+from faxpush.heap import settle_heap
 from faxpush.storage.base import PushRecord, Store
 from faxpush.storage.cipher import SecretCipher, load_cipher
 from faxpush.storage.factory import open_store, sqlite_path
@@ -125,25 +125,6 @@ def install_stop_signals(stop: asyncio.Event) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-
-
-def settle_heap() -> None:
-    """Tune the garbage collector for a long-running worker process.
-
-    Every push allocates a few dozen short-lived objects; with the default thresholds the
-    collector runs a full collection over the whole start-up heap (imports, aiohttp, the
-    SQL texts) every ~70,000 allocations. Freezing what exists after start-up keeps it out
-    of every later collection, and a higher first threshold makes young collections rarer.
-    Measured with bench/dispatch.py (medians of 3, two runs each): 3,153-3,380 pushes/s
-    without, 3,499-3,913 with. Call once per process, after start-up; it changes
-    process-wide state, so the worker CLI calls it and library users decide for themselves.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-
-
-_GC_YOUNG_THRESHOLD = 10_000
 
 
 async def run_worker(

@@ -1,4 +1,4 @@
-"""The worker's collector tuning, checked in a fresh interpreter (it changes process state)."""
+"""The collector tuning of long-running processes, checked in a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import sys
 
 _PROBE = """
 import gc, json
-from faxpush.delivery.worker import settle_heap
+import faxpush.delivery.worker  # what a worker has imported by the time it settles
+from faxpush.heap import settle_heap
 before = gc.get_freeze_count(), gc.get_threshold()
 settle_heap()
 print(json.dumps({"before": before, "frozen": gc.get_freeze_count(),
