@@ -70,7 +70,8 @@ def _job_id(body: bytes, content_type: bytes, fields: dict[str, Any] | None) -> 
 
 
 class FloorApp:
-    """ASGI app: check, decode, store durably in a group commit, answer 200."""
+    """ASGI app: check, decode (and build the model), store durably in a group commit, answer
+    200 once committed."""
 
     def __init__(
         self, database: Path, user: str, password: str, *, xml_fields: dict[str, Any] | None
@@ -95,7 +96,11 @@ class FloorApp:
 
     def _commit(self, rows: list[tuple[Any, ...]]) -> None:
         self._connection.execute("BEGIN IMMEDIATE")
-        self._connection.executemany(_INSERT, rows)
+        try:
+            self._connection.executemany(_INSERT, rows)
+        except sqlite3.Error:
+            self._connection.rollback()
+            raise
         self._connection.execute("COMMIT")
 
     async def _write(self) -> None:
@@ -103,7 +108,12 @@ class FloorApp:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
-                await loop.run_in_executor(self._thread, self._commit, [r for r, _ in batch])
+                try:
+                    await loop.run_in_executor(self._thread, self._commit, [r for r, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - every waiter hears of it (an error)
+                    for _, done in batch:
+                        done.set_exception(exc)
+                    continue
                 for _, done in batch:
                     done.set_result(None)
         finally:
