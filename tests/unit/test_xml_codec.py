@@ -217,7 +217,9 @@ VARIANTS: dict[str, Callable[[str], str]] = {
         '<?xml version="1.0" encoding="UTF-8"?>', "<?xml version='1.0' encoding='utf-8'?>"
     ),
     "no namespace": lambda t: t.replace(f' xmlns="{NAMESPACE}"', ""),
-    "other default namespace": lambda t: t.replace(NAMESPACE, "urn:example:other"),
+    "prefixed root, unqualified children": lambda t: t.replace(
+        f'<faxJobReport xmlns="{NAMESPACE}">', f'<fx:faxJobReport xmlns:fx="{NAMESPACE}">'
+    ).replace("</faxJobReport>", "</fx:faxJobReport>"),
     "prefixed namespace": _prefixed,
     "CRLF line ends": lambda t: t.replace("\n", "\r\n"),
     "no indentation": lambda t: re.sub(r">\s+<", "><", t),

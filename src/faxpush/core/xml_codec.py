@@ -1,10 +1,11 @@
 """The default XML layout of a status push (spec §2 and §4): render and parse.
 
 Rendering is canonical: one byte sequence per report, the layout of the golden samples.
-Parsing is tolerant of what other senders do (namespaces or none, ``sentTs``, unknown
-elements, padded numbers) but refuses anything with a DTD or entity declarations before it can
-reach a file or the network. Every failure is a :class:`ReportFormatError` naming the line and
-the element path.
+Parsing is tolerant of what other senders do (the vendor's namespace as default or prefix, or
+no namespace; ``sentTs``, unknown elements, padded numbers) but refuses a report element in
+any other namespace, and anything with a DTD or entity declarations before it can reach a file
+or the network. Every failure is a :class:`ReportFormatError` naming the line and the element
+path.
 """
 
 from __future__ import annotations
@@ -271,6 +272,24 @@ def _local_name(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
+_OWN_NAMESPACE = f"{{{NAMESPACE}}}"
+
+
+def _check_namespace(
+    element: etree._Element, places: Mapping[_Loc, etree._Element], loc: _Loc
+) -> None:
+    # The spec lets a report use the vendor's namespace (default or prefixed) or none at all;
+    # an element in any other namespace belongs to another vocabulary, whatever its name.
+    tag = element.tag
+    if tag.startswith("{") and not tag.startswith(_OWN_NAMESPACE):
+        namespace = tag[1:].partition("}")[0]
+        raise ReportFormatError(
+            f"<{_local_name(tag)}> is in the namespace {_shorten(namespace, 80)}; "
+            f"a report's elements are in the namespace {NAMESPACE} (or in none)",
+            location=_where(places, loc),
+        )
+
+
 def _own_text(element: etree._Element) -> str:
     # The element's character data without that of unknown child elements, which are ignored.
     if len(element) == 0:
@@ -303,6 +322,7 @@ def _read_group(
                     f"{problem}; give it only once", location=_where(places, child_loc)
                 )
         places[child_loc] = child
+        _check_namespace(child, places, child_loc)
         if field.group is not None:
             value: Any = _read_group(child, field.group, child_loc, places)
         else:
@@ -434,5 +454,6 @@ def parse_xml(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FaxJo
             location=_where({(): root}, ()),
         )
     places: dict[_Loc, etree._Element] = {(): root}
+    _check_namespace(root, places, ())
     fields = _read_group(root, _REPORT, (), places)
     return validate_report(fields, locate=lambda loc: _where(places, loc))
