@@ -24,6 +24,7 @@ from faxpush.delivery.guard import (
     GuardedResolver,
     IPNetwork,
     guarded_socket_factory,
+    legacy_ipv4,
 )
 from faxpush.storage.base import RESPONSE_BODY_LIMIT
 
@@ -146,6 +147,12 @@ def _url_problem(url: str, role: str) -> str | None:
         return (
             f"the {role} {display_url(url)} contains user info; put the credentials in the "
             "push principal and credentials instead"
+        )
+    legacy = legacy_ipv4(parsed.raw_host or "")
+    if legacy is not None:
+        return (
+            f"the {role} {display_url(url)} writes its host as a legacy numeric IPv4 form; "
+            f"write the address as {legacy}"
         )
     return None
 
