@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+# Only names every hosts file maps: "ip6-localhost" or "localhost.localdomain" may go to DNS.
+_LOCAL_NAMES = frozenset({"localhost"})
 
 
 def _is_local(host: object) -> bool:
