@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck unit bench clean venv
+.PHONY: run test lint typecheck unit bench soak clean venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/receive.py --json
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/scale.py
+
+# Long runs watching memory and descriptors (about 15 min on the reference machine); results
+# in docs/benchmarks.md, Soak.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/soak.py --listen
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

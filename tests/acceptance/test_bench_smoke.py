@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
@@ -38,3 +40,22 @@ def test_reference_loops_deliver_every_variant() -> None:
         assert isinstance(figures, dict)
         assert figures["pushes_per_s"] > 0
         assert figures["loop_cpu_us"] > 0
+
+
+@pytest.mark.slow  # two worker start-ups and the retry tail of the 503s: ~10 s
+def test_soak_runs_the_worker_and_listen_and_samples_them() -> None:
+    worker = _last_json_line(
+        str(BENCH / "soak.py"), *("--pushes", "400", "--sample-seconds", "0.5")
+    )
+    assert (worker["pushes"], worker["delivered"], worker["lost"]) == (400, 400, 0)
+    assert worker["worker_exit_code"] == 0
+    assert isinstance(worker["samples"], int)
+    assert worker["samples"] >= 2
+    assert isinstance(worker["rss_mb_end"], float)
+    assert worker["rss_mb_end"] > 0
+    listen = _last_json_line(
+        str(BENCH / "soak.py"), *("--listen", "--pushes", "400", "--sample-seconds", "0.5")
+    )
+    assert (listen["pushes"], listen["stored"], listen["lost"]) == (400, 400, 0)
+    assert listen["statuses"] == {"200": 400}
+    assert listen["listen_exit_code"] == 0
