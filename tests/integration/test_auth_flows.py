@@ -398,13 +398,21 @@ class _DictTokenStore:
 async def test_persistent_store_shares_tokens_between_caches() -> None:
     verifier = OAuthServer(CLIENT_ID, SPECIAL_SECRET, expires_in=600)
     store = _DictTokenStore()
+    hash_key = b"k" * 32
     async with serve(verifier) as server, push_session() as s:
         for _worker in range(3):
-            result = await _oauth(s, server, token_cache=TokenCache(store))
+            cache = TokenCache(store, secret_hash_key=hash_key)
+            result = await _oauth(s, server, token_cache=cache)
             assert result.http_status == 200
     assert verifier.token_requests == 1
     ((key, (token, expires_at)),) = store.tokens.items()
-    assert key == TokenCache.cache_key(server.url("/token"), CLIENT_ID)
+    assert key == cache.cache_key(
+        token_url=server.url("/token"),
+        client_id=CLIENT_ID,
+        client_secret=Secret(SPECIAL_SECRET),
+        account=None,
+    )
+    assert SPECIAL_SECRET not in key
     assert token == Secret(verifier.issued[0])
     assert expires_at > datetime.now(UTC) + timedelta(seconds=500)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -192,3 +195,40 @@ def test_key_file_directory_is_created(tmp_path: Path) -> None:
     _, notice = load_cipher(None, key_file)
     assert notice is not None
     assert key_file.is_file()
+
+
+def _disk_full_below(directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Creating any file under ``directory`` fails as on a full disk (ENOSPC)."""
+    real_open = os.open
+
+    def full_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_CREAT and Path(path).is_relative_to(directory):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", full_open)
+
+
+def test_an_existing_key_file_is_read_on_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = generate_key()
+    key_file = tmp_path / "faxpush.key"
+    key_file.write_text(key + "\n")
+    _disk_full_below(tmp_path, monkeypatch)
+    cipher, notice = load_cipher(None, key_file)
+    assert notice is None
+    assert SecretCipher([key]).decrypt(cipher.encrypt(Secret(PLAINTEXT))) == Secret(PLAINTEXT)
+
+
+def test_a_missing_key_file_on_a_full_disk_is_a_clean_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "faxpush.key"
+    _disk_full_below(tmp_path, monkeypatch)
+    with pytest.raises(ConfigurationError) as caught:
+        load_cipher(None, key_file)
+    message = str(caught.value)
+    assert f"cannot create the secret key file {key_file}: No space left on device" in message
+    assert "FAXPUSH_SECRET_KEY" in message
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind

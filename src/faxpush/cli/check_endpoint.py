@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
@@ -63,7 +64,10 @@ def render_table(results: Sequence[CheckResult], *, width: int = 120) -> str:
         verdict = "skipped" if r.passed is None else ("pass" if r.passed else "FAIL")
         answer = "-" if r.status is None else str(r.status)
         elapsed = "-" if r.passed is None else f"{r.duration_ms:.0f} ms"
-        table.add_row(r.name, r.expected, answer, elapsed, verdict, r.detail)
+        # Text, not markup: details quote the endpoint's answers, brackets and all.
+        table.add_row(
+            *(Text(cell) for cell in (r.name, r.expected, answer, elapsed, verdict, r.detail))
+        )
     console = Console(width=width, no_color=True, highlight=False, record=True, file=io.StringIO())
     console.print(table)
     failed = sum(r.passed is False for r in results)

@@ -14,7 +14,7 @@ from faxpush.core.errors import ConfigurationError, InputError
 from faxpush.storage.base import Store
 from faxpush.storage.cipher import KEY_ENV_VAR, SecretCipher, load_cipher, parse_keys
 from faxpush.storage.copy import CopyReport, copy_outbox
-from faxpush.storage.factory import sqlite_path
+from faxpush.storage.factory import secret_key_file, sqlite_path
 
 app = typer.Typer(
     help="Manage the database: create or upgrade its schema, copy an outbox into PostgreSQL.",
@@ -113,8 +113,7 @@ def _source_cipher(source_url: str) -> tuple[SecretCipher, Path | None]:
     settings = load_settings(database_url=source_url)
     if settings.secret_key is not None:
         return parse_keys(settings.secret_key.reveal()), None
-    path = sqlite_path(source_url)
-    key_file = path.with_name(path.name + ".key") if path is not None else Path("faxpush.key")
+    key_file = secret_key_file(source_url)
     if not key_file.is_file():
         raise ConfigurationError(
             f"no secret key for the source: {KEY_ENV_VAR} is not set and {key_file} does not "

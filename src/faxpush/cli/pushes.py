@@ -1,4 +1,9 @@
-"""``faxpush pushes list|show|redeliver``: look into the outbox and replay pushes."""
+"""``faxpush pushes list|show|redeliver``: look into the outbox and replay pushes.
+
+Everything printed from the outbox (URLs, ids, error messages, response bodies) goes out as
+:class:`~rich.text.Text`, never as a markup string: ``http://[fd00:ec2::254]/meta`` would
+otherwise lose its address as an unknown style tag.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from faxpush.cli._runtime import DatabaseOption, load_settings, run_with_store
 from faxpush.core.errors import InputError
@@ -67,7 +73,7 @@ def list_pushes(
         table.add_column(column, no_wrap=True)
     table.add_column("last error", no_wrap=True, max_width=60, overflow="ellipsis")
     for push in pushes:
-        table.add_row(
+        cells = (
             push.delivery_id,
             push.job_id,
             push.state.value,
@@ -76,9 +82,10 @@ def list_pushes(
             display_url(push.target.url),
             push.last_error or "",
         )
+        table.add_row(*(Text(cell) for cell in cells))
     console = _console()
     console.print(table)
-    console.print("  ".join(f"{s.value}: {n}" for s, n in counts.items()))
+    console.print(Text("  ".join(f"{s.value}: {n}" for s, n in counts.items())))
 
 
 @app.command("show", epilog=_SHOW_EXAMPLES)
@@ -97,22 +104,26 @@ def show(
         raise InputError(f"no push with delivery id {delivery_id!r}; see `faxpush pushes list`")
     console = _console()
     target = push.target
-    console.print(f"[bold]push {push.delivery_id}[/bold]  job {push.job_id}")
-    console.print(f"  state      {push.state.value} after {push.attempts} attempt(s)")
-    console.print(f"  url        {display_url(target.url)}  auth {target.auth_method.value}")
-    console.print(f"  body       {len(push.body)} bytes, {push.content_type}")
-    console.print(f"  created    {_when(push.created_at)}  updated {_when(push.updated_at)}")
+    console.print(Text.assemble((f"push {push.delivery_id}", "bold"), f"  job {push.job_id}"))
+    lines = [
+        f"  state      {push.state.value} after {push.attempts} attempt(s)",
+        f"  url        {display_url(target.url)}  auth {target.auth_method.value}",
+        f"  body       {len(push.body)} bytes, {push.content_type}",
+        f"  created    {_when(push.created_at)}  updated {_when(push.updated_at)}",
+    ]
     if push.state is PushState.PENDING:
-        console.print(f"  next       {_when(push.next_attempt_at)}")
+        lines.append(f"  next       {_when(push.next_attempt_at)}")
     if push.last_error:
-        console.print(f"  last error {push.last_error}")
+        lines.append(f"  last error {push.last_error}")
+    for line in lines:
+        console.print(Text(line))
     table = Table(box=None, pad_edge=False)
     for column in ("#", "started", "ms", "status"):
         table.add_column(column, no_wrap=True)
     for column in ("error", "auth steps", "response"):
         table.add_column(column, max_width=60, overflow="fold")
     for attempt in attempts:
-        table.add_row(
+        cells = (
             str(attempt.number),
             _when(attempt.started_at),
             f"{attempt.duration_ms:.0f}",
@@ -121,6 +132,7 @@ def show(
             ", ".join(attempt.auth_steps),
             attempt.response_body[:200].decode("utf-8", "replace"),
         )
+        table.add_row(*(Text(cell) for cell in cells))
     console.print(table)
 
 

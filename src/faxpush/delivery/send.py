@@ -83,6 +83,7 @@ async def send_push(
     timeouts: Timeouts,
     digest_cache: DigestNonceCache | None = None,
     deadlines: Deadlines | None = None,
+    account: str | None = None,
 ) -> SendResult:
     """POST ``body`` to ``url`` once, authenticated as ``target`` says, and report.
 
@@ -91,6 +92,7 @@ async def send_push(
     the same ``digest_cache`` to every call so digest nonces are reused across pushes
     (None: every digest push starts with a fresh challenge), and the same ``deadlines`` so
     that one timer keeps every attempt's time limits (None: a timer for this attempt).
+    ``account`` is the push's customer number: OAuth2 tokens are never shared between accounts.
     Never raises for network, HTTP or credential problems; cancellation propagates.
     """
     started = time.perf_counter()
@@ -107,6 +109,7 @@ async def send_push(
             token_cache=token_cache,
             digest_cache=digest_cache,
             timeouts=timeouts,
+            account=account,
         )
         headers = {aiohttp.hdrs.CONTENT_TYPE: content_type, DELIVERY_ID_HEADER: delivery_id}
         basic = middleware if isinstance(middleware, BasicAuthMiddleware) else None

@@ -13,14 +13,13 @@ import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from faxpush.core.settings import Settings
 from faxpush.delivery.auth.digest import DigestNonceCache
-from faxpush.delivery.auth.token_cache import TokenCache
+from faxpush.delivery.auth.token_cache import TOKEN_CACHE_PURPOSE, TokenCache
 from faxpush.delivery.deadlines import Deadlines
 from faxpush.delivery.dispatcher import Dispatcher, SendFn
 from faxpush.delivery.hooks import AttemptHook, log_attempt
@@ -28,23 +27,21 @@ from faxpush.delivery.http import Timeouts, session_from_settings
 from faxpush.delivery.send import SendResult, send_push
 from faxpush.heap import settle_heap
 from faxpush.storage.base import PushRecord, Store
-from faxpush.storage.cipher import SecretCipher, load_cipher
-from faxpush.storage.factory import open_store, sqlite_path
+from faxpush.storage.cipher import SecretCipher, load_cipher, parse_keys
+from faxpush.storage.factory import open_store, secret_key_file
 
 logger = logging.getLogger("faxpush.worker")
 
 
 def cipher_from_settings(settings: Settings, *, notify: Callable[[str], None]) -> SecretCipher:
-    """The cipher for stored secrets: FAXPUSH_SECRET_KEY, else a key file beside the database.
+    """The cipher for stored secrets: FAXPUSH_SECRET_KEY, else a key file beside the database
+    (PostgreSQL: refused, see :func:`secret_key_file`).
 
     ``notify`` receives the one-time notice when a key file is created.
     """
-    env_key = settings.secret_key.reveal() if settings.secret_key is not None else None
-    db_path = sqlite_path(settings.database_url)
-    key_file = (
-        db_path.with_name(db_path.name + ".key") if db_path is not None else Path("faxpush.key")
-    )
-    cipher, notice = load_cipher(env_key, key_file)
+    if settings.secret_key is not None:
+        return parse_keys(settings.secret_key.reveal())
+    cipher, notice = load_cipher(None, secret_key_file(settings.database_url))
     if notice is not None:
         notify(notice)
     return cipher
@@ -85,6 +82,7 @@ def make_sender(
             timeouts=timeouts,
             digest_cache=digest_cache,
             deadlines=deadlines,
+            account=push.customer_number,
         )
 
     return send
@@ -109,7 +107,12 @@ async def delivery_engine(
     """A dispatcher over ``store`` with one shared HTTP session, closed on exit."""
     session = session_from_settings(settings)
     try:
-        token_cache = TokenCache(store, margin=timedelta(seconds=settings.token_expiry_margin))
+        cipher = store.cipher
+        token_cache = TokenCache(
+            store,
+            secret_hash_key=None if cipher is None else cipher.derive_key(TOKEN_CACHE_PURPOSE),
+            margin=timedelta(seconds=settings.token_expiry_margin),
+        )
         send = make_sender(
             session, settings, token_cache=token_cache, digest_cache=DigestNonceCache()
         )

@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.outcome import Verdict
 from faxpush.core.secrets import Secret
+
+if TYPE_CHECKING:
+    from faxpush.storage.cipher import SecretCipher
 
 
 class PushState(StrEnum):
@@ -197,6 +200,10 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+    @property
+    def cipher(self) -> SecretCipher | None:
+        """The cipher that seals the stored secrets (None: a memory store keeping them in clear)."""
 
     # --- accounts ---------------------------------------------------------------------
     async def put_account(self, account: Account) -> None:

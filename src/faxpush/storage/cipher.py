@@ -9,6 +9,8 @@ re-encrypted them, after which the old keys can be dropped.
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -44,7 +46,7 @@ def _check_key(key: str, where: str) -> bytes:
 class SecretCipher:
     """Encrypts and decrypts :class:`Secret` values; the first key is the primary one."""
 
-    __slots__ = ("_fernet", "_key_count")
+    __slots__ = ("_fernet", "_key_count", "_primary")
 
     def __init__(self, keys: Sequence[str], *, source: str = "secret key") -> None:
         if isinstance(keys, str):
@@ -57,11 +59,20 @@ class SecretCipher:
         ]
         self._fernet = MultiFernet([Fernet(key) for key in checked])
         self._key_count = len(checked)
+        self._primary = checked[0]
 
     @property
     def key_count(self) -> int:
         """How many keys can decrypt (the primary one plus older ones)."""
         return self._key_count
+
+    def derive_key(self, purpose: str) -> bytes:
+        """32 bytes for ``purpose``, derived from the primary key (HMAC-SHA256 of the purpose).
+
+        Every process configured with the same primary key derives the same bytes, and
+        nothing about the primary key can be learnt from them.
+        """
+        return hmac.new(self._primary, f"faxpush {purpose}".encode(), hashlib.sha256).digest()
 
     def encrypt(self, secret: Secret) -> bytes:
         """Seal ``secret`` under the primary key."""
@@ -103,15 +114,26 @@ def load_cipher(secret_key_env: str | None, key_file: Path) -> tuple[SecretCiphe
     """The cipher from ``FAXPUSH_SECRET_KEY``, else from ``key_file`` (created when missing).
 
     Returns the cipher and a one-time notice when a key file was just created (else None).
-    A key file is created with mode 0600 and never overwritten.
+    A key file is created with mode 0600 and never overwritten. An existing key file is read
+    without trying to create one first, so a full disk or a read-only directory does not
+    stop a process whose key is already there.
     """
     if secret_key_env is not None and secret_key_env.strip():
         return parse_keys(secret_key_env), None
+    existing = _read_key_file(key_file)
+    if existing is not None:
+        return existing, None
     try:
         key = generate_key()
         _create_exclusive(key_file, key)
-    except FileExistsError:
-        return _read_key_file(key_file), None
+    except FileExistsError:  # another process created it since
+        existing = _read_key_file(key_file)
+        if existing is None:
+            raise ConfigurationError(
+                f"the secret key file {key_file} appeared and vanished again; "
+                f"set {KEY_ENV_VAR} ({_KEY_FIX})"
+            ) from None
+        return existing, None
     except OSError as exc:
         raise ConfigurationError(
             f"cannot create the secret key file {key_file}: {exc.strerror}; make its "
@@ -147,9 +169,12 @@ def _create_exclusive(path: Path, key: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _read_key_file(path: Path) -> SecretCipher:
+def _read_key_file(path: Path) -> SecretCipher | None:
+    """The cipher from the key file ``path``; None if there is no such file."""
     try:
         text = path.read_text(encoding="ascii")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "it is not ASCII text"
         raise ConfigurationError(

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from faxpush.core.errors import ConfigurationError
 from faxpush.storage.base import Store
-from faxpush.storage.cipher import SecretCipher
+from faxpush.storage.cipher import KEY_ENV_VAR, SecretCipher
 from faxpush.storage.memory import MemoryStore
 from faxpush.storage.sqlite import SqliteStore
 
@@ -61,6 +61,27 @@ def sqlite_path(url: str) -> Path | None:
             "the SQLite URL names no file; use sqlite:///faxpush.db or sqlite:////abs/path.db"
         )
     return Path(location)
+
+
+def secret_key_file(url: str) -> Path:
+    """The key file that seals the secrets of the database ``url`` names, for when
+    ``FAXPUSH_SECRET_KEY`` is not set: ``<database>.key`` beside a SQLite file.
+
+    PostgreSQL has no such place: a key file in the working directory would differ between
+    workers started in different directories (each creating a key of its own, unable to open
+    the others' secrets), so it needs ``FAXPUSH_SECRET_KEY`` (:class:`ConfigurationError`).
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        return path.with_name(path.name + ".key")
+    if _scheme(url) in _POSTGRES_SCHEMES:
+        raise ConfigurationError(
+            f"PostgreSQL needs {KEY_ENV_VAR}: the stored secrets must be sealed with the same "
+            "key by every worker and command, wherever it runs; create a key with "
+            f"`faxpush secret-key` and set {KEY_ENV_VAR} to that same value everywhere the "
+            "database is used"
+        )
+    return Path("faxpush.key")
 
 
 def _postgres_store() -> type[PostgresStore]:

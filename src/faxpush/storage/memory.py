@@ -82,6 +82,11 @@ class MemoryStore:
     def __repr__(self) -> str:
         return f"MemoryStore(pushes={len(self._data.pushes)})"
 
+    @property
+    def cipher(self) -> SecretCipher | None:
+        """The cipher that seals the secrets kept here (None: kept in clear)."""
+        return self._cipher
+
     def extension(self, name: str, factory: Callable[[], object]) -> object:
         """State another store keeps in this memory database (the emulator's jobs), shared
         by every handle on it; created by ``factory`` on first use. State that keeps sealed

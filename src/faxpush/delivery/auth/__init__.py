@@ -44,8 +44,12 @@ def build_auth_middleware(
     token_cache: TokenCache,
     digest_cache: DigestNonceCache | None,
     timeouts: Timeouts,
+    account: str | None,
 ) -> ClientMiddlewareType | None:
     """The middleware that authenticates one push to ``target`` (None for NONE).
+
+    ``account`` is the push's customer number (None: it has none); OAuth2 tokens are cached
+    per account.
 
     Raises :class:`AuthenticationFailedError` when the target lacks what its method needs
     and :class:`~faxpush.core.errors.ConfigurationError` for an unusable token URL.
@@ -69,6 +73,7 @@ def build_auth_middleware(
         client_id=principal,
         client_secret=secret,
         client_auth=target.client_auth,
+        account=account,
         cache=token_cache,
         trace=trace,
         timeouts=timeouts,

@@ -142,7 +142,11 @@ def _seconds(value: object) -> float | None:
 
 
 class OAuth2Middleware:
-    """Sends ``Authorization: Bearer`` with a cached token; one refetch after a 401."""
+    """Sends ``Authorization: Bearer`` with a cached token; one refetch after a 401.
+
+    ``account`` (the push's customer number, None when it has none) is part of the cache key:
+    tokens are never shared between accounts, see :mod:`~faxpush.delivery.auth.token_cache`.
+    """
 
     def __init__(
         self,
@@ -152,6 +156,7 @@ class OAuth2Middleware:
         client_id: str,
         client_secret: Secret,
         client_auth: ClientAuthStyle,
+        account: str | None,
         cache: TokenCache,
         trace: AuthTrace,
         timeouts: Timeouts,
@@ -162,6 +167,9 @@ class OAuth2Middleware:
         self._client_secret = client_secret
         self._client_auth = client_auth
         self._cache = cache
+        self._key = cache.cache_key(
+            token_url=token_url, client_id=client_id, client_secret=client_secret, account=account
+        )
         self._trace = trace
         self._timeouts = timeouts
 
@@ -194,10 +202,9 @@ class OAuth2Middleware:
                 timeouts=self._timeouts,
             )
 
-        key = TokenCache.cache_key(self._token_url, self._client_id)
         # Left at "token" when obtaining fails, so a deadline hit here is blamed correctly.
         self._trace.phase = "token"
-        token, fetched = await self._cache.obtain(key, fetch, reject=reject)
+        token, fetched = await self._cache.obtain(self._key, fetch, reject=reject)
         self._trace.phase = "request"
         if reject is None:
             self._trace.step("oauth2 token fetched" if fetched else "oauth2 token cached")

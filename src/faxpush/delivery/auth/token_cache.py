@@ -1,4 +1,11 @@
-"""The OAuth2 access token cache: per (token URL, client id), single flight, optional store.
+"""The OAuth2 access token cache: per credentials and account, single flight, optional store.
+
+A token is reused only by a push with the same token URL, client id, client secret and
+account (customer number). Keying on the client id alone would hand one customer's token to
+another customer who names the same client id with a wrong secret, and would hide a wrong
+secret while a good token is cached. The secret enters the key as an HMAC-SHA256, never in
+clear: the key is stored in plain text beside the token, and without the HMAC key a reader
+of the database cannot test guesses of the secret against it.
 
 Tokens are kept until ``expires_in`` minus a safety margin. Concurrent pushes that need
 the same token wait for one request to the token endpoint instead of each making their
@@ -10,7 +17,11 @@ carries on in memory.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import logging
+import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +33,9 @@ from faxpush.core.errors import DeliveryError, StorageError
 from faxpush.core.secrets import Secret
 
 logger = logging.getLogger(__name__)
+
+# What a store's cipher derives the secret hash key for (SecretCipher.derive_key).
+TOKEN_CACHE_PURPOSE = "oauth2 token cache key"  # noqa: S105 - a label, not a password
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +71,28 @@ class TokenCache:
     ``margin`` is subtracted from ``expires_in`` (a token living shorter than twice the
     margin is kept for half its life); ``default_lifetime`` applies when the endpoint
     gives no ``expires_in``; ``clock`` returns aware UTC datetimes (tests move it).
+
+    ``secret_hash_key`` keys the HMAC of the client secret in :meth:`cache_key`. Caches that
+    share a store must share this key to find each other's tokens, so a worker derives it
+    from the key that seals the stored secrets (see :meth:`SecretCipher.derive_key
+    <faxpush.storage.cipher.SecretCipher.derive_key>`); None: a random key for this cache,
+    so stored tokens are only found again by this instance.
     """
 
     def __init__(
         self,
         store: TokenStore | None = None,
         *,
+        secret_hash_key: bytes | None = None,
         margin: timedelta = timedelta(seconds=60),
         default_lifetime: timedelta = timedelta(hours=1),
         max_entries: int = 1024,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._store = store
+        self._secret_hash_key = (
+            secrets.token_bytes(32) if secret_hash_key is None else secret_hash_key
+        )
         self._margin = margin
         self._default_lifetime = default_lifetime
         self._max_entries = max_entries
@@ -76,10 +100,20 @@ class TokenCache:
         self._entries: OrderedDict[str, tuple[Secret, datetime]] = OrderedDict()
         self._flights: dict[str, _Flight] = {}
 
-    @staticmethod
-    def cache_key(token_url: str, client_id: str) -> str:
-        """The key a token is cached (and stored) under."""
-        return f"oauth2 {token_url} {client_id}"
+    def cache_key(
+        self, *, token_url: str, client_id: str, client_secret: Secret, account: str | None
+    ) -> str:
+        """The key a token is cached (and stored) under.
+
+        ``account`` is the push's customer number; None (a push without one) is kept apart
+        from every customer, the empty one included. Keys written by earlier versions
+        (``oauth2 <token URL> <client id>``) never match, so their tokens are fetched anew.
+        """
+        digest = hmac.new(
+            self._secret_hash_key, client_secret.reveal().encode("utf-8"), hashlib.sha256
+        ).hexdigest()
+        fields = json.dumps([token_url, client_id, account, digest], ensure_ascii=False)
+        return f"oauth2/2 {fields}"
 
     async def obtain(
         self,
