@@ -9,8 +9,9 @@ the wire formats carry. Sizes stay small so property tests run fast.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -174,3 +175,97 @@ def reports() -> st.SearchStrategy[FaxJobReport]:
         options=_maybe(options()),
         pages=_maybe(_counts),
     )
+
+
+# --- one report, each field in a spelling of its own -----------------------------------------
+
+SPELLINGS = ("xml", "json", "rest")
+"""The three ways a JSON report names its fields: after the XML elements (``faxRecipient``,
+``document``), the push layout (``faxRecipients``, ``url``) and the REST API
+(``recipientStatus``, ``sentTs``, ``targetUrl``, ``statusReportOptions``, the options spread
+over ``reference``, ``transportOptions``, ``renderingOptions`` and ``meta``)."""
+
+_RECIPIENT_LISTS = {"xml": "faxRecipient", "json": "faxRecipients", "rest": "recipientStatus"}
+_DOCUMENT_LISTS = {"xml": "document", "json": "documents", "rest": "documents"}
+_REST_OPTION_PATHS = {
+    "csid": ("transportOptions", "csid"),
+    "header": ("renderingOptions", "header"),
+    "isExpress": ("transportOptions", "isExpress"),
+    "isBlacklistEnabled": ("transportOptions", "isBlacklistEnabled"),
+    "resolution": ("renderingOptions", "resolution"),
+    "paperFormat": ("renderingOptions", "paperFormat"),
+    "coverpageTemplate": ("renderingOptions", "coverpageTemplate"),
+    "overlay": ("renderingOptions", "overlay"),
+    "customerReference": ("meta", "customerReference"),
+    "customerDefinedId": ("reference", "customerDefinedId"),
+    "billingCode": ("reference", "billingCode"),
+    "billingInfo": ("reference", "billingInfo"),
+    "jobValidStart": ("meta", "jobValid", "start"),
+    "jobValidEnd": ("meta", "jobValid", "end"),
+}
+_REST_RECIPIENT_KEYS = (
+    "number",
+    "numId",
+    "alternativeNumbers",
+    "properties",
+    "status",
+    "reason",
+    "sentTs",
+    "durationInSecs",
+    "sentToNumber",
+    "remoteCsid",
+)
+
+
+def _put_path(document: dict[str, Any], path: tuple[str, ...], value: object) -> None:
+    for step in path[:-1]:
+        document = document.setdefault(step, {})
+    document[path[-1]] = value
+
+
+def _spelled_recipient(recipient: dict[str, Any], spelling: str) -> dict[str, Any]:
+    if spelling != "rest":
+        return recipient
+    # The REST view writes every key, null when unset (but leaves alternativeNumbers out).
+    renamed = {("sentTs" if k == "sentTS" else k): v for k, v in recipient.items()}
+    spelled = {key: renamed.get(key) for key in _REST_RECIPIENT_KEYS}
+    if "alternativeNumbers" not in renamed:
+        del spelled["alternativeNumbers"]
+    return spelled
+
+
+def spell(canonical: dict[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+    """The canonical JSON document of a report with each top-level field (and the push
+    target's ``url``) spelled as ``choices`` says: ``"xml"``, ``"json"`` or ``"rest"``."""
+    document: dict[str, Any] = {"jobId": canonical["jobId"]}
+    for group in ("reportMail", "httpStatusPush"):
+        if group not in canonical:
+            continue
+        value = dict(canonical[group])
+        if group == "httpStatusPush" and choices.get("url") == "rest":
+            value = {("targetUrl" if k == "url" else k): v for k, v in value.items()}
+        if choices[group] == "rest":
+            _put_path(document, ("statusReportOptions", group), value)
+        else:
+            document[group] = value
+    spelling = choices["faxRecipients"]
+    document[_RECIPIENT_LISTS[spelling]] = [
+        _spelled_recipient(r, spelling) for r in canonical["faxRecipients"]
+    ]
+    if "documents" in canonical:
+        document[_DOCUMENT_LISTS[choices["documents"]]] = canonical["documents"]
+    if "options" in canonical:
+        if choices["options"] == "rest":
+            for name, value in canonical["options"].items():
+                _put_path(document, _REST_OPTION_PATHS[name], value)
+        else:
+            document["options"] = canonical["options"]
+    if "pages" in canonical:
+        document["pages"] = canonical["pages"]
+    return document
+
+
+def spelling_choices() -> st.SearchStrategy[dict[str, str]]:
+    """A spelling for each field that has more than one."""
+    fields = ("reportMail", "httpStatusPush", "url", "faxRecipients", "documents", "options")
+    return st.fixed_dictionaries({name: st.sampled_from(SPELLINGS) for name in fields})

@@ -86,11 +86,12 @@ def test_parse_report_reads_the_rest_view() -> None:
     assert report.faxRecipients[0].numId is None
 
 
-def test_explicit_json_is_not_overridden_by_detection() -> None:
-    # The push parser accepts the REST spelling recipientStatus but ignores `reference`.
+def test_explicit_json_reads_the_rest_spellings_too() -> None:
+    # Every format reads every spelling: an explicit "json" keeps the REST `reference`.
     report = parse_report(sample("report-rest.json"), ReportFormat.JSON)
-    assert report.options is None
-    assert report.faxRecipients[0].number == "+4930123456789"
+    assert report == parse_report(sample("report-rest.json"), ReportFormat.REST)
+    assert report.options is not None
+    assert report.options.billingCode == "CC-4711"
 
 
 def test_parse_report_with_the_wrong_format_fails_with_a_location() -> None:

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from faxpush.core.errors import ReportFormatError
 from faxpush.core.json_codec import (
     JSON_CONTENT_TYPE,
-    PUSH_REPORT_SHAPE,
+    REPORT_SHAPE,
     ListShape,
     ObjectShape,
     format_timestamp,
@@ -140,7 +140,7 @@ def _model_names(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def test_parser_reads_every_model_field_in_model_order() -> None:
-    assert json.dumps(_shape_names(PUSH_REPORT_SHAPE)) == json.dumps(_model_names(FaxJobReport))
+    assert json.dumps(_shape_names(REPORT_SHAPE)) == json.dumps(_model_names(FaxJobReport))
 
 
 # --- tolerance: alternative spellings, unknown keys, null -------------------------------------

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 from faxpush.core.errors import ReportFormatError
 from faxpush.core.json_codec import parse_json
-from faxpush.core.models import FaxJobReport, Options
+from faxpush.core.models import Document, FaxJobReport, Options, ReportMail
 from faxpush.core.rest_view import from_rest_report, render_rest_json, to_rest_report
 from tests.strategies import reports
 
@@ -104,15 +104,17 @@ def test_rest_view_round_trip_keeps_the_rest_fields(report: FaxJobReport) -> Non
 def test_pending_recipients_and_push_only_keys() -> None:
     doc = json.loads(REST)
     doc["recipientStatus"][1].update(status="PENDING", reason=None, sentTs=None)
-    doc["documents"] = [{"name": "ignored.pdf", "isText": False}]
-    doc["options"] = {"csid": "ignored"}
-    doc["reportMail"] = {"successAddress": "ignored@example.org"}
+    doc["documents"] = [{"name": "kept.pdf", "isText": False}]
+    doc["reportMail"] = {"successAddress": "kept@example.org"}
     report = from_rest_report(doc)
     assert not report.is_final
     assert report.faxRecipients[1].sentTS is None
-    assert report.documents == ()
-    assert report.reportMail is None
+    assert report.documents == (Document(name="kept.pdf", isText=False),)
+    assert report.reportMail == ReportMail(successAddress="kept@example.org")
     assert report.options == Options(customerDefinedId="INV-2024-05-0042", billingCode="CC-4711")
+    doc["options"] = {"csid": "twice"}
+    with pytest.raises(ReportFormatError, match="given as options and reference"):
+        from_rest_report(doc)
 
 
 def test_push_spellings_are_read_too() -> None:
@@ -155,7 +157,7 @@ def _broken(change: str) -> dict[str, Any]:
         ("billingCode-int", "$.reference.billingCode"),
         ("pages-bool", "$.pages"),
         ("two-recipient-lists", "$"),
-        ("no-recipients", "$.recipientStatus"),
+        ("no-recipients", "$.faxRecipients"),
     ],
 )
 def test_malformed_rest_report_names_the_path(change: str, location: str) -> None:

@@ -8,12 +8,9 @@ Parsing is strict about the fields it knows and tolerant about everything else:
 
 * Limits come first: body size, nesting depth (checked before the decoder recurses), UTF-8,
   duplicate keys, and the non-standard constants ``NaN``/``Infinity``.
-* Types are checked exactly, because pydantic's lax mode would coerce: ``"31"`` is not an
-  integer, ``1`` is not a boolean, ``1.0`` is not an integer, a number is not a string.
-* ``null`` counts as absent. Keys faxpush does not know are ignored, so a report from a newer
-  service version (or one carrying extra fields such as credentials) still parses.
-* The REST spellings (``targetUrl``, ``sentTs``, ``recipientStatus``, ``faxRecipient``,
-  ``document``) are read as their push names; giving two spellings of one field is an error.
+* Then :mod:`faxpush.core.spellings` reads the decoded object: every field in any of its push,
+  XML-element or REST spellings, mixed freely, with exact JSON types; ``null`` is absent and
+  keys faxpush does not know are ignored.
 
 Every failure is a :class:`ReportFormatError` whose location is a JSON path in the spelling
 the sender used (``$.recipientStatus[0].sentTs``).
@@ -23,24 +20,31 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Any, NoReturn
 
 from pydantic import BaseModel
 
 from faxpush.core.errors import ReportFormatError
 from faxpush.core.models import FaxJobReport
-from faxpush.core.validation import validate_report
+from faxpush.core.spellings import (
+    RECIPIENT_SHAPE,
+    REPORT_SHAPE,
+    FieldShape,
+    ListShape,
+    ObjectShape,
+    Scalar,
+    describe_type,
+    report_from_mapping,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_DEPTH",
     "JSON_CONTENT_TYPE",
-    "PUSH_REPORT_SHAPE",
     "RECIPIENT_SHAPE",
+    "REPORT_SHAPE",
     "FieldShape",
     "ListShape",
     "ObjectShape",
@@ -55,9 +59,6 @@ __all__ = [
 JSON_CONTENT_TYPE = "application/json"
 DEFAULT_MAX_BYTES = 1_048_576
 DEFAULT_MAX_DEPTH = 32
-
-Location = tuple[int | str, ...]
-
 
 # --- rendering --------------------------------------------------------------------------------
 
@@ -183,210 +184,9 @@ def load_json_object(
         ) from None
     if not isinstance(document, dict):
         raise ReportFormatError(
-            f"the top level must be a JSON object, got {_describe_type(document)}", location="$"
+            f"the top level must be a JSON object, got {describe_type(document)}", location="$"
         )
     return document
-
-
-# --- strict reading of the decoded document ---------------------------------------------------
-
-
-class Scalar(StrEnum):
-    """Leaf types of the JSON layout; ``TIMESTAMP`` is an ISO 8601 string."""
-
-    STRING = "a string"
-    INTEGER = "an integer"
-    BOOLEAN = "a boolean (true or false)"
-    TIMESTAMP = "an ISO 8601 timestamp string"
-
-
-@dataclass(frozen=True, slots=True)
-class ListShape:
-    """A JSON array whose items all have ``item``'s shape."""
-
-    item: Shape
-
-
-@dataclass(frozen=True, slots=True)
-class FieldShape:
-    """One field: its model name, its type, and the keys it may arrive under (``keys[0]``
-    is the preferred spelling; the default is the model name only)."""
-
-    name: str
-    shape: Shape
-    keys: tuple[str, ...] = ()
-
-    def spellings(self) -> tuple[str, ...]:
-        return self.keys or (self.name,)
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectShape:
-    """A JSON object: the fields read from it; other keys are ignored."""
-
-    fields: tuple[FieldShape, ...] = ()
-
-
-Shape = Scalar | ListShape | ObjectShape
-
-_S, _I, _B, _T = Scalar.STRING, Scalar.INTEGER, Scalar.BOOLEAN, Scalar.TIMESTAMP
-
-
-def _fields(*specs: tuple[str, Shape] | FieldShape) -> ObjectShape:
-    return ObjectShape(tuple(s if isinstance(s, FieldShape) else FieldShape(*s) for s in specs))
-
-
-RECIPIENT_SHAPE = _fields(
-    ("number", _S),
-    ("numId", _S),
-    ("alternativeNumbers", ListShape(_S)),
-    ("properties", ListShape(_fields(("key", _S), ("value", _S)))),
-    ("status", _S),
-    ("reason", _S),
-    FieldShape("sentTS", _T, keys=("sentTS", "sentTs")),
-    ("durationInSecs", _I),
-    ("sentToNumber", _S),
-    ("remoteCsid", _S),
-)
-
-_OPTIONS_SHAPE = _fields(
-    ("csid", _S),
-    ("header", _S),
-    ("isExpress", _B),
-    ("isBlacklistEnabled", _B),
-    ("resolution", _S),
-    ("paperFormat", _S),
-    ("coverpageTemplate", _S),
-    ("overlay", _fields(("name", _S), ("mode", _S))),
-    ("customerReference", _S),
-    ("customerDefinedId", _S),
-    ("billingCode", _S),
-    ("billingInfo", _S),
-    ("jobValidStart", _T),
-    ("jobValidEnd", _T),
-)
-
-PUSH_REPORT_SHAPE = _fields(
-    ("jobId", _S),
-    (
-        "reportMail",
-        _fields(
-            ("successAddress", _S),
-            ("failureAddress", _S),
-            ("attachedFaxImageMode", _S),
-            ("attachedFaxImageFormat", _S),
-        ),
-    ),
-    (
-        "httpStatusPush",
-        _fields(FieldShape("url", _S, keys=("url", "targetUrl")), ("authMethod", _S)),
-    ),
-    FieldShape(
-        "faxRecipients",
-        ListShape(RECIPIENT_SHAPE),
-        keys=("faxRecipients", "recipientStatus", "faxRecipient"),
-    ),
-    FieldShape(
-        "documents",
-        ListShape(_fields(("name", _S), ("isText", _B))),
-        keys=("documents", "document"),
-    ),
-    ("options", _OPTIONS_SHAPE),
-    ("pages", _I),
-)
-
-# The date and time must both be there; pydantic would otherwise read "1714986843" as epoch
-# seconds. Offsets, fractions and a space separator are left to the model to judge.
-_TIMESTAMP_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-
-
-def _describe_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number with a fraction or exponent"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "an array"
-    return f"a {type(value).__name__}"
-
-
-class _Reader:
-    """Copies known fields into a dict in model names, checking JSON types on the way."""
-
-    def __init__(self) -> None:
-        # model-name location -> key the sender used, for error messages in their spelling
-        self.spelled: dict[Location, str] = {}
-
-    def locate(self, loc: Location) -> str:
-        path = "$"
-        for index, part in enumerate(loc):
-            if isinstance(part, int):
-                path += f"[{part}]"
-            else:
-                path += "." + self.spelled.get(loc[: index + 1], part)
-        return path
-
-    def fail(self, problem: str, loc: Location) -> NoReturn:
-        raise ReportFormatError(problem, location=self.locate(loc))
-
-    def read(self, value: object, shape: Shape, loc: Location) -> Any:
-        if isinstance(shape, ObjectShape):
-            return self.read_object(value, shape, loc)
-        if isinstance(shape, ListShape):
-            if not isinstance(value, list | tuple):
-                self.fail(f"expected an array, got {_describe_type(value)}", loc)
-            return [self.read(item, shape.item, (*loc, i)) for i, item in enumerate(value)]
-        if shape is Scalar.INTEGER:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif shape is Scalar.BOOLEAN:
-            ok = isinstance(value, bool)
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            self.fail(f"expected {shape.value}, got {_describe_type(value)}", loc)
-        if shape is Scalar.TIMESTAMP and not _TIMESTAMP_SHAPE.match(str(value)):
-            self.fail("expected an ISO 8601 timestamp such as 2024-05-06T09:14:03Z", loc)
-        return value
-
-    def read_object(self, value: object, shape: ObjectShape, loc: Location) -> dict[str, Any]:
-        if not isinstance(value, Mapping):
-            self.fail(f"expected an object, got {_describe_type(value)}", loc)
-        result: dict[str, Any] = {}
-        for spec in shape.fields:
-            given = [key for key in spec.spellings() if value.get(key) is not None]
-            if len(given) > 1:
-                self.fail(
-                    f"the same field is given as {' and '.join(given)}; send only one of them",
-                    loc,
-                )
-            item_loc = (*loc, spec.name)
-            # A missing field is reported in the layout's preferred spelling.
-            spelling = given[0] if given else spec.spellings()[0]
-            if spelling != spec.name:
-                self.spelled[item_loc] = spelling
-            if given:
-                result[spec.name] = self.read(value[spelling], spec.shape, item_loc)
-        return result
-
-
-def report_from_mapping(
-    data: Mapping[str, Any], shape: ObjectShape = PUSH_REPORT_SHAPE
-) -> FaxJobReport:
-    """Check and validate an already decoded JSON object laid out as ``shape``.
-
-    ``shape`` maps the accepted keys to model fields; the default is the push layout.
-    """
-    reader = _Reader()
-    fields = reader.read_object(data, shape, ())
-    return validate_report(fields, locate=reader.locate)
 
 
 def parse_json(

@@ -15,8 +15,9 @@ unset, as the sample shows for ``properties``):
   ``billingCode`` and ``billingInfo`` that are set, and is ``null`` when none is.
 
 The REST view carries less than a push: no ``numId``, documents, report mail, push target or
-options other than the reference. :func:`from_rest_report` therefore returns a report with
-those absent, and the reference fields placed in ``options``.
+options other than the reference. :func:`from_rest_report` reads the reference into
+``options``; like every parser it reads all spellings (:mod:`faxpush.core.spellings`), so a
+push field given next to the REST ones is kept, never dropped.
 """
 
 from __future__ import annotations
@@ -28,37 +29,15 @@ from typing import Any
 from faxpush.core.json_codec import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_DEPTH,
-    RECIPIENT_SHAPE,
-    FieldShape,
-    ListShape,
-    ObjectShape,
-    Scalar,
     format_timestamp,
     load_json_object,
     report_from_mapping,
 )
 from faxpush.core.models import FaxJobReport, Options, RecipientStatus
 
-__all__ = ["REST_REPORT_SHAPE", "from_rest_report", "render_rest_json", "to_rest_report"]
+__all__ = ["from_rest_report", "render_rest_json", "to_rest_report"]
 
 _REFERENCE_KEYS = ("customerDefinedId", "billingCode", "billingInfo")
-
-REST_REPORT_SHAPE = ObjectShape(
-    (
-        FieldShape("jobId", Scalar.STRING),
-        FieldShape(
-            "faxRecipients",
-            ListShape(RECIPIENT_SHAPE),
-            keys=("recipientStatus", "faxRecipients", "faxRecipient"),
-        ),
-        FieldShape("pages", Scalar.INTEGER),
-        FieldShape(
-            "options",
-            ObjectShape(tuple(FieldShape(key, Scalar.STRING) for key in _REFERENCE_KEYS)),
-            keys=("reference",),
-        ),
-    )
-)
 
 
 def _rest_recipient(recipient: RecipientStatus) -> dict[str, Any]:
@@ -109,12 +88,12 @@ def from_rest_report(
 ) -> FaxJobReport:
     """Read a REST ``FaxReport`` (decoded, or a JSON body) into the push model.
 
-    Types are checked as strictly as in :func:`faxpush.core.json_codec.parse_json`; ``null``
-    is absent and unknown keys are ignored. Raises ``ReportFormatError`` and nothing else.
+    The same reader as :func:`faxpush.core.json_codec.parse_json`: every spelling, exact types,
+    ``null`` absent, unknown keys ignored. Raises ``ReportFormatError`` and nothing else.
     """
     document = (
         data
         if isinstance(data, Mapping)
         else load_json_object(data, max_bytes=max_bytes, max_depth=max_depth)
     )
-    return report_from_mapping(document, REST_REPORT_SHAPE)
+    return report_from_mapping(document)

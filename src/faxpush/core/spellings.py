@@ -1,0 +1,322 @@
+"""Every spelling a report field arrives in, as one table, and the strict reader that follows it.
+
+A report in JSON comes in three spellings that senders mix freely: the push layout
+(``faxRecipients``, ``httpStatusPush.url``), the XML element names (``faxRecipient``,
+``document``) and the REST API's (``recipientStatus``, ``sentTs``, ``targetUrl``, the job
+request's ``statusReportOptions`` and the options spread over ``reference``,
+``transportOptions``, ``renderingOptions`` and ``meta``). :data:`REPORT_SHAPE` lists, per
+model field, every key (or ``/``-separated key path) it may arrive under, so each field is
+read on its own whatever spelling the others use. A field given in two spellings is an error
+naming both; a recognised key the model cannot hold (``reportPurgeTs``, a validity end given as
+a duration) is an error too, never dropped. Other unknown keys are ignored, so a report from a
+newer service version still parses; the push target's ``principal`` and ``credentials`` are
+ignored on purpose, as a report never carries credentials.
+
+Types are checked exactly, because pydantic's lax mode would coerce: ``"31"`` is not an
+integer, ``1`` is not a boolean, ``1.0`` is not an integer, a number is not a string.
+``null`` counts as absent. Every failure is a :class:`ReportFormatError` whose location is a
+JSON path in the spelling the sender used (``$.recipientStatus[0].sentTs``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, NoReturn
+
+from faxpush.core.errors import ReportFormatError
+from faxpush.core.models import FaxJobReport
+from faxpush.core.validation import validate_report
+
+__all__ = [
+    "RECIPIENT_SHAPE",
+    "REPORT_SHAPE",
+    "FieldShape",
+    "ListShape",
+    "ObjectShape",
+    "Scalar",
+    "describe_type",
+    "report_from_mapping",
+]
+
+Location = tuple[int | str, ...]
+
+
+class Scalar(StrEnum):
+    """Leaf types of the JSON layouts; ``TIMESTAMP`` is an ISO 8601 string."""
+
+    STRING = "a string"
+    INTEGER = "an integer"
+    BOOLEAN = "a boolean (true or false)"
+    TIMESTAMP = "an ISO 8601 timestamp string"
+
+
+@dataclass(frozen=True, slots=True)
+class ListShape:
+    """A JSON array whose items all have ``item``'s shape."""
+
+    item: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class FieldShape:
+    """One model field: its name, its type, and the spellings it may arrive in.
+
+    ``keys`` are keys (or ``/``-separated key paths) of the enclosing object; ``keys[0]`` is
+    the preferred spelling and the default is the model name only. ``spread`` is one more
+    spelling: the field's own fields read from the enclosing object by their paths, as REST
+    spreads the options over several blocks; it counts as given when any block is there.
+    """
+
+    name: str
+    shape: Shape
+    keys: tuple[str, ...] = ()
+    spread: ObjectShape | None = None
+
+    def spellings(self) -> tuple[str, ...]:
+        return self.keys or (self.name,)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectShape:
+    """A JSON object: the fields read from it, and recognised key paths the model cannot hold
+    (path -> why), which are refused rather than dropped. Other keys are ignored."""
+
+    fields: tuple[FieldShape, ...] = ()
+    unrepresentable: tuple[tuple[str, str], ...] = ()
+
+    def blocks(self) -> tuple[str, ...]:
+        """The first steps of every spelling, in order: what marks a spread spelling given."""
+        firsts = (key.split("/", 1)[0] for spec in self.fields for key in spec.spellings())
+        return tuple(dict.fromkeys(firsts))
+
+
+Shape = Scalar | ListShape | ObjectShape
+
+_S, _I, _B, _T = Scalar.STRING, Scalar.INTEGER, Scalar.BOOLEAN, Scalar.TIMESTAMP
+
+
+def _fields(*specs: tuple[str, Shape] | FieldShape) -> ObjectShape:
+    return ObjectShape(tuple(s if isinstance(s, FieldShape) else FieldShape(*s) for s in specs))
+
+
+def _at(name: str, shape: Shape, *keys: str) -> FieldShape:
+    return FieldShape(name, shape, keys=keys)
+
+
+RECIPIENT_SHAPE = _fields(
+    ("number", _S),
+    ("numId", _S),
+    ("alternativeNumbers", ListShape(_S)),
+    ("properties", ListShape(_fields(("key", _S), ("value", _S)))),
+    ("status", _S),
+    ("reason", _S),
+    _at("sentTS", _T, "sentTS", "sentTs"),
+    ("durationInSecs", _I),
+    ("sentToNumber", _S),
+    ("remoteCsid", _S),
+)
+
+_OVERLAY = _fields(("name", _S), ("mode", _S))
+
+_OPTIONS = _fields(
+    ("csid", _S),
+    ("header", _S),
+    ("isExpress", _B),
+    ("isBlacklistEnabled", _B),
+    ("resolution", _S),
+    ("paperFormat", _S),
+    ("coverpageTemplate", _S),
+    ("overlay", _OVERLAY),
+    ("customerReference", _S),
+    ("customerDefinedId", _S),
+    ("billingCode", _S),
+    ("billingInfo", _S),
+    ("jobValidStart", _T),
+    ("jobValidEnd", _T),
+)
+
+# The REST job request's blocks that the options come from (spec §4 and §7), in model order.
+_REST_OPTIONS = ObjectShape(
+    (
+        _at("csid", _S, "transportOptions/csid"),
+        _at("header", _S, "renderingOptions/header"),
+        _at("isExpress", _B, "transportOptions/isExpress"),
+        _at("isBlacklistEnabled", _B, "transportOptions/isBlacklistEnabled"),
+        _at("resolution", _S, "renderingOptions/resolution"),
+        _at("paperFormat", _S, "renderingOptions/paperFormat"),
+        _at("coverpageTemplate", _S, "renderingOptions/coverpageTemplate"),
+        _at("overlay", _OVERLAY, "renderingOptions/overlay"),
+        _at("customerReference", _S, "meta/customerReference"),
+        _at("customerDefinedId", _S, "reference/customerDefinedId"),
+        _at("billingCode", _S, "reference/billingCode"),
+        _at("billingInfo", _S, "reference/billingInfo"),
+        _at("jobValidStart", _T, "meta/jobValid/start"),
+        _at("jobValidEnd", _T, "meta/jobValid/end"),
+    )
+)
+
+_REPORT_MAIL = _fields(
+    ("successAddress", _S),
+    ("failureAddress", _S),
+    ("attachedFaxImageMode", _S),
+    ("attachedFaxImageFormat", _S),
+)
+
+REPORT_SHAPE = ObjectShape(
+    (
+        FieldShape("jobId", _S),
+        _at("reportMail", _REPORT_MAIL, "reportMail", "statusReportOptions/reportMail"),
+        _at(
+            "httpStatusPush",
+            _fields(_at("url", _S, "url", "targetUrl"), ("authMethod", _S)),
+            "httpStatusPush",
+            "statusReportOptions/httpStatusPush",
+        ),
+        _at(
+            "faxRecipients",
+            ListShape(RECIPIENT_SHAPE),
+            "faxRecipients",
+            "recipientStatus",
+            "faxRecipient",
+        ),
+        _at("documents", ListShape(_fields(("name", _S), ("isText", _B))), "documents", "document"),
+        FieldShape("options", _OPTIONS, spread=_REST_OPTIONS),
+        FieldShape("pages", _I),
+    ),
+    unrepresentable=(
+        (
+            "statusReportOptions/reportPurgeTs",
+            "a report has no field for when the service purges it; leave it out",
+        ),
+    ),
+)
+"""Every model field of a report and the spellings it is read from, in model order."""
+
+# The date and time must both be there; pydantic would otherwise read "1714986843" as epoch
+# seconds. Offsets, fractions and a space separator are left to the model to judge.
+_TIMESTAMP_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_DURATION_SHAPE = re.compile(r"[+-]?P[0-9TYMWDHS.,]+")
+
+
+def describe_type(value: object) -> str:
+    """``an integer``, ``a string``…: a JSON value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number with a fraction or exponent"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
+class _Reader:
+    """Copies known fields into a dict in model names, checking JSON types on the way."""
+
+    def __init__(self) -> None:
+        # model-name location -> key path the sender used ("" when it left no key, as a
+        # spread spelling does), for error messages in their spelling
+        self.spelled: dict[Location, str] = {}
+
+    def locate(self, loc: Location) -> str:
+        path = "$"
+        for index, part in enumerate(loc):
+            if isinstance(part, int):
+                path += f"[{part}]"
+            elif (spelled := self.spelled.get(loc[: index + 1], part)) != "":
+                path += "." + spelled
+        return path
+
+    def fail(self, problem: str, loc: Location, *steps: str) -> NoReturn:
+        below = "".join(f".{step}" for step in steps)
+        raise ReportFormatError(problem, location=self.locate(loc) + below)
+
+    def lookup(self, value: Mapping[str, Any], key: str, loc: Location) -> Any:
+        """The value at key path ``key`` in ``value``, or None; a step that is not an object
+        is an error (``statusReportOptions: 3`` carries nothing a report could use)."""
+        node: Any = value
+        steps = key.split("/")
+        for depth, step in enumerate(steps):
+            if depth and not isinstance(node, Mapping):
+                self.fail(f"expected an object, got {describe_type(node)}", loc, *steps[:depth])
+            node = node.get(step)
+            if node is None:
+                return None
+        return node
+
+    def read(self, value: object, shape: Shape, loc: Location) -> Any:
+        if isinstance(shape, ObjectShape):
+            return self.read_object(value, shape, loc)
+        if isinstance(shape, ListShape):
+            if not isinstance(value, list | tuple):
+                self.fail(f"expected an array, got {describe_type(value)}", loc)
+            return [self.read(item, shape.item, (*loc, i)) for i, item in enumerate(value)]
+        if shape is Scalar.INTEGER:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif shape is Scalar.BOOLEAN:
+            ok = isinstance(value, bool)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            self.fail(f"expected {shape.value}, got {describe_type(value)}", loc)
+        if shape is Scalar.TIMESTAMP and not _TIMESTAMP_SHAPE.match(str(value)):
+            if _DURATION_SHAPE.fullmatch(str(value).strip()):
+                self.fail(
+                    "a duration cannot be carried in a report, which holds a point in time; "
+                    "give a timestamp such as 2024-05-06T10:20:00Z",
+                    loc,
+                )
+            self.fail("expected an ISO 8601 timestamp such as 2024-05-06T09:14:03Z", loc)
+        return value
+
+    def read_object(self, value: object, shape: ObjectShape, loc: Location) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            self.fail(f"expected an object, got {describe_type(value)}", loc)
+        for key, why in shape.unrepresentable:
+            if self.lookup(value, key, loc) is not None:
+                self.fail(f"cannot be read into a report: {why}", loc, *key.split("/"))
+        result: dict[str, Any] = {}
+        for spec in shape.fields:
+            given = [key for key in spec.spellings() if self.lookup(value, key, loc) is not None]
+            spread = spec.spread
+            blocks = [b for b in spread.blocks() if value.get(b) is not None] if spread else []
+            if len(given) + bool(blocks) > 1:
+                shown = [key.replace("/", ".") for key in given]
+                self.fail(
+                    f"the same field is given as {' and '.join([*shown, *blocks])}; "
+                    "send only one of them",
+                    loc,
+                )
+            item_loc = (*loc, spec.name)
+            if blocks and spread is not None:
+                self.spelled[item_loc] = ""
+                result[spec.name] = self.read_object(value, spread, item_loc)
+                continue
+            # A missing field is reported in the layout's preferred spelling.
+            spelling = given[0] if given else spec.spellings()[0]
+            if spelling != spec.name:
+                self.spelled[item_loc] = spelling.replace("/", ".")
+            if given:
+                found = self.lookup(value, spelling, loc)
+                result[spec.name] = self.read(found, spec.shape, item_loc)
+        return result
+
+
+def report_from_mapping(data: Mapping[str, Any], shape: ObjectShape = REPORT_SHAPE) -> FaxJobReport:
+    """Check and validate an already decoded JSON object laid out as ``shape``.
+
+    ``shape`` maps the accepted keys to model fields; the default reads every spelling.
+    """
+    reader = _Reader()
+    fields = reader.read_object(data, shape, ())
+    return validate_report(fields, locate=reader.locate)
