@@ -15,6 +15,7 @@ from faxpush.cli.main import app
 from faxpush.core.errors import ConfigurationError
 from faxpush.storage.factory import secret_key_file
 
+REPORT = Path(__file__).resolve().parents[1] / "data" / "spec_samples" / "report-full.xml"
 # Never reached: the commands stop before connecting (nothing listens on the discard port).
 PG_URL = "postgresql://faxpush@127.0.0.1:9/faxpush"
 IN_PROCESS = [
@@ -23,6 +24,8 @@ IN_PROCESS = [
     ["accounts", "list"],
     ["db", "migrate"],
     ["db", "copy", PG_URL, "postgresql://faxpush@127.0.0.1:9/other"],
+    ["serve", "--port", "0"],
+    ["push", "send", "http://127.0.0.1:9/hook", str(REPORT)],
 ]
 
 

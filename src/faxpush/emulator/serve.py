@@ -154,7 +154,11 @@ async def run_server(
     if handle_signals:
         install_stop_signals(stop)
     sock = bind_socket(host, port)
-    store = await open_configured_store(settings, notify=notify)
+    try:
+        store = await open_configured_store(settings, notify=notify)
+    except BaseException:
+        sock.close()
+        raise
     try:
         jobs = jobs_for(store)
         now = datetime.now(UTC)
