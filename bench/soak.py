@@ -386,11 +386,14 @@ async def listen_soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     try:
         async with aiohttp.ClientSession(connector=connector) as session:
             await asyncio.gather(*(post(session) for _ in range(args.concurrency)))
-        elapsed = time.monotonic() - started
-        sampler.mark_warm()
-        row = sampler.sample(elapsed, sum(statuses.values()))
-        if row is not None:
-            progress("listen", row, args.pushes)
+            elapsed = time.monotonic() - started
+            watcher.cancel()
+            sampler.mark_warm()
+            row = sampler.sample(elapsed, sum(statuses.values()))  # the last one under load
+            if row is not None:
+                progress("listen", row, args.pushes)
+        await asyncio.sleep(1)  # the server notices the clients are gone
+        idle = proc_stats(listen.pid)
     finally:
         watcher.cancel()
         if listen.returncode is None:
@@ -410,6 +413,7 @@ async def listen_soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "pushes_per_s": round(sent / elapsed, 1),
         "time_limited": sent < args.pushes,
         "listen_exit_code": code,
+        "fds_after_clients_left": None if idle is None else idle.fds,
         **sampler.summary(),
     }
 
