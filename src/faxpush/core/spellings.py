@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NoReturn
 
@@ -74,6 +74,13 @@ class FieldShape:
     shape: Shape
     keys: tuple[str, ...] = ()
     spread: ObjectShape | None = None
+    only_key: str | None = field(init=False, default=None, compare=False, repr=False)
+    """The one plain key when there is no other spelling: most fields, read the quick way."""
+
+    def __post_init__(self) -> None:
+        keys = self.spellings()
+        if len(keys) == 1 and "/" not in keys[0] and self.spread is None:
+            object.__setattr__(self, "only_key", keys[0])
 
     def spellings(self) -> tuple[str, ...]:
         return self.keys or (self.name,)
@@ -244,6 +251,8 @@ class _Reader:
     def lookup(self, value: Mapping[str, Any], key: str, loc: Location) -> Any:
         """The value at key path ``key`` in ``value``, or None; a step that is not an object
         is an error (``statusReportOptions: 3`` carries nothing a report could use)."""
+        if "/" not in key:
+            return value.get(key)
         node: Any = value
         steps = key.split("/")
         for depth, step in enumerate(steps):
@@ -287,6 +296,10 @@ class _Reader:
                 self.fail(f"cannot be read into a report: {why}", loc, *key.split("/"))
         result: dict[str, Any] = {}
         for spec in shape.fields:
+            if spec.only_key is not None:
+                if (found := value.get(spec.only_key)) is not None:
+                    result[spec.name] = self.read(found, spec.shape, (*loc, spec.name))
+                continue
             given = [key for key in spec.spellings() if self.lookup(value, key, loc) is not None]
             spread = spec.spread
             blocks = [b for b in spread.blocks() if value.get(b) is not None] if spread else []

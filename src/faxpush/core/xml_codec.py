@@ -29,6 +29,7 @@ __all__ = ["DEFAULT_MAX_BYTES", "NAMESPACE", "XML_CONTENT_TYPE", "parse_xml", "r
 
 XML_CONTENT_TYPE = "text/xml; charset=UTF-8"
 NAMESPACE = "http://retarus.com/fax4ba/faxws/3/0"
+_OWN_NAMESPACE = f"{{{NAMESPACE}}}"  # how lxml spells it in a tag
 DEFAULT_MAX_BYTES = 1_048_576
 
 _ROOT = "faxJobReport"
@@ -262,6 +263,9 @@ def _schema(model: type[BaseModel]) -> dict[str, _Field]:
     for alias, element in _ALIASES.items():
         if element in schema:
             schema[alias] = schema[element]
+    # Keyed by the tag lxml gives too ("{namespace}name"), so that an element in the vendor's
+    # namespace or in none is found with one lookup; any other namespace misses.
+    schema.update({f"{_OWN_NAMESPACE}{name}": field for name, field in schema.items()})
     return schema
 
 
@@ -272,22 +276,19 @@ def _local_name(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-_OWN_NAMESPACE = f"{{{NAMESPACE}}}"
-
-
-def _check_namespace(
-    element: etree._Element, places: Mapping[_Loc, etree._Element], loc: _Loc
-) -> None:
+def _foreign(tag: str) -> bool:
     # The spec lets a report use the vendor's namespace (default or prefixed) or none at all;
     # an element in any other namespace belongs to another vocabulary, whatever its name.
-    tag = element.tag
-    if tag.startswith("{") and not tag.startswith(_OWN_NAMESPACE):
-        namespace = tag[1:].partition("}")[0]
-        raise ReportFormatError(
-            f"<{_local_name(tag)}> is in the namespace {_shorten(namespace, 80)}; "
-            f"a report's elements are in the namespace {NAMESPACE} (or in none)",
-            location=_where(places, loc),
-        )
+    return tag[0] == "{" and not tag.startswith(_OWN_NAMESPACE)
+
+
+def _foreign_namespace(tag: str, places: Mapping[_Loc, etree._Element], loc: _Loc) -> Exception:
+    namespace = tag[1:].partition("}")[0]
+    return ReportFormatError(
+        f"<{_local_name(tag)}> is in the namespace {_shorten(namespace, 80)}; "
+        f"a report's elements are in the namespace {NAMESPACE} (or in none)",
+        location=_where(places, loc),
+    )
 
 
 def _own_text(element: etree._Element) -> str:
@@ -305,10 +306,17 @@ def _read_group(
 ) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for child in element:
-        tag: object = child.tag  # comments and entities have no str tag
-        field = schema.get(_local_name(tag)) if isinstance(tag, str) else None
-        if field is None:
-            continue  # unknown elements are ignored wherever they appear
+        tag: object = child.tag
+        if not isinstance(tag, str):
+            continue  # comments and entities have no str tag
+        found = schema.get(tag)
+        foreign = found is None
+        if found is None:
+            # A report element's name in another namespace is refused below, once located.
+            found = schema.get(_local_name(tag))
+            if found is None:
+                continue  # unknown elements are ignored wherever they appear
+        field = found
         if field.many:
             items: list[Any] = data.setdefault(field.name, [])
             child_loc: _Loc = (*loc, field.name, len(items))
@@ -322,7 +330,8 @@ def _read_group(
                     f"{problem}; give it only once", location=_where(places, child_loc)
                 )
         places[child_loc] = child
-        _check_namespace(child, places, child_loc)
+        if foreign:
+            raise _foreign_namespace(tag, places, child_loc)
         if field.group is not None:
             value: Any = _read_group(child, field.group, child_loc, places)
         else:
@@ -454,6 +463,7 @@ def parse_xml(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FaxJo
             location=_where({(): root}, ()),
         )
     places: dict[_Loc, etree._Element] = {(): root}
-    _check_namespace(root, places, ())
+    if _foreign(root.tag):
+        raise _foreign_namespace(root.tag, places, ())
     fields = _read_group(root, _REPORT, (), places)
     return validate_report(fields, locate=lambda loc: _where(places, loc))
