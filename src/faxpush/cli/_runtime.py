@@ -29,6 +29,17 @@ DatabaseOption = Annotated[
 ]
 
 
+CaBundleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ca-bundle",
+        help="PEM file of CA certificates trusted for HTTPS receivers and token URLs, "
+        "besides the system's [env FAXPUSH_CA_BUNDLE].",
+        show_default=False,
+    ),
+]
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from FAXPUSH_* variables, with CLI flags (non-None ``overrides``) on top."""
     return Settings.from_env(os.environ, overrides)

@@ -30,6 +30,8 @@ EXAMPLES: Final = """\
       --push-url https://hooks.example.org/fax --push-auth HTTP_BASIC \\
       --push-principal hook --push-credentials hookpw
   faxpush accounts set 99999TE --push-template acme.xml.j2
+  faxpush accounts set 99999TE --ca-file hooks-ca.pem \
+      --client-cert faxpush-client.pem --client-key faxpush-client.key
   faxpush accounts set 99999TE --login alice --password 'n3w'
   faxpush accounts list
 """
@@ -92,6 +94,33 @@ TokenUrlOption = Annotated[
     ),
 ]
 
+CaFileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ca-file",
+        help="PEM file of CA certificates trusted for this account's push and token URLs, "
+        "besides the system's and FAXPUSH_CA_BUNDLE ('' removes them).",
+        show_default=False,
+    ),
+]
+ClientCertOption = Annotated[
+    str | None,
+    typer.Option(
+        "--client-cert",
+        help="PEM client certificate (chain) presented to receivers: mutual TLS "
+        "('' removes it; give --client-key too).",
+        show_default=False,
+    ),
+]
+ClientKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--client-key",
+        help="PEM private key of --client-cert, unencrypted (stored encrypted).",
+        show_default=False,
+    ),
+]
+
 
 def _with_stores(
     database_url: str | None, config: str | None, action: Callable[[Store, JobStore], Awaitable[T]]
@@ -120,6 +149,9 @@ def add(
     push_principal: PrincipalOption = None,
     push_credentials: CredentialsOption = None,
     oauth2_token_url: TokenUrlOption = None,
+    ca_file: CaFileOption = None,
+    client_cert: ClientCertOption = None,
+    client_key: ClientKeyOption = None,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -140,6 +172,9 @@ def add(
             push_principal=push_principal,
             push_credentials=push_credentials,
             oauth2_token_url=oauth2_token_url,
+            ca_file=ca_file,
+            client_cert=client_cert,
+            client_key=client_key,
         )
         await store.put_account(account)
         await save_login(jobs, login, customer_number, now=datetime.now(UTC), password=password)
@@ -174,6 +209,9 @@ def set_(
             show_default=False,
         ),
     ] = None,
+    ca_file: CaFileOption = None,
+    client_cert: ClientCertOption = None,
+    client_key: ClientKeyOption = None,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -198,6 +236,9 @@ def set_(
             push_credentials=push_credentials,
             oauth2_token_url=oauth2_token_url,
             retry_client_errors=retry_client_errors,
+            ca_file=ca_file,
+            client_cert=client_cert,
+            client_key=client_key,
         )
         await store.put_account(account)
         if login is not None:
@@ -219,7 +260,7 @@ def list_(database_url: DatabaseOption = None, config: ConfigOption = None) -> N
             token = f" token={account.oauth2_token_url}" if account.oauth2_token_url else ""
             lines.append(
                 f"{account.customer_number}  format={account.push_format.value}  "
-                f"push={push}  auth={account.push_auth.value}{token}  "
+                f"push={push}  auth={account.push_auth.value}{token}{_tls_summary(account)}  "
                 f"logins={','.join(logins) or '-'}"
             )
         return lines
@@ -228,6 +269,15 @@ def list_(database_url: DatabaseOption = None, config: ConfigOption = None) -> N
     typer.echo(
         "\n".join(lines) if lines else "no accounts yet; add one with 'faxpush accounts add'"
     )
+
+
+def _tls_summary(account: Account) -> str:
+    parts = [
+        name
+        for name, value in (("ca", account.push_ca_pem), ("client-cert", account.push_client_cert))
+        if value is not None
+    ]
+    return f" tls={'+'.join(parts)}" if parts else ""
 
 
 if __name__ == "__main__":

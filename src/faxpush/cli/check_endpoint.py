@@ -20,6 +20,7 @@ from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.delivery.guard import IPNetwork
 from faxpush.delivery.http import check_http_url
+from faxpush.delivery.tls import CA_BUNDLE_ENV, TlsMaterialError, read_pem
 from faxpush.receiver.checker import EVERYWHERE, CheckResult, EndpointChecker, all_passed
 from faxpush.storage.base import ClientAuthStyle
 
@@ -31,6 +32,9 @@ EPILOG = """\
 
   faxpush check-endpoint http://127.0.0.1:8080/ --auth OAUTH2 --principal client-1 \\
       --credentials 's3cret' --token-url http://127.0.0.1:8080/oauth2/token
+
+  faxpush check-endpoint https://hooks.example.org/fax/status --ca-file hooks-ca.pem \\
+      --client-cert faxpush-client.pem --client-key faxpush-client.key
 """
 
 
@@ -107,6 +111,22 @@ def check_endpoint(
         list[str] | None,
         typer.Option(help="Only connect to these networks (CIDR; repeatable). Default: any."),
     ] = None,
+    ca_file: Annotated[
+        str | None,
+        typer.Option(
+            "--ca-file",
+            help=f"PEM file of CA certificates trusted besides the system's [env {CA_BUNDLE_ENV}].",
+            envvar=CA_BUNDLE_ENV,
+            show_envvar=False,
+        ),
+    ] = None,
+    client_cert: Annotated[
+        str | None,
+        typer.Option(help="PEM client certificate for mutual TLS (with --client-key)."),
+    ] = None,
+    client_key: Annotated[
+        str | None, typer.Option(help="PEM private key of --client-cert, unencrypted.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Check a push endpoint: golden pushes in XML and JSON must be accepted (2xx), a
@@ -123,6 +143,13 @@ def check_endpoint(
         if client_auth is ClientAuthChoice.POST
         else ClientAuthStyle.CLIENT_SECRET_BASIC
     )
+    if (client_cert is None) != (client_key is None):
+        raise typer.BadParameter("give --client-cert and --client-key together")
+    try:
+        cert_pem = None if client_cert is None else read_pem(client_cert, "client certificate")
+        key_pem = None if client_key is None else Secret(read_pem(client_key, "client key"))
+    except TlsMaterialError as exc:
+        raise typer.BadParameter(str(exc)) from None
     checker = EndpointChecker(
         url,
         auth_method=method,
@@ -132,6 +159,9 @@ def check_endpoint(
         client_auth=style,
         timeout=timeout,
         allowed_networks=_networks(allow_network or ()),
+        ca_file=ca_file,
+        client_cert=cert_pem,
+        client_key=key_pem,
     )
     results = asyncio.run(checker.run())
     if as_json:

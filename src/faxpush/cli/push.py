@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from faxpush.cli._io import read_input, source_name
-from faxpush.cli._runtime import DatabaseOption, load_settings, opened_store
+from faxpush.cli._runtime import CaBundleOption, DatabaseOption, load_settings, opened_store
 from faxpush.core.errors import DeliveryError, InputError, ReportFormatError
 from faxpush.core.formats import (
     DEFAULT_MAX_REPORT_BYTES,
@@ -78,6 +78,7 @@ def send(
         float, typer.Option(min=0, max=600, help="Seconds between attempts.")
     ] = 2.0,
     database_url: DatabaseOption = None,
+    ca_bundle: CaBundleOption = None,
 ) -> None:
     """Enqueue one push in the outbox and deliver it now; waits for its final state."""
     target = _target(url, auth, principal, credentials, token_url, client_auth)
@@ -91,6 +92,7 @@ def send(
         database_url=database_url,
         retry_delays=(0.0, *([interval] * (attempts - 1))),
         retry_jitter=0.0,
+        ca_bundle=ca_bundle,
     )
     push = NewPush(
         delivery_id=str(uuid.uuid4()),

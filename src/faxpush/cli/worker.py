@@ -7,7 +7,12 @@ from typing import Annotated
 
 import typer
 
-from faxpush.cli._runtime import DatabaseOption, configure_logging, load_settings
+from faxpush.cli._runtime import (
+    CaBundleOption,
+    DatabaseOption,
+    configure_logging,
+    load_settings,
+)
 from faxpush.delivery.worker import run_worker
 
 EXAMPLES = """\
@@ -37,6 +42,7 @@ def worker(
     log_level: Annotated[
         str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR [env FAXPUSH_LOG_LEVEL].")
     ] = None,
+    ca_bundle: CaBundleOption = None,
 ) -> None:
     """Deliver pushes from the outbox; one log line per attempt.
 
@@ -48,6 +54,7 @@ def worker(
         concurrency=concurrency,
         per_host_concurrency=per_host,
         log_level=log_level,
+        ca_bundle=ca_bundle,
     )
     configure_logging(settings.log_level)
     asyncio.run(run_worker(settings))

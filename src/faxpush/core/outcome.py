@@ -15,6 +15,8 @@ timeout, connect error, protocol error retry       transient network trouble
 token endpoint down (5xx, timeout)     retry       the push itself was never tried
 auth failure (2nd 401, invalid_client) failed      credentials must be fixed first
 refused address                        failed      the URL points at a forbidden network
+TLS: certificate or handshake refused  failed      expired, wrong host, unknown CA, client
+                                                   certificate required: fix it first
 invalid URL                            failed      not absolute http(s), or has user info
 =====================================  ==========  ===================================
 """
@@ -41,6 +43,7 @@ class ErrorClass(StrEnum):
     AUTH = "auth"
     REFUSED_ADDRESS = "refused_address"
     INVALID_URL = "invalid_url"
+    TLS = "tls"
     INTERNAL = "internal"
 
 

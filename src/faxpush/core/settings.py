@@ -30,6 +30,7 @@ class Settings(BaseModel):
     database_url: str = "sqlite:///faxpush.db"
     secret_key: Secret | None = None  # Fernet key(s), comma-separated, primary first
     allowed_networks: tuple[Network, ...] = ()
+    ca_bundle: str | None = None  # PEM file of CA certificates trusted besides the system's
     # delivery
     concurrency: int = Field(64, ge=1, le=10_000)
     per_host_concurrency: int = Field(16, ge=1, le=10_000)

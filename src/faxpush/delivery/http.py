@@ -3,7 +3,9 @@
 The session follows no redirects (every request passes ``allow_redirects=False``), keeps no
 cookies between customers, ignores proxy and netrc settings from the environment, asks for
 uncompressed responses and identifies itself as ``faxpush/<version>``. Its connector bounds
-concurrency globally and per host and connects only to addresses the :mod:`guard` allows.
+concurrency globally and per host, connects only to addresses the :mod:`guard` allows, and
+verifies TLS certificates with the contexts of :mod:`faxpush.delivery.tls`
+(:func:`tls_contexts` gives a request the context of its push's account).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
@@ -26,6 +29,7 @@ from faxpush.delivery.guard import (
     guarded_socket_factory,
     legacy_ipv4,
 )
+from faxpush.delivery.tls import TlsContexts
 from faxpush.storage.base import RESPONSE_BODY_LIMIT
 
 USER_AGENT = f"faxpush/{__version__}"
@@ -78,6 +82,25 @@ def _client_timeout(
     return aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
 
 
+class PushConnector(aiohttp.TCPConnector):
+    """A TCP connector that also holds the TLS contexts of the pushes it connects."""
+
+    def __init__(self, *, tls: TlsContexts, **options: Any) -> None:
+        super().__init__(ssl=tls.default, **options)
+        self.tls = tls
+
+
+@lru_cache(maxsize=1)
+def _plain_contexts() -> TlsContexts:
+    return TlsContexts()
+
+
+def tls_contexts(session: aiohttp.ClientSession) -> TlsContexts:
+    """The TLS contexts of ``session`` (system trust only for a session built elsewhere)."""
+    connector = session.connector
+    return connector.tls if isinstance(connector, PushConnector) else _plain_contexts()
+
+
 def build_session(
     *,
     limit: int = 100,
@@ -85,18 +108,21 @@ def build_session(
     timeouts: Timeouts | None = None,
     allowed_networks: Iterable[IPNetwork] = (),
     resolver: AbstractResolver | None = None,
+    tls: TlsContexts | None = None,
 ) -> aiohttp.ClientSession:
     """Create the shared push session; call it from a coroutine and close it on shutdown.
 
     ``limit`` bounds open connections overall, ``limit_per_host`` per receiver host.
     ``allowed_networks`` (FAXPUSH_ALLOWED_NETWORKS) opens otherwise refused networks.
     ``resolver`` replaces the system resolver (tests pass a fake one); its answers are
-    still filtered by the address guard.
+    still filtered by the address guard. ``tls`` (default: the system's trust only) holds
+    the SSL contexts; FAXPUSH_CA_BUNDLE goes there.
     """
     if limit < 1 or limit_per_host < 0:
         raise ConfigurationError("connection limits must be positive (limit_per_host 0: none)")
     guard = AddressGuard(allowed_networks)
-    connector = aiohttp.TCPConnector(
+    connector = PushConnector(
+        tls=tls or _plain_contexts(),
         limit=limit,
         limit_per_host=limit_per_host,
         resolver=GuardedResolver(resolver or aiohttp.ThreadedResolver(), guard),
@@ -124,6 +150,7 @@ def session_from_settings(
         timeouts=Timeouts.from_settings(settings),
         allowed_networks=settings.allowed_networks,
         resolver=resolver,
+        tls=TlsContexts(settings.ca_bundle),
     )
 
 

@@ -6,7 +6,9 @@ over ``http_status`` in :func:`faxpush.core.outcome.classify`):
 =================  ======================================================================
 timeout            no connection, or no complete answer, within the connect/read/total
                    limits (``http_status`` is kept when only the body was late)
-connect            DNS failure, connection refused or reset, TLS failure, connection lost
+connect            DNS failure, connection refused or reset, connection lost
+tls                a certificate not accepted (expired, wrong host, unknown CA), a client
+                   certificate required or refused, a TLS handshake refused (permanent)
 protocol           the answer is not valid HTTP, or its auth challenge is malformed
 token_endpoint     the OAuth2 token endpoint is down, slow or answered unusably
 auth               credentials missing, unsendable or rejected (second 401, invalid_client)
@@ -44,7 +46,9 @@ from faxpush.delivery.http import (
     check_http_url,
     display_url,
     read_capped,
+    tls_contexts,
 )
+from faxpush.delivery.tls import TlsError, TlsMaterialError, tls_failure
 from faxpush.storage.base import RESPONSE_BODY_LIMIT, PushTarget
 
 
@@ -102,6 +106,7 @@ async def send_push(
     message: str | None = None
     try:
         check_http_url(url)
+        ssl_context = tls_contexts(session).for_target(target)
         middleware = build_auth_middleware(
             target,
             session=session,
@@ -110,6 +115,7 @@ async def send_push(
             digest_cache=digest_cache,
             timeouts=timeouts,
             account=account,
+            ssl_context=ssl_context,
         )
         headers = {aiohttp.hdrs.CONTENT_TYPE: content_type, DELIVERY_ID_HEADER: delivery_id}
         basic = middleware if isinstance(middleware, BasicAuthMiddleware) else None
@@ -134,6 +140,7 @@ async def send_push(
                 allow_redirects=False,
                 middlewares=middlewares,
                 timeout=timeouts.watched_timeout(read=before_read is None),
+                ssl=ssl_context,
             )
             answer.status = response.status
             answer.headers = _flatten(response.headers)
@@ -144,7 +151,11 @@ async def send_push(
     except TimeoutError as exc:
         error_class, message = _timeout(exc, trace, timeouts, answer)
     except aiohttp.ClientError as exc:
-        error_class, message = _client_error(exc, url)
+        error_class, message = _client_error(
+            exc, url, has_client_cert=target.client_cert is not None
+        )
+    except (TlsError, TlsMaterialError) as exc:
+        error_class, message = "tls", str(exc)
     except AddressRefusedError as exc:
         error_class, message = "refused_address", str(exc)
     except TokenEndpointError as exc:
@@ -227,7 +238,10 @@ def _timeout(
     return "timeout", f"no answer within the {timeouts.total:g} s deadline"
 
 
-def _client_error(exc: aiohttp.ClientError, url: str) -> tuple[str, str]:
+def _client_error(exc: aiohttp.ClientError, url: str, *, has_client_cert: bool) -> tuple[str, str]:
+    tls_problem = tls_failure(exc, _host(url), has_client_cert=has_client_cert)
+    if tls_problem is not None:
+        return "tls", tls_problem
     if isinstance(exc, aiohttp.ClientConnectorError):
         if isinstance(exc.os_error, BlockedAddressError):
             return "refused_address", str(exc.os_error.to_error(exc.host))
@@ -240,3 +254,10 @@ def _client_error(exc: aiohttp.ClientError, url: str) -> tuple[str, str]:
     if isinstance(exc, aiohttp.ClientConnectionError):
         return "connect", f"connection to {display_url(url)} failed: {detail}"
     return "protocol", f"invalid answer from {display_url(url)}: {detail}"
+
+
+def _host(url: str) -> str | None:
+    try:
+        return URL(url).host
+    except (ValueError, TypeError):
+        return None

@@ -18,6 +18,7 @@ from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.core.templates import PushTemplate
 from faxpush.delivery.http import check_http_url
+from faxpush.delivery.tls import check_tls_material, read_pem
 from faxpush.emulator.config import EmulatorConfig
 from faxpush.emulator.passwords import hash_password, is_password_hash
 from faxpush.storage.base import Account, ClientAuthStyle, PushFormat, Store
@@ -69,12 +70,16 @@ def updated_account(
     oauth2_token_url: str | None = None,
     oauth2_client_auth: str | None = None,
     retry_client_errors: bool | None = None,
+    ca_file: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
 ) -> Account:
     """``base`` with the given settings changed (None: unchanged), checked as a whole.
 
     ``push_template`` is a file path; giving one selects the template format. An empty
-    ``push_url`` removes the account's default push."""
-    changes: dict[str, Any] = {}
+    ``push_url`` removes the account's default push. ``ca_file``, ``client_cert`` and
+    ``client_key`` are PEM file paths ('' removes what was set)."""
+    changes: dict[str, Any] = _tls_changes(ca_file, client_cert, client_key)
     if push_format is not None:
         changes["push_format"] = _choice(push_format, PushFormat, "push format")
     if push_template is not None:
@@ -105,6 +110,23 @@ def updated_account(
     return account
 
 
+def _tls_changes(
+    ca_file: str | None, client_cert: str | None, client_key: str | None
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if ca_file is not None:
+        changes["push_ca_pem"] = read_pem(ca_file, "CA certificate file") if ca_file else None
+    if client_cert is not None:
+        changes["push_client_cert"] = (
+            read_pem(client_cert, "client certificate") if client_cert else None
+        )
+    if client_key is not None:
+        changes["push_client_key"] = (
+            Secret(read_pem(client_key, "client key")) if client_key else None
+        )
+    return changes
+
+
 def check_account(account: Account) -> None:
     """Refuse push settings that could never deliver."""
     if account.push_format is PushFormat.TEMPLATE and not account.push_template:
@@ -121,6 +143,7 @@ def check_account(account: Account) -> None:
         check_http_url(account.oauth2_token_url, role="OAuth2 token URL")
     if account.push_auth is AuthMethod.OAUTH2 and account.oauth2_token_url is None:
         raise InputError("push auth OAUTH2 needs --oauth2-token-url")
+    check_tls_material(account.push_ca_pem, account.push_client_cert, account.push_client_key)
 
 
 async def save_login(

@@ -127,6 +127,9 @@ ACCOUNT_PUSH_KEYS: Final = frozenset(
         "oauth2_token_url",
         "oauth2_client_auth",
         "retry_client_errors",
+        "ca_file",  # PEM file paths: the account's CA, client certificate and its key
+        "client_cert",
+        "client_key",
     }
 )
 _SIMULATOR_NUMBERS: Final = (

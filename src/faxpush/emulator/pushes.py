@@ -8,6 +8,7 @@ JSON, or its template), exactly as the core codecs render the report.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from faxpush.core.errors import TemplateError
 from faxpush.core.json_codec import JSON_CONTENT_TYPE, render_json
@@ -65,6 +66,23 @@ def account_push_target(account: Account | None) -> PushTarget | None:
     )
 
 
+def with_account_tls(target: PushTarget, account: Account | None) -> PushTarget:
+    """``target`` with the account's TLS material (its CA, client certificate and key),
+    taken when the push is built: a job's own push URL is reached with them too."""
+    if account is None or (
+        account.push_ca_pem is None
+        and account.push_client_cert is None
+        and account.push_client_key is None
+    ):
+        return target
+    return replace(
+        target,
+        ca_pem=account.push_ca_pem,
+        client_cert=account.push_client_cert,
+        client_key=account.push_client_key,
+    )
+
+
 def render_push_body(report: FaxJobReport, account: Account | None) -> tuple[bytes, str]:
     """The push body and its content type in the account's format.
 
@@ -90,6 +108,7 @@ def build_push(job: JobRecord, report: FaxJobReport, account: Account | None) ->
     target = job.push_target or account_push_target(account)
     if target is None:
         return None
+    target = with_account_tls(target, account)
     body, content_type = render_push_body(report, account)
     return NewPush(
         delivery_id=job.job_id,

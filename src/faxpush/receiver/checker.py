@@ -11,7 +11,9 @@ endpoint sees exactly what the dispatcher would send:
    (skipped for NONE).
 
 Every answer must also arrive within the timeout. The result is a list of
-:class:`CheckResult`; everything passed when :func:`all_passed` says so.
+:class:`CheckResult`; everything passed when :func:`all_passed` says so. An https endpoint is
+checked with the same TLS rules as pushes: ``ca_file`` adds trust, ``client_cert`` and
+``client_key`` give mutual TLS.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from faxpush.delivery.auth.digest import DigestNonceCache
 from faxpush.delivery.guard import IPNetwork
 from faxpush.delivery.http import DELIVERY_ID_HEADER, Timeouts, build_session, display_url
 from faxpush.delivery.send import SendResult, send_push
+from faxpush.delivery.tls import TlsContexts
 from faxpush.storage.base import ClientAuthStyle, PushTarget
 
 XML_TYPE: Final = "text/xml; charset=UTF-8"
@@ -79,6 +82,9 @@ class EndpointChecker:
         client_auth: ClientAuthStyle = ClientAuthStyle.CLIENT_SECRET_BASIC,
         timeout: float = 10.0,
         allowed_networks: Sequence[IPNetwork] = EVERYWHERE,
+        ca_file: str | None = None,
+        client_cert: str | None = None,
+        client_key: Secret | None = None,
     ) -> None:
         self.url = url
         self.target = PushTarget(
@@ -88,7 +94,11 @@ class EndpointChecker:
             credentials=credentials,
             token_url=token_url,
             client_auth=client_auth,
+            client_cert=client_cert,
+            client_key=client_key,
         )
+        self._tls = TlsContexts(ca_file, max_contexts=2, source="--ca-file")
+        self._tls.for_target(self.target)  # unusable certificate files: fail before any push
         self.timeouts = Timeouts(connect=min(timeout, 5.0), read=timeout, total=timeout)
         self._allowed = tuple(allowed_networks)
         self._tokens = TokenCache()
@@ -98,7 +108,11 @@ class EndpointChecker:
         """Run every check, in order."""
         run_id = uuid.uuid4().hex[:12]
         session = build_session(
-            limit=4, limit_per_host=4, timeouts=self.timeouts, allowed_networks=self._allowed
+            limit=4,
+            limit_per_host=4,
+            timeouts=self.timeouts,
+            allowed_networks=self._allowed,
+            tls=self._tls,
         )
         results: list[CheckResult] = []
         try:
@@ -194,6 +208,7 @@ class EndpointChecker:
                 headers=headers,
                 allow_redirects=False,
                 timeout=self.timeouts.client_timeout(),
+                ssl=self._tls.for_target(self.target),
             ) as response:
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:

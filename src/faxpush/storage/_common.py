@@ -81,8 +81,10 @@ def check_results(results: Sequence[AttemptResult]) -> None:
             to_micros(result.next_attempt_at, name="next_attempt_at")
 
 
-def account_params(account: Account, sealed_credentials: bytes | None) -> dict[str, Any]:
-    """Parameters of every dialect's ``put_account`` (credentials already sealed)."""
+def account_params(
+    account: Account, sealed_credentials: bytes | None, sealed_client_key: bytes | None = None
+) -> dict[str, Any]:
+    """Parameters of every dialect's ``put_account`` (credentials and key already sealed)."""
     return {
         "customer_number": account.customer_number,
         "push_format": account.push_format.value,
@@ -95,14 +97,22 @@ def account_params(account: Account, sealed_credentials: bytes | None) -> dict[s
         "oauth2_token_url": account.oauth2_token_url,
         "oauth2_client_auth": account.oauth2_client_auth.value,
         "retry_client_errors": account.retry_client_errors,
+        "push_ca_pem": account.push_ca_pem,
+        "push_client_cert": account.push_client_cert,
+        "push_client_key": sealed_client_key,
     }
 
 
 def push_params(
-    push: NewPush, sealed_credentials: bytes | None, *, due: object, now: object
+    push: NewPush,
+    sealed_credentials: bytes | None,
+    *,
+    due: object,
+    now: object,
+    sealed_client_key: bytes | None = None,
 ) -> dict[str, Any]:
-    """Parameters of every dialect's ``insert_push`` (credentials already sealed; ``due`` and
-    ``now`` in the dialect's time representation)."""
+    """Parameters of every dialect's ``insert_push`` (credentials and client key already
+    sealed; ``due`` and ``now`` in the dialect's time representation)."""
     target = push.target
     return {
         "delivery_id": push.delivery_id,
@@ -120,4 +130,7 @@ def push_params(
         "max_attempts": push.max_attempts,
         "next_attempt_at": due,
         "now": now,
+        "target_ca_pem": target.ca_pem,
+        "target_client_cert": target.client_cert,
+        "target_client_key": sealed_client_key,
     }

@@ -34,7 +34,7 @@ class Table:
     name: str
     key: str  # rows are read in this order
     columns: tuple[str, ...]
-    sealed: str | None = None  # the column holding ciphertext, if any
+    sealed: tuple[str, ...] = ()  # the columns holding ciphertext
     times: tuple[str, ...] = ()  # integer microseconds in SQLite
     flags: tuple[str, ...] = ()  # 0/1 integers in SQLite
 
@@ -45,9 +45,10 @@ ACCOUNTS = Table(
     (
         "customer_number", "push_format", "push_template", "push_template_content_type",
         "push_url", "push_auth", "push_principal", "push_credentials", "oauth2_token_url",
-        "oauth2_client_auth", "retry_client_errors",
+        "oauth2_client_auth", "retry_client_errors", "push_ca_pem", "push_client_cert",
+        "push_client_key",
     ),
-    sealed="push_credentials",
+    sealed=("push_credentials", "push_client_key"),
     flags=("retry_client_errors",),
 )  # fmt: skip
 PUSHES = Table(
@@ -58,9 +59,9 @@ PUSHES = Table(
         "target_auth", "target_principal", "target_credentials", "target_token_url",
         "target_client_auth", "content_type", "body", "retry_client_errors", "max_attempts",
         "state", "attempts", "next_attempt_at", "claimed_until", "claim_id", "last_error",
-        "created_at", "updated_at",
+        "created_at", "updated_at", "target_ca_pem", "target_client_cert", "target_client_key",
     ),
-    sealed="target_credentials",
+    sealed=("target_credentials", "target_client_key"),
     times=("next_attempt_at", "claimed_until", "created_at", "updated_at"),
     flags=("retry_client_errors",),
 )  # fmt: skip
@@ -74,7 +75,7 @@ ATTEMPTS = Table(
     times=("started_at",),
 )  # fmt: skip
 TOKENS = Table(
-    "oauth_tokens", "cache_key", ("cache_key", "token", "expires_at"), sealed="token",
+    "oauth_tokens", "cache_key", ("cache_key", "token", "expires_at"), sealed=("token",),
     times=("expires_at",),
 )  # fmt: skip
 # The emulator's tables (0002_jobs.sql). finish_batch, PostgreSQL's only, stays NULL.
@@ -91,7 +92,7 @@ JOBS = Table(
         "target_token_url", "target_client_auth", "dedup_key", "created_at", "finished_at",
         "purge_at", "report",
     ),
-    sealed="target_credentials",
+    sealed=("target_credentials",),
     times=("finish_at", "created_at", "finished_at", "purge_at"),
 )  # fmt: skip
 TABLES = (ACCOUNTS, PUSHES, ATTEMPTS, TOKENS, LOGINS, JOBS)  # parents before children

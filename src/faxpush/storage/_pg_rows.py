@@ -48,7 +48,11 @@ def _open(cipher: SecretCipher, sealed: bytes | None) -> Secret | None:
 
 def account_params(account: Account, cipher: SecretCipher) -> Params:
     """Parameters of ``put_account``."""
-    return common_account_params(account, _seal(cipher, account.push_credentials))
+    return common_account_params(
+        account,
+        _seal(cipher, account.push_credentials),
+        _seal(cipher, account.push_client_key),
+    )
 
 
 def account_from_row(row: Record, cipher: SecretCipher) -> Account:
@@ -65,6 +69,9 @@ def account_from_row(row: Record, cipher: SecretCipher) -> Account:
         oauth2_token_url=row["oauth2_token_url"],
         oauth2_client_auth=ClientAuthStyle(row["oauth2_client_auth"]),
         retry_client_errors=row["retry_client_errors"],
+        push_ca_pem=row["push_ca_pem"],
+        push_client_cert=row["push_client_cert"],
+        push_client_key=_open(cipher, row["push_client_key"]),
     )
 
 
@@ -72,7 +79,13 @@ def push_params(push: NewPush, cipher: SecretCipher, *, now: datetime) -> Params
     """Parameters of ``insert_push`` (the body goes into the same row)."""
     due = now if push.not_before is None else checked_time(push.not_before, "not_before")
     sealed = _seal(cipher, push.target.credentials)
-    params = common_push_params(push, sealed, due=due, now=checked_time(now, "now"))
+    params = common_push_params(
+        push,
+        sealed,
+        due=due,
+        now=checked_time(now, "now"),
+        sealed_client_key=_seal(cipher, push.target.client_key),
+    )
     params["body"] = push.body
     return params
 
@@ -90,6 +103,9 @@ def push_from_row(row: Record, cipher: SecretCipher) -> PushRecord:
             credentials=_open(cipher, row["target_credentials"]),
             token_url=row["target_token_url"],
             client_auth=ClientAuthStyle(row["target_client_auth"]),
+            ca_pem=row["target_ca_pem"],
+            client_cert=row["target_client_cert"],
+            client_key=_open(cipher, row["target_client_key"]),
         ),
         content_type=row["content_type"],
         body=row["body"],

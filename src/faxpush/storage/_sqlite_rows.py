@@ -49,7 +49,9 @@ def _open(cipher: SecretCipher, sealed: bytes | None) -> Secret | None:
 
 def account_params(account: Account, cipher: SecretCipher) -> Params:
     """Parameters of ``put_account``."""
-    params = common_account_params(account, _seal(cipher, account.push_credentials))
+    params = common_account_params(
+        account, _seal(cipher, account.push_credentials), _seal(cipher, account.push_client_key)
+    )
     params["retry_client_errors"] = int(account.retry_client_errors)  # SQLite has no bool
     return params
 
@@ -68,6 +70,9 @@ def account_from_row(row: sqlite3.Row, cipher: SecretCipher) -> Account:
         oauth2_token_url=row["oauth2_token_url"],
         oauth2_client_auth=ClientAuthStyle(row["oauth2_client_auth"]),
         retry_client_errors=bool(row["retry_client_errors"]),
+        push_ca_pem=row["push_ca_pem"],
+        push_client_cert=row["push_client_cert"],
+        push_client_key=_open(cipher, row["push_client_key"]),
     )
 
 
@@ -75,7 +80,11 @@ def push_params(push: NewPush, cipher: SecretCipher, *, now_us: int) -> Params:
     """Parameters of ``insert_push`` (the body goes into ``push_bodies``)."""
     due_us = now_us if push.not_before is None else to_micros(push.not_before, name="not_before")
     params = common_push_params(
-        push, _seal(cipher, push.target.credentials), due=due_us, now=now_us
+        push,
+        _seal(cipher, push.target.credentials),
+        due=due_us,
+        now=now_us,
+        sealed_client_key=_seal(cipher, push.target.client_key),
     )
     params["retry_client_errors"] = int(push.retry_client_errors)  # SQLite has no bool
     return params
@@ -90,15 +99,21 @@ def _target(row: sqlite3.Row | Mapping[str, Any], cipher: SecretCipher) -> PushT
     url, auth, principal = row["target_url"], row["target_auth"], row["target_principal"]
     sealed, token_url = row["target_credentials"], row["target_token_url"]
     client_auth = row["target_client_auth"]
-    if sealed is None:  # nothing secret in it: share one instance per receiver setup
+    ca_pem, client_cert = row["target_ca_pem"], row["target_client_cert"]
+    client_key = row["target_client_key"]
+    if sealed is None and ca_pem is None and client_cert is None and client_key is None:
+        # nothing secret in it: share one instance per receiver setup
         return _plain_target(url, auth, principal, token_url, client_auth)
     return PushTarget(
         url=url,
         auth_method=_enum(_AUTH_METHODS, AuthMethod, auth),
         principal=principal,
-        credentials=cipher.decrypt(sealed),
+        credentials=_open(cipher, sealed),
         token_url=token_url,
         client_auth=_enum(_CLIENT_AUTH_STYLES, ClientAuthStyle, client_auth),
+        ca_pem=ca_pem,
+        client_cert=client_cert,
+        client_key=_open(cipher, client_key),
     )
 
 

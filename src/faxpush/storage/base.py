@@ -65,6 +65,11 @@ class Account:
     oauth2_token_url: str | None = None
     oauth2_client_auth: ClientAuthStyle = ClientAuthStyle.CLIENT_SECRET_BASIC
     retry_client_errors: bool = False  # retry 4xx (other than 408/429) instead of failing
+    # TLS for the push URL and the token URL: CA certificates trusted in addition to the
+    # system's and FAXPUSH_CA_BUNDLE, and a client certificate with its key (mutual TLS).
+    push_ca_pem: str | None = field(default=None, repr=False)
+    push_client_cert: str | None = field(default=None, repr=False)
+    push_client_key: Secret | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,9 @@ class PushTarget:
     credentials: Secret | None = None
     token_url: str | None = None
     client_auth: ClientAuthStyle = ClientAuthStyle.CLIENT_SECRET_BASIC
+    ca_pem: str | None = field(default=None, repr=False)  # the account's extra CA (PEM)
+    client_cert: str | None = field(default=None, repr=False)  # mutual TLS (PEM)
+    client_key: Secret | None = None  # the client certificate's private key (PEM)
 
 
 @dataclass(frozen=True, slots=True)

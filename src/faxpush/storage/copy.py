@@ -194,10 +194,12 @@ class _Copier:
             self._progress(table.name, done, total)
 
     def _record(self, table: Table, row: Row) -> tuple[Any, ...]:
-        if table.sealed is not None and row[table.sealed] is not None:
-            secret = self._open_with.decrypt(row[table.sealed])  # a wrong key stops here
+        for column in table.sealed:
+            if row[column] is None:
+                continue
+            secret = self._open_with.decrypt(row[column])  # a wrong key stops here
             if self._seal_with is not None:
-                row[table.sealed] = self._seal_with.encrypt(secret)
+                row[column] = self._seal_with.encrypt(secret)
             self._secrets += 1
         if table is PUSHES and row.get(WAS_IN_FLIGHT):
             self._requeued += 1

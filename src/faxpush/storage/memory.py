@@ -60,6 +60,9 @@ class _Data:
     pushes: dict[str, PushRow] = field(default_factory=dict)
     attempts: dict[str, list[AttemptRecord]] = field(default_factory=dict)
     accounts: dict[str, tuple[Account, Sealed | None]] = field(default_factory=dict)
+    # Sealed client certificate keys (mutual TLS), by customer number and by delivery id.
+    account_keys: dict[str, Sealed] = field(default_factory=dict)
+    push_keys: dict[str, Sealed] = field(default_factory=dict)
     tokens: dict[str, tuple[Sealed, int]] = field(default_factory=dict)
     schedule: Schedule = field(default_factory=Schedule)
     extensions: dict[str, object] = field(default_factory=dict)
@@ -118,8 +121,11 @@ class MemoryStore:
         async with self._locked() as data:
             sealed = self._seal(account.push_credentials)
             data.accounts[account.customer_number] = (
-                replace(account, push_credentials=None),
+                replace(account, push_credentials=None, push_client_key=None),
                 sealed,
+            )
+            _keep_key(
+                data.account_keys, account.customer_number, self._seal(account.push_client_key)
             )
 
     async def get_account(self, customer_number: str) -> Account | None:
@@ -145,7 +151,9 @@ class MemoryStore:
             if row is None:
                 row = PushRow(
                     seq=len(data.pushes) + 1,
-                    new=replace(push, target=replace(push.target, credentials=None)),
+                    new=replace(
+                        push, target=replace(push.target, credentials=None, client_key=None)
+                    ),
                     credentials=self._seal(push.target.credentials),
                     state=PushState.PENDING,
                     next_attempt_at=due_us,
@@ -153,6 +161,7 @@ class MemoryStore:
                     updated_at=now_us,
                 )
                 data.pushes[push.delivery_id] = row
+                _keep_key(data.push_keys, push.delivery_id, self._seal(push.target.client_key))
                 data.attempts[push.delivery_id] = []
                 data.schedule.track(row)
             return self._record(row)
@@ -335,6 +344,10 @@ class MemoryStore:
             for key, (token, expires_us) in data.tokens.items():
                 data.tokens[key] = (self._reseal(token), expires_us)
                 count += 1
+            for keys in (data.account_keys, data.push_keys):
+                for name, sealed_key in keys.items():
+                    keys[name] = self._reseal(sealed_key)
+                    count += 1
             # No await from here on: nobody sees the extensions half re-sealed.
             for state in data.extensions.values():
                 if isinstance(state, SealedState):
@@ -375,6 +388,9 @@ class MemoryStore:
         return self._cipher.rotate(sealed)
 
     def _account(self, account: Account, sealed: Sealed | None) -> Account:
+        sealed_key = self._data.account_keys.get(account.customer_number)
+        if sealed_key is not None:
+            account = replace(account, push_client_key=self._open(sealed_key))
         if sealed is None:
             return account
         return replace(account, push_credentials=self._open(sealed))
@@ -382,11 +398,16 @@ class MemoryStore:
     def _record(self, row: PushRow) -> PushRecord:
         new = row.new
         credentials = None if row.credentials is None else self._open(row.credentials)
+        sealed_key = self._data.push_keys.get(new.delivery_id)
+        client_key = None if sealed_key is None else self._open(sealed_key)
+        target = new.target
+        if credentials is not None or client_key is not None:
+            target = replace(target, credentials=credentials, client_key=client_key)
         return PushRecord(
             delivery_id=new.delivery_id,
             job_id=new.job_id,
             customer_number=new.customer_number,
-            target=replace(new.target, credentials=credentials),
+            target=target,
             content_type=new.content_type,
             body=new.body,
             retry_client_errors=new.retry_client_errors,
@@ -423,3 +444,10 @@ def _stored_attempt(attempt: AttemptRecord) -> AttemptRecord:
 def _check_page(limit: int, offset: int) -> None:
     if limit < 0 or offset < 0:
         raise InputError(f"limit and offset must not be negative (got {limit}, {offset})")
+
+
+def _keep_key(keys: dict[str, Sealed], name: str, sealed: Sealed | None) -> None:
+    if sealed is None:
+        keys.pop(name, None)
+    else:
+        keys[name] = sealed

@@ -396,7 +396,7 @@ class SqliteStore:
 
         def rotate(conn: sqlite3.Connection) -> int:
             count = 0
-            for table in ("push", "account", "token", "job"):
+            for table in ("push", "push_key", "account", "account_key", "token", "job"):
                 updates = [
                     {"id": row["id"], "secret": self._cipher.rotate(row["secret"])}
                     for row in _all(conn, f"{table}_secrets")

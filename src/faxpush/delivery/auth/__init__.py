@@ -14,6 +14,8 @@ response is kept); token endpoint failures are raised as faxpush delivery errors
 
 from __future__ import annotations
 
+import ssl
+
 import aiohttp
 from aiohttp import ClientMiddlewareType
 
@@ -45,6 +47,7 @@ def build_auth_middleware(
     digest_cache: DigestNonceCache | None,
     timeouts: Timeouts,
     account: str | None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> ClientMiddlewareType | None:
     """The middleware that authenticates one push to ``target`` (None for NONE).
 
@@ -53,6 +56,7 @@ def build_auth_middleware(
 
     Raises :class:`AuthenticationFailedError` when the target lacks what its method needs
     and :class:`~faxpush.core.errors.ConfigurationError` for an unusable token URL.
+    ``ssl_context`` (the push's) is used for the OAuth2 token request too.
     """
     method = target.auth_method
     if method is AuthMethod.NONE:
@@ -77,6 +81,7 @@ def build_auth_middleware(
         cache=token_cache,
         trace=trace,
         timeouts=timeouts,
+        ssl_context=ssl_context,
     )
 
 

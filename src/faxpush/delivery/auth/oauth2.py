@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import re
+import ssl
 from collections.abc import Awaitable
 from urllib.parse import quote_plus, urlencode
 
 import aiohttp
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, hdrs
+from yarl import URL
 
 from faxpush.core.errors import AuthenticationFailedError, RetryableDeliveryError
 from faxpush.core.secrets import Secret
@@ -23,6 +25,7 @@ from faxpush.delivery.auth.token_cache import IssuedToken, TokenCache
 from faxpush.delivery.auth.trace import AuthTrace
 from faxpush.delivery.guard import BlockedAddressError
 from faxpush.delivery.http import Timeouts, display_url, read_capped
+from faxpush.delivery.tls import TlsError, presents_client_cert, tls_failure
 from faxpush.storage.base import ClientAuthStyle
 
 TOKEN_RESPONSE_LIMIT = 64 * 1024
@@ -49,8 +52,12 @@ async def request_token(
     client_secret: Secret,
     client_auth: ClientAuthStyle,
     timeouts: Timeouts,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> IssuedToken:
-    """POST ``grant_type=client_credentials`` to ``token_url`` and validate the answer."""
+    """POST ``grant_type=client_credentials`` to ``token_url`` and validate the answer.
+
+    ``ssl_context`` is the push's (the account's trust and client certificate); a
+    certificate failure is a :class:`~faxpush.delivery.tls.TlsError`, not retried."""
     form = {"grant_type": "client_credentials"}
     headers = {"Accept": "application/json"}
     if client_auth is ClientAuthStyle.CLIENT_SECRET_BASIC:
@@ -66,19 +73,29 @@ async def request_token(
             allow_redirects=False,
             middlewares=(),
             timeout=timeouts.client_timeout(),
+            ssl=True if ssl_context is None else ssl_context,
         )
         status = response.status
         body = await read_capped(response, TOKEN_RESPONSE_LIMIT + 1)
     except aiohttp.ClientConnectorError as exc:
+        _raise_if_tls(exc, token_url, ssl_context)
         if isinstance(exc.os_error, BlockedAddressError):
             raise exc.os_error.to_error(exc.host) from None
         raise TokenEndpointError(f"cannot reach the token endpoint {shown}: {exc}") from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
+        _raise_if_tls(exc, token_url, ssl_context)
         reason = str(exc) or type(exc).__name__
         if isinstance(exc, TimeoutError):
             reason = "no answer in time"
         raise TokenEndpointError(f"token request to {shown} failed: {reason}") from exc
     return _interpret(status, body, shown)
+
+
+def _raise_if_tls(exc: BaseException, token_url: str, ssl_context: ssl.SSLContext | None) -> None:
+    host = URL(token_url).host
+    problem = tls_failure(exc, host, has_client_cert=presents_client_cert(ssl_context))
+    if problem is not None:
+        raise TlsError(f"OAuth2 token endpoint: {problem}") from exc
 
 
 def _interpret(status: int, body: bytes, shown: str) -> IssuedToken:
@@ -160,8 +177,10 @@ class OAuth2Middleware:
         cache: TokenCache,
         trace: AuthTrace,
         timeouts: Timeouts,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._session = session
+        self._ssl_context = ssl_context
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -200,6 +219,7 @@ class OAuth2Middleware:
                 client_secret=self._client_secret,
                 client_auth=self._client_auth,
                 timeouts=self._timeouts,
+                ssl_context=self._ssl_context,
             )
 
         # Left at "token" when obtaining fails, so a deadline hit here is blamed correctly.

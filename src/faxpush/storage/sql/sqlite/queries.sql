@@ -36,11 +36,11 @@ INSERT INTO schema_version (version, name, applied_at) VALUES (:version, :name, 
 INSERT INTO accounts (
     customer_number, push_format, push_template, push_template_content_type, push_url,
     push_auth, push_principal, push_credentials, oauth2_token_url, oauth2_client_auth,
-    retry_client_errors
+    retry_client_errors, push_ca_pem, push_client_cert, push_client_key
 ) VALUES (
     :customer_number, :push_format, :push_template, :push_template_content_type, :push_url,
     :push_auth, :push_principal, :push_credentials, :oauth2_token_url, :oauth2_client_auth,
-    :retry_client_errors
+    :retry_client_errors, :push_ca_pem, :push_client_cert, :push_client_key
 )
 ON CONFLICT (customer_number) DO UPDATE SET
     push_format = excluded.push_format,
@@ -52,7 +52,10 @@ ON CONFLICT (customer_number) DO UPDATE SET
     push_credentials = excluded.push_credentials,
     oauth2_token_url = excluded.oauth2_token_url,
     oauth2_client_auth = excluded.oauth2_client_auth,
-    retry_client_errors = excluded.retry_client_errors;
+    retry_client_errors = excluded.retry_client_errors,
+    push_ca_pem = excluded.push_ca_pem,
+    push_client_cert = excluded.push_client_cert,
+    push_client_key = excluded.push_client_key;
 
 -- name: get_account
 SELECT * FROM accounts WHERE customer_number = :customer_number;
@@ -64,12 +67,14 @@ SELECT * FROM accounts ORDER BY customer_number;
 INSERT INTO pushes (
     delivery_id, job_id, customer_number, target_url, receiver, target_auth, target_principal,
     target_credentials, target_token_url, target_client_auth, content_type,
-    retry_client_errors, max_attempts, state, attempts, next_attempt_at, created_at, updated_at
+    retry_client_errors, max_attempts, state, attempts, next_attempt_at, created_at, updated_at,
+    target_ca_pem, target_client_cert, target_client_key
 ) VALUES (
     :delivery_id, :job_id, :customer_number, :target_url, :receiver, :target_auth,
     :target_principal,
     :target_credentials, :target_token_url, :target_client_auth, :content_type,
-    :retry_client_errors, :max_attempts, 'pending', 0, :next_attempt_at, :now, :now
+    :retry_client_errors, :max_attempts, 'pending', 0, :next_attempt_at, :now, :now,
+    :target_ca_pem, :target_client_cert, :target_client_key
 )
 ON CONFLICT (delivery_id) DO NOTHING
 RETURNING *;
@@ -230,6 +235,20 @@ SELECT seq AS id, target_credentials AS secret FROM fax_jobs WHERE target_creden
 
 -- name: update_job_secret
 UPDATE fax_jobs SET target_credentials = :secret WHERE seq = :id;
+
+-- name: push_key_secrets
+-- Client certificate keys (0003_tls.sql), sealed like the credentials.
+SELECT seq AS id, target_client_key AS secret FROM pushes WHERE target_client_key IS NOT NULL;
+
+-- name: update_push_key_secret
+UPDATE pushes SET target_client_key = :secret WHERE seq = :id;
+
+-- name: account_key_secrets
+SELECT customer_number AS id, push_client_key AS secret FROM accounts
+WHERE push_client_key IS NOT NULL;
+
+-- name: update_account_key_secret
+UPDATE accounts SET push_client_key = :secret WHERE customer_number = :id;
 
 -- name: token_secrets
 SELECT cache_key AS id, token AS secret FROM oauth_tokens;
