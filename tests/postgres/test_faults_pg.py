@@ -1,6 +1,6 @@
 """Two worker processes lose PostgreSQL for 30 s in the middle of 5,000 pushes: they keep
 running, reconnect by themselves, and every push is delivered, with a bounded number sent
-twice.
+twice. And a database that stalls (accepts, never answers) costs one command timeout.
 
 Both ``faxpush worker`` processes reach PostgreSQL only through :class:`tests.faults.FaultProxy`;
 the cut resets every open session and every new connection for ``CUT_S``. The test's own
@@ -21,6 +21,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,7 +31,8 @@ from aiohttp import web
 from faxpush.storage.base import NewPush, PushState, PushTarget
 from faxpush.storage.cipher import generate_key
 from tests.contract.builders import NOW
-from tests.faults import FaultProxy
+from tests.faults import FaultProxy, Mode
+from tests.integration.test_dispatcher import running, settings
 
 from .conftest import OpenStore
 
@@ -187,4 +189,56 @@ async def test_a_30_s_database_cut_under_two_workers_loses_nothing(
     sys.stderr.write(
         f"{duplicates} duplicate sends (bound {DUPLICATE_BOUND}); {dropped} sessions cut; "
         f"drained {recovery_s:.1f} s after the restore\n"
+    )
+
+
+STALL_S = 6.0
+COMMAND_TIMEOUT = timedelta(seconds=2)
+
+
+async def test_a_stalled_database_costs_a_command_timeout_then_work_resumes(
+    open_store: OpenStore, pg_url: str
+) -> None:
+    """Every session stalls (queries and new connections swallowed) for STALL_S; the stalled
+    statements end by the store's command timeout, and delivery resumes on new sessions."""
+    pg = urlsplit(pg_url)
+    receiver = CountingReceiver()
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    direct = await open_store()
+    total = 800
+    await asyncio.gather(*(direct.enqueue(_push(n, url), now=NOW) for n in range(total)))
+    config = settings(concurrency=CONCURRENCY, per_host_concurrency=CONCURRENCY, lease_seconds=3)
+    try:
+        async with FaultProxy(pg.port or 5432) as proxy:
+            store = await open_store(
+                through(proxy, pg_url),
+                command_timeout=COMMAND_TIMEOUT,
+                connect_timeout=timedelta(seconds=1),
+            )
+            async with running(store, config):
+                started = time.monotonic()
+                while (await direct.count_by_state())[PushState.DELIVERED] < 150:
+                    assert time.monotonic() - started < 30, "no progress before the stall"
+                    await asyncio.sleep(0.05)
+                proxy.mode = Mode.STALL
+                await asyncio.sleep(STALL_S)
+                proxy.restore()
+                restored = time.monotonic()
+                while (counts := await direct.count_by_state())[PushState.DELIVERED] < total:
+                    assert time.monotonic() - restored < 30, f"not drained: {counts}"
+                    await asyncio.sleep(0.1)
+                recovery_s = time.monotonic() - restored
+    finally:
+        await runner.cleanup()
+    assert set(receiver.requests) == {f"c{n:05d}" for n in range(total)}, "lost pushes"
+    duplicates = sum(receiver.requests.values()) - total
+    assert duplicates <= 2 * CONCURRENCY, f"{duplicates} duplicate sends"
+    assert sum(receiver.overlaps.values()) == 0
+    sys.stderr.write(
+        f"stall: {duplicates} duplicate sends; drained {recovery_s:.1f} s after the restore\n"
     )
