@@ -3,13 +3,15 @@
 Each field of a JSON report may be spelled after the XML elements, the push layout or the
 REST API, independently of the others. The property test spells every field of a generated
 report its own way and expects the canonical model back from ``parse_report`` (detected and
-explicit formats) and the receiver's ``parse``; the cases below are the ones once dropped.
+explicit formats) and the receiver's ``parse``; another does the same for the XML layout's
+namespace forms and ``sentTs``; the cases below are the ones once dropped.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from faxpush.core.errors import ReportFormatError
 from faxpush.core.formats import ReportFormat, parse_report
 from faxpush.core.json_codec import render_json
 from faxpush.core.models import FaxJobReport, Options, Overlay, OverlayMode
+from faxpush.core.xml_codec import NAMESPACE, render_xml
 from faxpush.receiver.fastpath import fast_json
 from faxpush.receiver.parse import parse
 from tests.acceptance.test_cli_report import assert_bad_input, assert_ok, faxpush
@@ -71,6 +74,30 @@ def test_every_mix_of_spellings_gives_the_canonical_model(
     shuffled = {key: document[key] for key in keys}
     for parsed in _every_reading(shuffled):
         assert parsed == report
+
+
+def _xml_spelled(body: bytes, namespace: str, sent: str) -> bytes:
+    text = body.decode().replace("sentTS>", f"{sent}>")
+    if namespace == "none":
+        return text.replace(f' xmlns="{NAMESPACE}"', "").encode()
+    if namespace == "prefixed":
+        text = text.replace(f'xmlns="{NAMESPACE}"', f'xmlns:fx="{NAMESPACE}"')
+        return re.sub(r"<(/?)([A-Za-z])", r"<\1fx:\2", text).encode()
+    return text.encode()
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    reports(),
+    st.sampled_from(["default", "prefixed", "none"]),
+    st.sampled_from(["sentTS", "sentTs"]),
+)
+def test_xml_in_every_accepted_namespace_and_spelling_gives_the_canonical_model(
+    report: FaxJobReport, namespace: str, sent: str
+) -> None:
+    body = _xml_spelled(render_xml(report), namespace, sent)
+    assert parse_report(body) == report
+    assert parse(body, "text/xml") == report
 
 
 # --- the cases once dropped, one by one ---------------------------------------------------------
