@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -87,8 +88,10 @@ class Emulator:
         headers = {"Content-Type": "application/json"} if data is not None else {}
         if auth != "":
             headers["Authorization"] = auth or self.auth
+        # aiohttp warns about bytes over 1 MiB (sent in one write); a stream is chunked
+        payload = io.BytesIO(data) if data is not None and len(data) > 2**20 else data
         async with self.session.request(
-            method, self.api(path, customer=customer), data=data, headers=headers
+            method, self.api(path, customer=customer), data=payload, headers=headers
         ) as response:
             raw = await response.read()
             return response.status, json.loads(raw) if raw else None

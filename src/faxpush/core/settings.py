@@ -51,6 +51,8 @@ class Settings(BaseModel):
     sim_speed: float = Field(0.1, ge=0, le=1000)  # simulated time scale: 1 real, 0 instant
     report_retention_days: float = Field(30.0, gt=0, le=36500)
     max_request_bytes: int = Field(20 * 1024 * 1024, ge=1024, le=2**31 - 1)
+    max_recipients: int = Field(3000, ge=1, le=1_000_000)  # per job; more answers 400
+    max_push_bytes: int = Field(1024 * 1024, ge=1024, le=2**31 - 1)  # larger push: job 400
     duplicate_window_seconds: float = Field(600.0, ge=0, le=365 * 86400)  # 0: no 409s
     purge_interval_seconds: float = Field(3600.0, gt=0, le=86400)
     config_file: str | None = None  # TOML file with settings, accounts, simulator rules

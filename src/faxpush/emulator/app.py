@@ -7,8 +7,6 @@ and ``problem`` for an invalid job request. Operation ids follow the vendor's AP
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,12 +23,11 @@ from faxpush.core.rest_view import to_rest_report
 from faxpush.core.settings import Settings
 from faxpush.emulator.auth import BasicAuthenticator, Caller
 from faxpush.emulator.config import SimulatorConfig
-from faxpush.emulator.dedup import dedup_key
+from faxpush.emulator.intake import accept_job
 from faxpush.emulator.openapi import docs_page, openapi_document
-from faxpush.emulator.plan import JobPlan, count_job_pages, new_job_id, plan_job
-from faxpush.emulator.pushes import job_push_target
+from faxpush.emulator.plan import JobPlan
 from faxpush.emulator.simulator import Simulator
-from faxpush.emulator.validation import JobRequestError, parse_job_request, parse_timestamp
+from faxpush.emulator.validation import JobRequestError, parse_json_body
 from faxpush.emulator.writer import JobWriter
 from faxpush.storage.base import Store
 from faxpush.storage.jobs_base import (
@@ -38,12 +35,10 @@ from faxpush.storage.jobs_base import (
     DuplicateJobError,
     JobRecord,
     JobStore,
-    NewJob,
 )
 
 logger = logging.getLogger("faxpush.emulator")
 
-INLINE_PAGE_COUNT_BYTES: Final = 256 * 1024  # larger documents are counted in a thread
 BULK_BODY_LIMIT: Final = 1024 * 1024
 _REALM: Final = 'Basic realm="Fax4A", charset="UTF-8"'
 
@@ -118,46 +113,20 @@ Handler = Callable[[EmulatorServices, Request], Awaitable[Response]]
 
 async def send_job(services: EmulatorServices, request: Request) -> Response:
     """sendJobRequest: validate, plan and store a job; 201 ``{"jobId"}``."""
-    settings = services.settings
     caller = await _caller(services, request)
-    body = await _read_body(request, settings.max_request_bytes)
-    now = services.clock()
-    job_request = parse_job_request(body, now=now)
-    target = None
-    if job_request.push is not None:  # the account matters only for the job's own push
-        account = await services.store.get_account(caller.customer_number)
-        target = job_push_target(job_request.push, account)
-    document_bytes = sum(len(d.data or b"") for d in job_request.documents or ())
-    if document_bytes > INLINE_PAGE_COUNT_BYTES:
-        pages = await asyncio.to_thread(count_job_pages, job_request)
-    else:
-        pages = count_job_pages(job_request)
-    job_id = new_job_id()
-    plan = plan_job(
-        job_request,
-        job_id=job_id,
-        now=now,
-        pages=pages,
+    body = await _read_body(request, services.settings.max_request_bytes)
+    accepted = await accept_job(
+        body,
+        caller=caller,
+        account=await services.store.get_account(caller.customer_number),
+        now=services.clock(),
+        settings=services.settings,
         sim=services.simulator_config,
-        speed=settings.sim_speed,
     )
-    options = job_request.statusReportOptions
-    purge_text = options.reportPurgeTs if options is not None else None
-    new_job = NewJob(
-        job_id=job_id,
-        customer_number=caller.customer_number,
-        login=caller.login,
-        plan=plan.to_json(),
-        finish_at=plan.finish_at,
-        push_target=target,
-        dedup_key=dedup_key(
-            job_request, customer_number=caller.customer_number, login=caller.login
-        ),
-        purge_at=None if purge_text is None else parse_timestamp(purge_text),
-    )
-    await services.writer.create(new_job)
+    await services.writer.create(accepted.job)
     services.simulator.notify()
-    logger.info("job %s accepted for %s (%d pages)", job_id, caller.customer_number, pages.pages)
+    job_id, pages = accepted.job.job_id, accepted.pages.pages
+    logger.info("job %s accepted for %s (%d pages)", job_id, caller.customer_number, pages)
     return JSONResponse({"jobId": job_id}, status_code=201)
 
 
@@ -180,10 +149,7 @@ async def get_all_reports(services: EmulatorServices, request: Request) -> Respo
 
 
 def _bulk_request(body: bytes) -> tuple[str, list[str]]:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise JobRequestError(None, f"the body is not valid JSON: {exc}") from None
+    document = parse_json_body(body)
     if not isinstance(document, dict):
         raise JobRequestError(None, "the body must be a JSON object with action and jobIds")
     action = document.get("action")
@@ -260,6 +226,8 @@ def _endpoint(
             ).response()
             response.headers["Retry-After"] = "1"
             return response
+        except Exception:  # noqa: BLE001 - a bug: logged with its traceback, answered 500
+            return _internal_error_response(handler.__name__)
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__
@@ -276,6 +244,13 @@ async def _openapi(_request: Request) -> Response:
 
 async def _root(_request: Request) -> Response:
     return RedirectResponse("/docs")
+
+
+def _internal_error_response(operation: str) -> Response:
+    # Called inside an except block: the traceback goes to the log, never into the body.
+    # Answering here rather than in Starlette's error middleware keeps the connection open.
+    logger.exception("unexpected error in %s", operation)
+    return ApiError(500, "INTERNAL_SERVER_ERROR", "unexpected server error").response()
 
 
 async def _internal_error(_request: Request, exc: Exception) -> Response:

@@ -103,6 +103,19 @@ def render_push_body(report: FaxJobReport, account: Account | None) -> tuple[byt
     return render_xml(report), XML_CONTENT_TYPE
 
 
+def check_push_size(report: FaxJobReport, account: Account | None, limit: int) -> None:
+    """Refuse a job whose push, rendered now from its planned final report, would be larger
+    than ``limit``: a receiver would refuse it with 413 on every attempt."""
+    body, _ = render_push_body(report, account)
+    if len(body) > limit:
+        raise JobRequestError(
+            "recipients",
+            f"the status push of this job would be {len(body)} bytes, more than the limit of "
+            f"{limit} bytes (max_push_bytes, a receiver's default body limit); "
+            "send fewer recipients per job",
+        )
+
+
 def build_push(job: JobRecord, report: FaxJobReport, account: Account | None) -> NewPush | None:
     """The push of a finished job, or None when neither job nor account names a URL."""
     target = job.push_target or account_push_target(account)
