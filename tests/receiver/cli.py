@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,16 +72,35 @@ class Listener:
         raise AssertionError(f"expected {count} receipts, got: {self.output()}")
 
 
+def _open_file_limit(limit: int | None) -> Callable[[], None] | None:
+    if limit is None:
+        return None
+
+    def apply() -> None:  # in the child, between fork and exec
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    return apply
+
+
 @contextmanager
 def listen(
-    tmp_path: Path, *args: str, name: str = "listen", stop: signal.Signals = signal.SIGINT
+    tmp_path: Path,
+    *args: str,
+    name: str = "listen",
+    stop: signal.Signals = signal.SIGINT,
+    open_files: int | None = None,
 ) -> Iterator[Listener]:
-    """``faxpush listen --port 0 args`` until the block ends (then stopped with ``stop``)."""
+    """``faxpush listen --port 0 args`` until the block ends (then stopped with ``stop``);
+    ``open_files`` lowers the child's open-file limit (soft and hard)."""
     out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
     # Files, not pipes: a pipe nobody reads fills up and stalls the server's printing.
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
-            command("listen", "--port", "0", *args), stdout=stdout, stderr=stderr, env=ENV
+            command("listen", "--port", "0", *args),
+            stdout=stdout,
+            stderr=stderr,
+            env=ENV,
+            preexec_fn=_open_file_limit(open_files),
         )
     listener = Listener(process, out, err)
     try:
@@ -92,7 +112,7 @@ def listen(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"faxpush listen did not start: {text}")
             time.sleep(0.02)
-        match = re.search(r"receiving pushes on (http://127\.0\.0\.1:\d+)/", text)
+        match = re.search(r"receiving pushes on (https?://127\.0\.0\.1:\d+)/", text)
         assert match, text
         listener.base = match.group(1)
         token = re.search(r"OAuth2 token URL: (\S+)", text)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import sys
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
 from faxpush.core.secrets import Secret
+from faxpush.receiver._deadlines import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
 from faxpush.receiver.app import ASGIApp, ReceiverApp
 from faxpush.receiver.issuer import DEFAULT_AUDIENCE, DevIssuer
 from faxpush.receiver.openapi import openapi_bytes
@@ -30,12 +33,20 @@ from faxpush.receiver.verify import (
 )
 from faxpush.receiver.verify.digest import DEFAULT_ALGORITHMS
 
+if TYPE_CHECKING:
+    from faxpush.receiver.serve import QuietServer
+
 ISSUER_PREFIX = "/oauth2"
+SERVER_BODY_GRACE = 1.0
+"""The server's own body deadline trails the push app's by this much, so a late push is
+answered by the app (408, and a printed receipt); the server's catches everything else."""
 
 EPILOG = """\
 [bold]Examples[/bold]
 
   faxpush listen --port 8080
+
+  faxpush listen --port 8443 --tls-cert cert.pem --tls-key key.pem
 
   faxpush listen --auth HTTP_DIGEST --principal alice --credentials 's3cret'
 
@@ -211,23 +222,81 @@ def listen(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per request.")
     ] = False,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a request's head may take to arrive (then 408 and closed).",
+            envvar="FAXPUSH_LISTEN_HEADER_TIMEOUT",
+            min=0.1,
+            max=3600,
+        ),
+    ] = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a request's body may take to arrive after its head (then 408).",
+            envvar="FAXPUSH_LISTEN_BODY_TIMEOUT",
+            min=0.1,
+            max=3600,
+        ),
+    ] = DEFAULT_BODY_TIMEOUT,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            help="Open connections at most; more are answered 503 "
+            "[default: 1000, less under a low open-file limit].",
+            envvar="FAXPUSH_LISTEN_MAX_CONNECTIONS",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serve HTTPS with this PEM certificate chain.",
+            envvar="FAXPUSH_LISTEN_TLS_CERT",
+            dir_okay=False,
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The certificate's PEM private key (if not in --tls-cert).",
+            envvar="FAXPUSH_LISTEN_TLS_KEY",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Receive status pushes locally and print each one (job id, recipients, auth result).
 
     Pushes are POSTed to any path (or only to --path), stored in the inbox and answered 200;
     a duplicate is answered 200 again and printed as such. The OpenAPI description of the
-    push is served at /openapi.json. Stop with Ctrl+C.
+    push is served at /openapi.json. Requests that arrive too slowly are answered 408 and
+    closed; connections over --max-connections are answered 503. Stop with Ctrl+C.
     """
     if oauth2_issuer and auth is not AuthChoice.OAUTH2:
         raise typer.BadParameter("--oauth2-issuer goes with --auth OAUTH2", param_hint="--auth")
     if path is not None and not path.startswith("/"):
         raise typer.BadParameter("must start with '/'", param_hint="--path")
-    from faxpush.receiver.serve import bind  # imports uvicorn: only needed to serve
+    _check_tls(tls_cert, tls_key)
+    from faxpush.receiver._connections import (  # imports uvicorn: only needed to serve
+        ServerLimits,
+        default_max_connections,
+        describe_limits,
+        open_file_limit,
+    )
+    from faxpush.receiver.serve import bind, server_for
 
+    file_limit = open_file_limit()
+    limits = ServerLimits(
+        header_timeout=header_timeout,
+        body_timeout=body_timeout + SERVER_BODY_GRACE,
+        max_connections=max_connections or default_max_connections(file_limit),
+    )
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
-    base = f"http://{shown_host}:{bound_port}"
+    base = f"{'https' if tls_cert else 'http'}://{shown_host}:{bound_port}"
     issuer = None
     if oauth2_issuer:
         _needs_credentials(auth, principal, credentials)
@@ -257,27 +326,52 @@ def listen(
         path=path or "/",
         token_url=None if issuer is None else issuer.token_url,
     )
-    app = ReceiverApp(receiver, path=path, mounts=mounts, openapi=document)
+    app = ReceiverApp(
+        receiver, path=path, mounts=mounts, openapi=document, body_timeout=body_timeout
+    )
+    shown_limits = ServerLimits(header_timeout, body_timeout, limits.max_connections)
     banner = [
         f"faxpush listen: receiving pushes on {base}{path or '/'}"
         + ("" if path else " (any path)"),
         f"  auth:    {auth.value}" + (f" (principal {principal})" if principal else ""),
         f"  inbox:   {inbox}",
         f"  OpenAPI: {base}/openapi.json",
+        f"  limits:  {describe_limits(shown_limits, file_limit)}",
     ]
     if issuer is not None:
         banner.append(f"  OAuth2 token URL: {issuer.token_url}   JWKS: {issuer.jwks_url}")
+    server = server_for(app, limits, tls_cert=tls_cert, tls_key=tls_key)
     try:
-        asyncio.run(_serve(app, sock, banner))
+        asyncio.run(_serve(app, server, sock, banner))
     except KeyboardInterrupt:
         pass  # Ctrl+C before the server was up: nothing to stop yet
     finally:
         sock.close()
 
 
-async def _serve(app: ReceiverApp, sock: socket.socket, banner: list[str]) -> None:
+def _check_tls(cert: Path | None, key: Path | None) -> None:
+    """Load the certificate and key once before serving, so a bad file is a usage error
+    naming the option rather than a failure after the banner."""
+    if cert is None:
+        if key is not None:
+            raise typer.BadParameter("--tls-key goes with --tls-cert", param_hint="--tls-key")
+        return
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        what = "certificate and key" if key else "certificate (with its key)"
+        raise typer.BadParameter(
+            f"cannot load the TLS {what}: {exc}; give a PEM certificate chain and its "
+            "private key (--tls-key, unless the key is in the same file)",
+            param_hint="--tls-cert",
+        ) from None
+
+
+async def _serve(
+    app: ReceiverApp, server: QuietServer, sock: socket.socket, banner: list[str]
+) -> None:
     from faxpush.heap import settle_heap
-    from faxpush.receiver.serve import server_for  # imports uvicorn: only needed to serve
 
     await app.startup()  # a bad inbox URL fails here, as one line, before serving
     settle_heap()  # a long-running process: keep the start-up heap out of collections
@@ -286,7 +380,7 @@ async def _serve(app: ReceiverApp, sock: socket.socket, banner: list[str]) -> No
         banner[2] += f" ({stored} push{'' if stored == 1 else 'es'} stored)"
         sys.stderr.write("\n".join(banner) + "\nPress Ctrl+C to stop.\n")
         sys.stderr.flush()
-        await server_for(app).serve(sockets=[sock])
+        await server.serve(sockets=[sock])
     finally:
         await app.shutdown()
         sys.stderr.write("faxpush listen: stopped\n")

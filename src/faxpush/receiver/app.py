@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Mutable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from faxpush.receiver._deadlines import DEFAULT_BODY_TIMEOUT, BodyDeadlines
+from faxpush.receiver.errors import BodyTimeoutError, IncompleteBodyError
 from faxpush.receiver.openapi import openapi_bytes
 from faxpush.receiver.service import JSON_HEADERS, PushReceiver, PushRequest, ReceiverResponse
 
@@ -55,28 +57,43 @@ def push_request(scope: Scope) -> PushRequest:
     return PushRequest(scope["method"], request_target(scope), headers)
 
 
-def body_reader(receive: Receive) -> Callable[[int], Awaitable[bytes]]:
-    """Reads the ASGI request body, stopping once more than ``limit`` bytes arrived."""
+def body_reader(
+    receive: Receive, deadlines: BodyDeadlines | None = None
+) -> Callable[[int], Awaitable[bytes]]:
+    """Reads the ASGI request body, stopping once more than ``limit`` bytes arrived; with
+    ``deadlines``, a body that takes longer than their timeout is refused with 408."""
 
     async def read(limit: int) -> bytes:
-        message = await receive()
-        if not message.get("more_body", False):  # the whole body in one message: the usual
-            body: bytes = message.get("body", b"") if message["type"] == "http.request" else b""
-            return body
-        chunks: list[bytes] = [message.get("body", b"")]
-        size = len(chunks[0])
-        if size >= limit:
-            return chunks[0]
-        while True:
+        task = None if deadlines is None else deadlines.start()
+        try:
             message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= limit or not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+            if not message.get("more_body", False):  # the whole body in one message: usual
+                if message["type"] != "http.request":
+                    raise IncompleteBodyError
+                body: bytes = message.get("body", b"")
+                return body
+            chunks: list[bytes] = [message.get("body", b"")]
+            size = len(chunks[0])
+            while size < limit:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise IncompleteBodyError
+                chunk = message.get("body", b"")
+                chunks.append(chunk)
+                size += len(chunk)
+                if not message.get("more_body", False):
+                    break
+            return b"".join(chunks)
+        except asyncio.CancelledError:
+            if task is None or deadlines is None or not deadlines.timed_out(task):
+                raise
+            task.uncancel()
+            raise BodyTimeoutError(
+                f"the body did not arrive within {deadlines.timeout:g} s; send it again"
+            ) from None
+        finally:
+            if task is not None and deadlines is not None:
+                deadlines.finish(task)
 
     return read
 
@@ -103,7 +120,9 @@ class ReceiverApp:
     """ASGI app around a :class:`PushReceiver`.
 
     ``path``: accept pushes only there (404 elsewhere; default: any path); ``mounts`` maps
-    path prefixes to other ASGI apps; ``openapi`` replaces the served description.
+    path prefixes to other ASGI apps; ``openapi`` replaces the served description;
+    ``body_timeout``: seconds a push body may take to arrive once the app starts reading it
+    (then 408 and the connection closed; None: no limit), whichever server runs the app.
     """
 
     def __init__(
@@ -114,8 +133,10 @@ class ReceiverApp:
         mounts: Mapping[str, ASGIApp] | None = None,
         serve_openapi: bool = True,
         openapi: bytes | None = None,
+        body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         self.receiver = receiver
+        self._deadlines = None if body_timeout is None else BodyDeadlines(body_timeout)
         self.path = path
         self._mounts = {prefix.rstrip("/"): app for prefix, app in (mounts or {}).items()}
         if serve_openapi:
@@ -162,7 +183,8 @@ class ReceiverApp:
             return
         if not self._started:
             await self.startup()
-        response = await self.receiver.receive(push_request(scope), body_reader(receive))
+        read = body_reader(receive, self._deadlines)
+        response = await self.receiver.receive(push_request(scope), read)
         await send_response(send, response)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -187,9 +209,16 @@ def create_app(
     path: str | None = None,
     mounts: Mapping[str, ASGIApp] | None = None,
     serve_openapi: bool = True,
+    body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
 ) -> ReceiverApp:
     """The receiver's ASGI app (see :class:`ReceiverApp`)."""
-    return ReceiverApp(receiver, path=path, mounts=mounts, serve_openapi=serve_openapi)
+    return ReceiverApp(
+        receiver,
+        path=path,
+        mounts=mounts,
+        serve_openapi=serve_openapi,
+        body_timeout=body_timeout,
+    )
 
 
 @asynccontextmanager

@@ -50,6 +50,21 @@ class BodyTooLargeError(PushRefusedError):
     status = 413
 
 
+class BodyTimeoutError(PushRefusedError):
+    """The push body did not arrive in time; the connection is closed after the answer."""
+
+    status = 408
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers=[("connection", "close")])
+
+
+class IncompleteBodyError(PushRefusedError):
+    """The client closed the connection before the whole body arrived."""
+
+    status = 400
+
+
 class UnsupportedMediaTypeError(PushRefusedError):
     """Send the push as text/xml, application/xml or application/json."""
 
@@ -72,7 +87,9 @@ class BadPushRequestError(PushRefusedError):
 __all__ = [
     "AuthenticationRequiredError",
     "BadPushRequestError",
+    "BodyTimeoutError",
     "BodyTooLargeError",
+    "IncompleteBodyError",
     "MethodNotAllowedError",
     "PushRefusedError",
     "UnsupportedMediaTypeError",

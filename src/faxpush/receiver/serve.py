@@ -1,25 +1,73 @@
-"""Serving a receiver app with uvicorn (httptools when installed) on a bound socket.
+"""Serving a receiver app with uvicorn and httptools on a bound socket.
 
+The server keeps the request deadlines and connection limit of
+:class:`~faxpush.receiver._connections.ServerLimits`, and reports failed accepts (out of
+file descriptors) at most once per 10 s instead of once per attempt.
 Importing this module imports uvicorn, which is only needed to serve.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import importlib.util
+import logging
 import signal
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import uvicorn
 
 from faxpush.core.errors import ConfigurationError
+from faxpush.receiver._connections import (
+    ConnectionGuard,
+    ServerLimits,
+    guarded_protocol,
+)
+from faxpush.receiver._throttle import AcceptErrorHandler, ExceptionHandler
 from faxpush.receiver.app import ASGIApp
+
+_SWEEP_TICKS = 2  # uvicorn ticks every 0.1 s: late requests are found within 0.2 s
+
+logger = logging.getLogger("faxpush.receiver.server")
 
 
 class QuietServer(uvicorn.Server):
     """Stops on SIGINT/SIGTERM like uvicorn, but does not raise the signal again once it
-    has shut down: for a receiver, Ctrl+C is the normal way to stop (exit status 0)."""
+    has shut down: for a receiver, Ctrl+C is the normal way to stop (exit status 0).
+
+    With a ``guard`` it also closes late requests on its tick, and reports failed accepts
+    at most once per 10 s while it serves.
+    """
+
+    def __init__(self, config: uvicorn.Config, guard: ConnectionGuard | None = None) -> None:
+        super().__init__(config)
+        self.guard = guard
+        self._previous_handler: ExceptionHandler | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Install the accept error handler, then start as uvicorn does."""
+        loop = asyncio.get_running_loop()
+        self._previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(AcceptErrorHandler(logger, fallback=self._previous_handler))
+        await super().startup(sockets)
+
+    async def on_tick(self, counter: int) -> bool:
+        """uvicorn's tick, plus the deadline check every :data:`_SWEEP_TICKS` ticks."""
+        if self.guard is not None and counter % _SWEEP_TICKS == 0:
+            loop = asyncio.get_running_loop()
+            self.guard.expire(self.server_state.connections, loop.time())
+        return await super().on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Shut down as uvicorn does, then close refused connections and put the previous
+        exception handler back."""
+        try:
+            await super().shutdown(sockets)
+        finally:
+            if self.guard is not None:
+                self.guard.close_all()
+            asyncio.get_running_loop().set_exception_handler(self._previous_handler)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -52,18 +100,29 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server_for(app: ASGIApp) -> QuietServer:
-    """A uvicorn server for ``app``: httptools if installed, lifespan on, no access log."""
-    http = "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
+def server_for(
+    app: ASGIApp,
+    limits: ServerLimits | None = None,
+    *,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> QuietServer:
+    """A uvicorn server for ``app``: httptools with ``limits`` (default:
+    :class:`ServerLimits`), lifespan on, no access log, no WebSockets; HTTPS with
+    ``tls_cert`` (a PEM chain, and the key unless ``tls_key`` holds it)."""
+    guard = ConnectionGuard(limits or ServerLimits())
     config = uvicorn.Config(
         app,
-        http=http,
+        http=guarded_protocol(guard),
+        ws="none",
         lifespan="on",
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=5,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
     )
-    return QuietServer(config)
+    return QuietServer(config, guard)
 
 
-__all__ = ["QuietServer", "bind", "server_for"]
+__all__ = ["QuietServer", "ServerLimits", "bind", "server_for"]

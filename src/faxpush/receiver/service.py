@@ -362,6 +362,7 @@ _ERROR_CODES: Final = {
     400: "bad_request",
     401: "unauthorized",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "too_large",
     415: "unsupported_media_type",
     503: "unavailable",
