@@ -124,6 +124,17 @@ async def test_required_client_certificate_missing_is_named(pki: Pki, tmp_path: 
     assert_permanent_tls(result, "requires a client certificate", "--client-cert")
 
 
+async def test_a_reset_instead_of_the_alert_hints_at_the_client_certificate(pki: Pki) -> None:
+    # aiohttp's own server resets the connection when the handshake fails on its side; the
+    # reset (a connect error, retried) usually wins the race against the alert ("tls").
+    context = pki.server_context(client_cert_required=True)
+    async with serve_tls(context) as receiver, session() as s:
+        result = await push(s, PushTarget(url=receiver.url(), ca_pem=pki.ca_pem()))
+    assert result.error_class in ("connect", "tls")
+    assert "requires a client certificate" in (result.error_message or "")
+    assert "--client-cert" in (result.error_message or "")
+
+
 async def test_account_client_certificate_gives_mutual_tls(pki: Pki) -> None:
     cert, key = pki.client_pem()
     context = pki.server_context(client_cert_required=True)

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from faxpush.cli import accounts
 from faxpush.core.errors import ReportFormatError
 from faxpush.core.formats import parse_report
+from faxpush.delivery.tls import TlsMaterialError
 from faxpush.emulator.pushes import build_push
 from faxpush.receiver.checker import EndpointChecker, all_passed
 from faxpush.storage.base import NewPush, PushState, PushTarget
@@ -198,3 +199,38 @@ async def test_check_endpoint_speaks_https_with_a_client_certificate(
     (detail,) = details
     assert "127.0.0.1" in detail
     assert "unknown CA" in detail
+
+
+def test_accounts_cli_checks_and_lists_the_tls_material(pki: Pki, tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'faxpush.db'}"
+    cert, key = pki.client_pem()
+    _other, other_key = pki.client_pem("someone-else@example.org")
+    runner = CliRunner()
+    env = {"FAXPUSH_SECRET_KEY": SECRET_KEY}
+
+    def run(*args: str) -> Any:
+        return runner.invoke(accounts.app, [*args, "--database-url", database], env=env)
+
+    base = ("add", "4711", "--login", "alice", "--password", "Alice-pw-1")
+    lonely = run(*base, "--client-cert", write_pem(tmp_path, "client.pem", cert))
+    assert isinstance(lonely.exception, TlsMaterialError)
+    assert "--client-key" in str(lonely.exception)
+    mismatched = run(
+        *base,
+        "--client-cert", write_pem(tmp_path, "client.pem", cert),
+        "--client-key", write_pem(tmp_path, "other.key", other_key),
+    )  # fmt: skip
+    assert isinstance(mismatched.exception, TlsMaterialError)
+    not_pem = run(*base, "--ca-file", write_pem(tmp_path, "ca.txt", "not a certificate"))
+    assert isinstance(not_pem.exception, TlsMaterialError)
+    assert run(*base, "--ca-file", write_pem(tmp_path, "ca.pem", pki.ca_pem())).exit_code == 0
+    added = run(
+        "set", "4711",
+        "--client-cert", write_pem(tmp_path, "client.pem", cert),
+        "--client-key", write_pem(tmp_path, "client.key", key),
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "tls=ca+client-cert" in run("list").output
+    removed = run("set", "4711", "--ca-file", "", "--client-cert", "", "--client-key", "")
+    assert removed.exit_code == 0, removed.output
+    assert "tls=" not in run("list").output

@@ -48,7 +48,7 @@ from faxpush.delivery.http import (
     read_capped,
     tls_contexts,
 )
-from faxpush.delivery.tls import TlsError, TlsMaterialError, tls_failure
+from faxpush.delivery.tls import TlsError, TlsMaterialError, reset_hint, tls_failure
 from faxpush.storage.base import RESPONSE_BODY_LIMIT, PushTarget
 
 
@@ -151,9 +151,9 @@ async def send_push(
     except TimeoutError as exc:
         error_class, message = _timeout(exc, trace, timeouts, answer)
     except aiohttp.ClientError as exc:
-        error_class, message = _client_error(
-            exc, url, has_client_cert=target.client_cert is not None
-        )
+        has_client_cert = target.client_cert is not None
+        error_class, message = _client_error(exc, url, has_client_cert=has_client_cert)
+        message += reset_hint(exc, url, has_client_cert=has_client_cert)
     except (TlsError, TlsMaterialError) as exc:
         error_class, message = "tls", str(exc)
     except AddressRefusedError as exc:

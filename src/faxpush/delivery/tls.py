@@ -14,6 +14,7 @@ The OAuth2 token request of a push uses the same context as the push.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import os
@@ -110,6 +111,28 @@ def tls_failure(exc: BaseException, host: str | None, *, has_client_cert: bool) 
             "check whether the URL should start with http://"
         )
     return f"TLS handshake with {where} failed: {reason or found}"
+
+
+def reset_hint(exc: BaseException, url: str, *, has_client_cert: bool) -> str:
+    """A hint to add when an https connection was reset without a client certificate: a
+    receiver that requires one may reset the connection instead of sending the alert."""
+    if has_client_cert or url[:6].lower() != "https:":
+        return ""
+    seen: BaseException | None = exc
+    for _ in range(6):  # the error, aiohttp's wrapper, the OS error
+        if seen is None:
+            return ""
+        os_error = getattr(seen, "os_error", None)
+        for candidate in (seen, os_error):
+            if isinstance(candidate, ConnectionResetError) or (
+                isinstance(candidate, OSError) and candidate.errno == errno.ECONNRESET
+            ):
+                return (
+                    "; if the receiver requires a client certificate, give the account one "
+                    "with --client-cert and --client-key"
+                )
+        seen = seen.__cause__ or seen.__context__
+    return ""
 
 
 def _verify_failure(error: BaseException, where: str) -> str:
@@ -290,5 +313,6 @@ __all__ = [
     "check_tls_material",
     "presents_client_cert",
     "read_pem",
+    "reset_hint",
     "tls_failure",
 ]
