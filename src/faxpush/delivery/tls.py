@@ -8,7 +8,7 @@ sealed at rest like every other credential.
 
 Building a context costs about 40 ms (most of it reading the system store), so
 :class:`TlsContexts` builds one per distinct (account CA, client certificate, key) and keeps
-it; the cache key holds digests only, the key's as a keyed hash, never the key itself.
+it; the cache key holds the certificates and a salted digest of the key, never the key.
 The OAuth2 token request of a push uses the same context as the push.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import hmac
 import os
 import secrets
 import ssl
@@ -176,7 +175,10 @@ class TlsContexts:
         self._source = source  # names the CA bundle in errors
         self._max = max_contexts
         self._salt = secrets.token_bytes(16)  # keyed digests of private keys
-        self._contexts: OrderedDict[tuple[str, str, str], ssl.SSLContext] = OrderedDict()
+        # Keyed by the certificates (public) and a salted digest of the key, never the key.
+        self._contexts: OrderedDict[tuple[str | None, str | None, bytes], ssl.SSLContext] = (
+            OrderedDict()
+        )
         self.default = self._base()
 
     @property
@@ -202,11 +204,11 @@ class TlsContexts:
                 "give both --client-cert and --client-key"
             )
         key_digest = (
-            ""
+            b""
             if client_key is None
-            else hmac.new(self._salt, client_key.reveal().encode(), hashlib.sha256).hexdigest()
+            else hashlib.sha256(self._salt + client_key.reveal().encode()).digest()
         )
-        cache_key = (_digest(ca_pem), _digest(client_cert), key_digest)
+        cache_key = (ca_pem, client_cert, key_digest)
         found = self._contexts.get(cache_key)
         if found is not None:
             self._contexts.move_to_end(cache_key)
@@ -265,10 +267,6 @@ def read_pem(path: str, what: str) -> str:
     if "-----BEGIN " not in text:
         raise TlsMaterialError(f"{path}: the {what} is not PEM (no -----BEGIN line)")
     return text
-
-
-def _digest(text: str | None) -> str:
-    return "" if text is None else hashlib.sha256(text.encode()).hexdigest()
 
 
 def _load_ca(context: ssl.SSLContext, ca_pem: str) -> None:
