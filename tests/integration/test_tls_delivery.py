@@ -18,6 +18,7 @@ from aiohttp import web
 from typer.testing import CliRunner
 
 from faxpush.cli import accounts
+from faxpush.cli import push as push_cli
 from faxpush.core.errors import ReportFormatError
 from faxpush.core.formats import parse_report
 from faxpush.delivery.tls import TlsMaterialError
@@ -234,3 +235,34 @@ def test_accounts_cli_checks_and_lists_the_tls_material(pki: Pki, tmp_path: Path
     removed = run("set", "4711", "--ca-file", "", "--client-cert", "", "--client-key", "")
     assert removed.exit_code == 0, removed.output
     assert "tls=" not in run("list").output
+
+
+async def test_push_send_trusts_the_ca_bundle_and_fails_an_expired_certificate_once(
+    pki: Pki, tmp_path: Path
+) -> None:
+    bundle = str(pki.ca_file(tmp_path))
+    report = str(Path(__file__).parents[1] / "data" / "spec_samples" / "report-minimal.xml")
+    env = {
+        "FAXPUSH_SECRET_KEY": SECRET_KEY,
+        "FAXPUSH_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "FAXPUSH_DATABASE_URL": f"sqlite:///{tmp_path / 'outbox.db'}",
+        "FAXPUSH_SQLITE_STORE_PROCESS": "false",  # no process to start: a faster test
+    }
+
+    def send(url: str) -> Any:
+        args = [url, report, "--ca-bundle", bundle, "--attempts", "3", "--interval", "0"]
+        return CliRunner().invoke(push_cli.app, args, env=env)
+
+    async with (
+        serve_tls(pki.server_context()) as valid,
+        serve_tls(pki.server_context(not_after=EXPIRED)) as expired,
+    ):
+        delivered = await asyncio.to_thread(send, valid.url("/fax"))  # runs its own loop
+        failed = await asyncio.to_thread(send, expired.url("/fax"))
+    assert delivered.exit_code == 0, delivered.output
+    assert "delivered after 1 attempt(s)" in delivered.output
+    assert failed.exit_code == 1
+    assert "failed after 1 attempt(s)" in failed.output
+    assert "tls: TLS certificate of 127.0.0.1 not accepted: certificate has expired" in (
+        failed.output
+    )
