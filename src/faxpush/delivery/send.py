@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import aiohttp
+from aiohttp.http_exceptions import ContentLengthError
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -251,6 +252,10 @@ def _client_error(exc: aiohttp.ClientError, url: str, *, has_client_cert: bool) 
     if isinstance(exc, aiohttp.InvalidURL):
         return "invalid_url", f"the push URL {display_url(url)} is not valid"
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ClientPayloadError) and isinstance(
+        exc.__cause__, ContentLengthError
+    ):  # the connection ended before the body did: lost, not an invalid answer
+        return "connect", f"connection to {display_url(url)} lost during the answer: {detail}"
     if isinstance(exc, aiohttp.ClientConnectionError):
         return "connect", f"connection to {display_url(url)} failed: {detail}"
     return "protocol", f"invalid answer from {display_url(url)}: {detail}"
