@@ -118,7 +118,7 @@ async def send_job(services: EmulatorServices, request: Request) -> Response:
     accepted = await accept_job(
         body,
         caller=caller,
-        account=await services.store.get_account(caller.customer_number),
+        load_account=lambda: services.store.get_account(caller.customer_number),
         now=services.clock(),
         settings=services.settings,
         sim=services.simulator_config,

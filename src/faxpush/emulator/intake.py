@@ -12,6 +12,7 @@ than their preparation.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -23,13 +24,19 @@ from faxpush.emulator.dedup import dedup_key
 from faxpush.emulator.plan import PageCount, count_job_pages, new_job_id, plan_job
 from faxpush.emulator.pushes import account_push_target, check_push_size, job_push_target
 from faxpush.emulator.times import parse_timestamp
-from faxpush.emulator.validation import parse_job_request
+from faxpush.emulator.validation import FaxJobRequest, parse_job_request
 from faxpush.storage.base import Account
 from faxpush.storage.jobs_base import NewJob
 
 INLINE_BODY_BYTES: Final = 8 * 1024
 """Larger bodies are prepared in a worker thread (the bench job, one recipient and a small
 PDF, is 1 KB; 8 KB holds at most about 450 recipients, 12 ms of work)."""
+PUSH_BYTES_PER_BODY_BYTE: Final = 25
+"""How much larger than its request a push can grow in the XML and JSON layouts: a minimal
+recipient, 17 bytes of JSON, becomes about 320 bytes of XML."""
+PUSH_OVERHEAD_BYTES: Final = 4096
+
+AccountLoader = Callable[[], Awaitable[Account | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +47,13 @@ class AcceptedJob:
     pages: PageCount
 
 
-def prepare_job(
-    body: bytes,
+def push_may_exceed(body_bytes: int, max_push_bytes: int) -> bool:
+    """Whether a job of ``body_bytes`` could render a push over ``max_push_bytes``."""
+    return body_bytes * PUSH_BYTES_PER_BODY_BYTE + PUSH_OVERHEAD_BYTES > max_push_bytes
+
+
+def plan_request(
+    request: FaxJobRequest,
     *,
     caller: Caller,
     account: Account | None,
@@ -49,11 +61,10 @@ def prepare_job(
     settings: Settings,
     sim: SimulatorConfig,
 ) -> AcceptedJob:
-    """Validate and plan the job in ``body``; :class:`JobRequestError` says what is wrong.
+    """Plan a valid job; :class:`JobRequestError` when its push would be too large.
 
     When the push target is known now (the job's own, or the account's default), the push
     is rendered from the planned final report and refused if over ``max_push_bytes``."""
-    request = parse_job_request(body, now=now, max_recipients=settings.max_recipients)
     target = job_push_target(request.push, account)
     pages = count_job_pages(request)
     job_id = new_job_id()
@@ -75,7 +86,7 @@ def prepare_job(
     return AcceptedJob(job, pages)
 
 
-async def accept_job(
+def prepare_job(
     body: bytes,
     *,
     caller: Caller,
@@ -84,14 +95,45 @@ async def accept_job(
     settings: Settings,
     sim: SimulatorConfig,
 ) -> AcceptedJob:
-    """:func:`prepare_job`, in a worker thread when ``body`` is over INLINE_BODY_BYTES."""
-    if len(body) <= INLINE_BODY_BYTES:
-        return prepare_job(
-            body, caller=caller, account=account, now=now, settings=settings, sim=sim
-        )
-    return await asyncio.to_thread(
-        prepare_job, body, caller=caller, account=account, now=now, settings=settings, sim=sim
+    """Validate and plan the job in ``body``; :class:`JobRequestError` says what is wrong."""
+    request = parse_job_request(body, now=now, max_recipients=settings.max_recipients)
+    return plan_request(
+        request, caller=caller, account=account, now=now, settings=settings, sim=sim
     )
 
 
-__all__ = ["INLINE_BODY_BYTES", "AcceptedJob", "accept_job", "prepare_job"]
+async def accept_job(
+    body: bytes,
+    *,
+    caller: Caller,
+    load_account: AccountLoader,
+    now: datetime,
+    settings: Settings,
+    sim: SimulatorConfig,
+) -> AcceptedJob:
+    """:func:`prepare_job`, in a worker thread when ``body`` is over INLINE_BODY_BYTES.
+
+    The account is read only when it matters: for the job's own push (its OAuth2 token URL,
+    the push format) or when the push could outgrow ``max_push_bytes``. Reading it for
+    every job put a database round trip, queued behind group commits, on the common path."""
+    if len(body) > INLINE_BODY_BYTES:
+        account = await load_account()
+        return await asyncio.to_thread(
+            prepare_job, body, caller=caller, account=account, now=now, settings=settings, sim=sim
+        )
+    request = parse_job_request(body, now=now, max_recipients=settings.max_recipients)
+    needs_account = request.push is not None or push_may_exceed(len(body), settings.max_push_bytes)
+    account = await load_account() if needs_account else None
+    return plan_request(
+        request, caller=caller, account=account, now=now, settings=settings, sim=sim
+    )
+
+
+__all__ = [
+    "INLINE_BODY_BYTES",
+    "AcceptedJob",
+    "accept_job",
+    "plan_request",
+    "prepare_job",
+    "push_may_exceed",
+]
