@@ -158,3 +158,66 @@ def test_the_process_does_not_outlive_a_killed_worker(tmp_path: Path) -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child), "the store process outlived its worker"
+
+
+def test_a_killed_worker_leaves_no_traceback_from_the_store_process(tmp_path: Path) -> None:
+    # Fifty claims are always queued in the store process when its worker is killed: it
+    # answers the next one into a closed socket (a broken pipe, or a reset connection).
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from datetime import UTC, datetime, timedelta
+        from faxpush.storage.base import NewPush, PushTarget
+        from faxpush.storage.cipher import SecretCipher, generate_key
+        from faxpush.storage.sqlite import SqliteStore, _sql
+
+        async def main():
+            store = await SqliteStore.open(
+                {str(tmp_path / "outbox.db")!r}, SecretCipher([generate_key()]),
+                store_process=True,
+            )
+            await store.migrate()
+            now = datetime(2024, 5, 1, tzinfo=UTC)
+            push = NewPush("d", "j", PushTarget(url="https://push.example.test/"), "a/b", b"x")
+            await store.enqueue(push, now=now)
+            await store.claim(worker_id="w", limit=1, lease=timedelta(seconds=30), now=now)
+            process = store._process
+            params = dict(
+                worker_id="w", limit=1, now=0, claimed_until=1, exclude="[]",
+                receiver_limit=1, held="{{}}",
+            )
+
+            async def claim_forever():
+                while True:
+                    await process.run(
+                        "claim", "claim_due", _sql("claim_due"), _sql("bodies_of"), params
+                    )
+
+            tasks = [asyncio.create_task(claim_forever()) for _ in range(50)]
+            await asyncio.sleep(0.3)
+            print(process._process.pid, flush=True)
+            await asyncio.gather(*tasks)
+
+        asyncio.run(main())
+        """
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,  # the store process writes into it as well
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None
+        child = int(worker.stdout.readline())
+        assert _alive(child)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the store process outlived its worker"
+    _, errors = worker.communicate(timeout=10)
+    assert "Traceback" not in errors, errors

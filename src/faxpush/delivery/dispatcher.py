@@ -4,13 +4,21 @@ Three cooperating tasks share one event loop:
 
 * the *feeder* leases batches of due pushes from the store and hands them out, keeping at
   most ``concurrency`` sends in flight overall and ``per_host_concurrency`` per receiver.
-  A receiver for which the worker already holds twice its per-host limit is excluded from
-  the next claim, so one slow receiver with a large backlog cannot fill the worker while
-  pushes to other receivers wait;
+  The worker holds at most twice the per-host limit for one receiver: a claim gives each
+  receiver only what is left of that share, and leaves out the receivers whose share is
+  used up. One receiver that hangs with a large backlog therefore holds a small part of the
+  worker, and pushes to the others are claimed at once: 100 pushes to a healthy receiver,
+  queued behind 1,000 to a hanging one, used to wait 21 s for the first claim's 128 pushes
+  to the hanging one to time out;
 * the *committer* writes finished attempts in groups: everything that finished while the
   previous transaction ran (at most ``commit_batch``) goes into the next one, so under load
   one transaction carries many pushes and an idle worker commits at once;
 * the *renewer* extends the leases of everything held, and drops pushes whose lease was lost.
+
+A store that fails (database down, disk full) is retried with capped exponential backoff,
+logged once when it starts failing and once when it works again (see ``outage``). A claimed
+push whose stored credentials cannot be opened (sealed with another key) is recorded as
+failed without being sent, so that it cannot stop the others.
 
 A send slot is only freed once its result is committed. The number of pushes that were sent
 but not yet durably recorded is therefore never above ``concurrency``: that is the most a
@@ -23,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
@@ -32,7 +41,8 @@ from datetime import UTC, datetime, timedelta
 from faxpush.core.errors import StorageError
 from faxpush.core.settings import Settings
 from faxpush.delivery.hooks import AttemptDetails, AttemptHook, call_hooks, log_attempt
-from faxpush.delivery.judge import InternalFailure, SendOutcome, judge_attempt
+from faxpush.delivery.judge import InternalFailure, NotSent, SendOutcome, judge_attempt
+from faxpush.delivery.outage import Outage
 from faxpush.storage.base import AttemptResult, ClaimedPush, PushRecord, Store, receiver_key
 
 logger = logging.getLogger("faxpush.delivery")
@@ -41,6 +51,9 @@ SendFn = Callable[[PushRecord], Awaitable[SendOutcome]]
 Clock = Callable[[], datetime]
 # A finished attempt waiting for the committer, with the send slot it still occupies.
 _Pending = tuple[AttemptResult, AttemptDetails, ClaimedPush, str]
+# How long one batch of results is retried before it is given up (the pushes' leases then
+# expire and they are sent again); shorter than a lease, longer than a database restart.
+_COMMIT_PATIENCE_S = 8.0
 
 
 def utcnow() -> datetime:
@@ -80,9 +93,14 @@ class Dispatcher:
         self._inflight_per_receiver: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending_results: list[_Pending] = []
+        self._finishing: set[str] = set()  # delivery ids whose results await their commit
         self._results_ready = asyncio.Event()
         self._wake = asyncio.Event()
+        self._claiming = Outage("claiming pushes", logger, rng=rng)
+        self._renewing = Outage("renewing leases", logger, rng=rng)
+        self._recording = Outage("recording attempts", logger, rng=rng)
         self._stopping = False
+        self._claim_delay = 0.0  # how long to back off after the last failed claim
         self.sent = 0  # attempts completed by this dispatcher (for progress and tests)
 
     # --- public ----------------------------------------------------------------------------
@@ -118,15 +136,21 @@ class Dispatcher:
                 if want < self._min_claim and self._held:
                     await self._wait(stop_wait, self._settings.poll_interval)
                     continue
-                claimed = await self._claim(want)
-                if claimed == want or stop.is_set():
-                    continue  # there may be more due right now
+                claimed, capped = await self._claim(want)
+                if claimed is None:  # the store failed: back off, woken only by stop
+                    await asyncio.wait({stop_wait}, timeout=self._claim_delay)
+                    continue
+                if claimed == want or capped or stop.is_set():
+                    continue  # there may be more due right now (for other receivers)
                 await self._wait(stop_wait, await self._idle_timeout())
         finally:
             stop_wait.cancel()
 
-    async def _claim(self, limit: int) -> int:
-        saturated = {r for r, n in self._held_per_receiver.items() if n >= self._receiver_cap}
+    async def _claim(self, limit: int) -> tuple[int | None, bool]:
+        """Claim up to ``limit`` pushes: how many (None: the store failed), and whether a
+        receiver's share ran out in this claim (pushes to others may be due behind it)."""
+        cap, held = self._receiver_cap, self._held_per_receiver
+        saturated = {r for r, n in held.items() if n >= cap}
         try:
             claims = await self._store.claim(
                 worker_id=self.worker_id,
@@ -134,17 +158,22 @@ class Dispatcher:
                 lease=self._lease,
                 now=self._clock(),
                 exclude_receivers=saturated,
+                receiver_limit=cap,
+                receiver_held={r: n for r, n in held.items() if n < cap},
             )
         except StorageError as exc:
-            logger.warning("claiming pushes failed, will retry: %s", exc)
-            return 0
+            self._claim_delay = self._claiming.failed(exc)
+            return None, False
+        self._claiming.succeeded()
+        capped = False
         for claim in claims:
             receiver = receiver_key(claim.push.target.url)
             self._held[claim.push.delivery_id] = (claim.claim_id, receiver)
-            self._held_per_receiver[receiver] += 1
+            held[receiver] += 1
+            capped = capped or held[receiver] >= cap
             self._waiting.setdefault(receiver, deque()).append(claim)
         self._dispatch()
-        return len(claims)
+        return len(claims), capped
 
     async def _idle_timeout(self) -> float:
         poll = self._settings.poll_interval
@@ -154,7 +183,12 @@ class Dispatcher:
             return poll
         if due is None:
             return poll
-        return min(max((due - self._clock()).total_seconds(), 0.001), poll)
+        wait = (due - self._clock()).total_seconds()
+        if wait <= 0 and any(n >= self._receiver_cap for n in self._held_per_receiver.values()):
+            # The claim that led here took every due push it could, so those still due are
+            # for receivers whose share is used up: freeing a slot there wakes the feeder.
+            return poll
+        return min(max(wait, 0.001), poll)
 
     async def _wait(self, stop_wait: asyncio.Task[bool], seconds: float) -> None:
         """Sleep until woken (enqueue, freed room, store notification), stopped or timed out."""
@@ -215,7 +249,11 @@ class Dispatcher:
         try:
             started = self._clock()
             try:
-                outcome: SendOutcome = await self._send(push)
+                outcome: SendOutcome = (
+                    NotSent(claim.unreadable)
+                    if claim.unreadable is not None
+                    else await self._send(push)
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -233,6 +271,7 @@ class Dispatcher:
             # From here the committer owns the send slot and frees it once the result is
             # committed, so this task ends without waiting for the transaction.
             self._pending_results.append((result, details, claim, receiver))
+            self._finishing.add(push.delivery_id)
             queued = True
             self._results_ready.set()
         finally:
@@ -264,21 +303,30 @@ class Dispatcher:
     async def _commit(self, batch: list[_Pending]) -> None:
         results = [r for r, _, _, _ in batch]
         applied: set[str] | None = None
-        for delay in (0.05, 0.2, 1.0, 2.0, 5.0):
+        give_up = time.monotonic() + _COMMIT_PATIENCE_S
+        while applied is None:
             try:
                 applied = await self._store.finish(results, now=self._clock())
-                break
             except StorageError as exc:
-                logger.warning("recording %d attempts failed, retrying: %s", len(results), exc)
+                delay = self._recording.failed(exc)
+                if time.monotonic() + delay > give_up:
+                    break
                 await asyncio.sleep(delay)
-        for result, details, claim, receiver in batch:
-            if applied is None:
-                # Not recorded: the lease will expire and the push is sent again (at least once).
-                logger.error("could not record the attempt of push %s", result.delivery_id)
             else:
+                self._recording.succeeded()
+        if applied is None:
+            # Not recorded: the leases expire and the pushes are sent again (at least once).
+            logger.error(
+                "could not record %d attempts (pushes %s); they will be sent again",
+                len(results),
+                ", ".join(r.delivery_id for r in results[:5]) + (", …" if len(results) > 5 else ""),
+            )
+        for result, details, claim, receiver in batch:
+            if applied is not None:
                 ok = result.delivery_id in applied
                 call_hooks(self._hooks, details if ok else replace(details, applied=False))
             self.sent += 1
+            self._finishing.discard(result.delivery_id)
             self._free_slot(claim, receiver)
         self._dispatch()
 
@@ -293,12 +341,20 @@ class Dispatcher:
             try:
                 kept = await self._store.renew(pairs, lease=self._lease, now=self._clock())
             except StorageError as exc:
-                logger.warning("renewing %d leases failed: %s", len(pairs), exc)
+                self._renewing.failed(exc)  # the next round tries again; leases outlast it
                 continue
+            self._renewing.succeeded()
             for delivery_id, claim_id in pairs:
-                if delivery_id not in kept:
-                    logger.warning("lease on push %s lost; another worker owns it", delivery_id)
-                    self._unhold(delivery_id, claim_id)
+                if delivery_id in kept or not self._still_held(delivery_id, claim_id):
+                    continue
+                logger.warning("lease on push %s lost; another worker owns it", delivery_id)
+                self._unhold(delivery_id, claim_id)
+
+    def _still_held(self, delivery_id: str, claim_id: str) -> bool:
+        """Whether the push is held under ``claim_id`` and not finished: a push whose result
+        was committed while the renewal ran is not renewed, yet its lease was not lost."""
+        held = self._held.get(delivery_id)
+        return held is not None and held[0] == claim_id and delivery_id not in self._finishing
 
     async def _shutdown(self) -> None:
         """Stop claiming, release what was not started, give sends a grace period."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from faxpush.core.outcome import Verdict, classify
+from faxpush.core.outcome import ErrorClass, Verdict, classify
 from faxpush.core.retry import RetrySchedule, next_attempt_at
 from faxpush.delivery.hooks import AttemptDetails
 from faxpush.delivery.http import display_url
@@ -44,6 +44,24 @@ class InternalFailure:
     duration_ms: float
     http_status: int | None = None
     error_class: str | None = "internal"
+    retry_after: str | None = None
+    auth_steps: tuple[str, ...] = ()
+    response_body: bytes = b""
+
+    @property
+    def response_headers(self) -> Mapping[str, str]:
+        return {}
+
+
+@dataclass(frozen=True, slots=True)
+class NotSent:
+    """Stands in for a push that could not be sent at all because its stored credentials
+    cannot be opened: recorded as an attempt that failed for good, with the reason and fix."""
+
+    error_message: str
+    duration_ms: float = 0.0
+    http_status: int | None = None
+    error_class: str | None = ErrorClass.AUTH.value  # credentials unsendable: fails for good
     retry_after: str | None = None
     auth_steps: tuple[str, ...] = ()
     response_body: bytes = b""

@@ -7,7 +7,7 @@ way as the instants they stand for.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -134,3 +134,20 @@ def push_params(
         "target_client_cert": target.client_cert,
         "target_client_key": sealed_client_key,
     }
+
+
+def unreadable_credentials(delivery_id: str, error: Exception) -> str:
+    """Why a claimed push cannot be sent: its stored credentials cannot be opened (see
+    :attr:`ClaimedPush.unreadable <faxpush.storage.base.ClaimedPush.unreadable>`)."""
+    return (
+        f"credentials cannot be decrypted with the configured secret key(s): {error}; "
+        f"then redeliver the push (faxpush pushes redeliver {delivery_id})"
+    )
+
+
+def share_binds(limit: int, receiver_limit: int | None, held: Mapping[str, int] | None) -> bool:
+    """Whether a claim of ``limit`` could take less with per-receiver shares than without
+    (see ``Store.claim``). When not, the SQL stores run their claim without ranking."""
+    if receiver_limit is None:
+        return False
+    return receiver_limit - max((held or {}).values(), default=0) < limit

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from faxpush.core.secrets import Secret
 from faxpush.storage.base import NewPush, PushState, receiver_key
@@ -36,6 +38,19 @@ class PushRow:
     @property
     def receiver(self) -> str:
         return receiver_key(self.new.target.url)
+
+
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """Which receivers a claim may take pushes of, and how many (see ``Store.claim``)."""
+
+    exclude: frozenset[str] = frozenset()
+    limit: int | None = None  # per receiver, less what is held; None: no limit
+    held: Mapping[str, int] = field(default_factory=dict)
+
+    def room(self, receiver: str, taken: int) -> bool:
+        """Whether one more push of ``receiver`` fits, ``taken`` being taken already."""
+        return self.limit is None or self.held.get(receiver, 0) + taken < self.limit
 
 
 # Heap entries: (time, seq, tick, row[, claim_id]). The tick is unique, so two entries for one
@@ -76,9 +91,12 @@ class Schedule:
             entry = (row.claimed_until, row.seq, next(self._ticks), row, row.claim_id)
             heapq.heappush(self._leases, entry)
 
-    def take(self, now_us: int, limit: int, exclude: frozenset[str] = frozenset()) -> list[PushRow]:
-        """Up to ``limit`` claimable pushes, oldest due first, skipping receivers in
-        ``exclude``. The caller must change their state and :meth:`track` them again."""
+    def take(self, now_us: int, limit: int, shares: Shares | None = None) -> list[PushRow]:
+        """Of the oldest ``limit`` claimable pushes (receivers in ``shares.exclude`` skipped),
+        those within their receiver's share, oldest due first. The caller must change their
+        state and :meth:`track` them again."""
+        shares = shares or Shares()
+        exclude = shares.exclude
         found: dict[int, PushRow] = {}
         skipped: list[PushRow] = []
         while self._leases and self._leases[0][0] <= now_us:
@@ -98,9 +116,17 @@ class Schedule:
                 found[due[1]] = due[3]
                 due_count += 1
         ordered = sorted(found.values(), key=lambda row: (row.next_attempt_at, row.seq))
+        taken: list[PushRow] = []
+        per_receiver: Counter[str] = Counter()
+        for row in ordered[:limit]:
+            if shares.room(row.receiver, per_receiver[row.receiver]):
+                per_receiver[row.receiver] += 1
+                taken.append(row)
+            else:
+                skipped.append(row)
         for row in [*ordered[limit:], *skipped]:  # not taken this time: keep them findable
             self.track(row)
-        return ordered[:limit]
+        return taken
 
     def earliest(self) -> int | None:
         """When the next push becomes due or the next lease expires."""

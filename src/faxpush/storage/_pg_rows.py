@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from asyncpg import Record
 
+from faxpush.core.errors import ConfigurationError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
-from faxpush.storage._common import VERDICT_STATE, to_micros, truncate_body
+from faxpush.storage._common import (
+    VERDICT_STATE,
+    to_micros,
+    truncate_body,
+    unreadable_credentials,
+)
 from faxpush.storage._common import account_params as common_account_params
 from faxpush.storage._common import push_params as common_push_params
 from faxpush.storage.base import (
@@ -90,7 +96,7 @@ def push_params(push: NewPush, cipher: SecretCipher, *, now: datetime) -> Params
     return params
 
 
-def push_from_row(row: Record, cipher: SecretCipher) -> PushRecord:
+def push_from_row(row: Record | Mapping[str, Any], cipher: SecretCipher) -> PushRecord:
     """A push from a row of ``pushes``."""
     return PushRecord(
         delivery_id=row["delivery_id"],
@@ -126,10 +132,16 @@ def claims_from_rows(rows: Sequence[Record], cipher: SecretCipher) -> list[Claim
     """Claimed pushes, oldest due first (ties: enqueue order)."""
     claimed = []
     for row in sorted(rows, key=lambda row: (row["next_attempt_at"], row["seq"])):
-        push = push_from_row(row, cipher)
+        unreadable = None
+        try:
+            push = push_from_row(row, cipher)
+        except ConfigurationError as exc:  # this push alone: see ClaimedPush.unreadable
+            unreadable = unreadable_credentials(row["delivery_id"], exc)
+            unsealed = {**row, "target_credentials": None, "target_client_key": None}
+            push = push_from_row(unsealed, cipher)
         assert push.claim_id is not None
         assert push.claimed_until is not None
-        claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until))
+        claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until, unreadable))
     return claimed
 
 

@@ -180,30 +180,37 @@ def _decode(payload: bytes) -> tuple[int, bool, Any]:
 
 # --- the child ---------------------------------------------------------------------------
 def _serve(fd: int, location: str, busy_s: float) -> None:
-    with socket.socket(fileno=fd) as channel:
-        try:
-            connection = connect(location, busy_s)
-        except (ConfigurationError, sqlite3.Error, OSError) as exc:  # the parent reports it
-            _answer(channel, 0, False, exc)
-            return
-        connection.row_factory = None
-        _answer(channel, 0, True, None)
-        with contextlib.closing(connection):
-            while (request := _receive(channel)) is not None:
-                request_id, name, args = request
+    # A worker killed mid-conversation closes the socket under us: a request still queued
+    # is answered into a broken pipe, or the next read finds the connection reset. Either
+    # way the worker is gone and so is our job; exit without a traceback.
+    with socket.socket(fileno=fd) as channel, contextlib.suppress(ConnectionError):
+        _converse(channel, location, busy_s)
+
+
+def _converse(channel: socket.socket, location: str, busy_s: float) -> None:
+    try:
+        connection = connect(location, busy_s)
+    except (ConfigurationError, sqlite3.Error, OSError) as exc:  # the parent reports it
+        _answer(channel, 0, False, exc)
+        return
+    connection.row_factory = None
+    _answer(channel, 0, True, None)
+    with contextlib.closing(connection):
+        while (request := _receive(channel)) is not None:
+            request_id, name, args = request
+            try:
+                connection.execute("BEGIN IMMEDIATE")
                 try:
-                    connection.execute("BEGIN IMMEDIATE")
-                    try:
-                        value = HOT_WORK[name](connection, *args)
-                        connection.execute("COMMIT")
-                    except BaseException:
-                        if connection.in_transaction:
-                            connection.execute("ROLLBACK")
-                        raise
-                except (sqlite3.Error, StorageError, LookupError, ValueError) as exc:
-                    _answer(channel, request_id, False, exc)
-                else:
-                    _answer(channel, request_id, True, value)
+                    value = HOT_WORK[name](connection, *args)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, StorageError, LookupError, ValueError) as exc:
+                _answer(channel, request_id, False, exc)
+            else:
+                _answer(channel, request_id, True, value)
 
 
 def _receive(channel: socket.socket) -> tuple[int, str, tuple[Any, ...]] | None:

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from faxpush.core.errors import ConfigurationError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
-from faxpush.storage._common import VERDICT_STATE, from_micros, to_micros, truncate_body
+from faxpush.storage._common import (
+    VERDICT_STATE,
+    from_micros,
+    lease_micros,
+    share_binds,
+    to_micros,
+    truncate_body,
+    unreadable_credentials,
+)
 from faxpush.storage._common import account_params as common_account_params
 from faxpush.storage._common import push_params as common_push_params
 from faxpush.storage.base import (
@@ -157,6 +167,30 @@ def push_from_row(
     )
 
 
+def claim_params(
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    exclude: Collection[str],
+    receiver_limit: int | None,
+    held: Mapping[str, int] | None,
+) -> tuple[str, Params]:
+    """The claim query to run (``claim_due`` or, when a share can bind, ``claim_due_shared``)
+    and its parameters."""
+    now_us = to_micros(now, name="now")
+    query = "claim_due_shared" if share_binds(limit, receiver_limit, held) else "claim_due"
+    return query, {
+        "worker_id": worker_id,
+        "limit": limit,
+        "now": now_us,
+        "claimed_until": now_us + lease_micros(lease),
+        "exclude": json.dumps(sorted(exclude)),
+        "receiver_limit": max(limit, 0) if receiver_limit is None else receiver_limit,
+        "held": json.dumps(dict(held or {})),
+    }
+
+
 def claims_from_rows(
     names: list[str],
     found: list[tuple[Any, ...]],
@@ -170,10 +204,16 @@ def claims_from_rows(
     )
     claimed = []
     for row in ordered:
-        push = push_from_row(row, cipher, bodies[row["seq"]])
+        unreadable = None
+        try:
+            push = push_from_row(row, cipher, bodies[row["seq"]])
+        except ConfigurationError as exc:  # this push alone: see ClaimedPush.unreadable
+            unreadable = unreadable_credentials(row["delivery_id"], exc)
+            unsealed = {**row, "target_credentials": None, "target_client_key": None}
+            push = push_from_row(unsealed, cipher, bodies[row["seq"]])
         assert push.claim_id is not None
         assert push.claimed_until is not None
-        claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until))
+        claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until, unreadable))
     return claimed
 
 

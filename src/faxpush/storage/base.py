@@ -131,6 +131,10 @@ class ClaimedPush:
     push: PushRecord
     claim_id: str
     claimed_until: datetime
+    # Set when the push's stored credentials cannot be opened with the configured key(s):
+    # why, and how to fix it. The push is then given to the worker without its credentials,
+    # to be recorded as failed instead of sent (so that it cannot stop the other pushes).
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,12 +237,19 @@ class Store(Protocol):
         lease: timedelta,
         now: datetime,
         exclude_receivers: Collection[str] = (),
+        receiver_limit: int | None = None,
+        receiver_held: Mapping[str, int] | None = None,
     ) -> list[ClaimedPush]:
         """Lease up to ``limit`` due pushes: PENDING with ``next_attempt_at <= now``, or
         IN_FLIGHT whose lease expired. Each gets a fresh ``claim_id``. Oldest due first.
         Two concurrent claims never return the same push. Pushes whose
         :func:`receiver_key` is in ``exclude_receivers`` are skipped (the worker already
-        holds as many for that receiver as it may send at once)."""
+        holds as many for that receiver as it may send at once).
+
+        With ``receiver_limit``, a receiver gets at most that many pushes minus those the
+        caller holds already (``receiver_held``, by receiver key), so that a receiver with a
+        large backlog cannot take the whole claim. The oldest due ``limit`` pushes are
+        considered; receivers whose share is used up leave the rest to the next claim."""
 
     async def renew(
         self, claims: Sequence[tuple[str, str]], *, lease: timedelta, now: datetime

@@ -9,13 +9,12 @@ encrypting secrets when given a :class:`SecretCipher`; without one it keeps them
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
 
-from faxpush.core.errors import ConfigurationError, InputError, StorageError
+from faxpush.core.errors import InputError, StorageError
 from faxpush.core.secrets import Secret
 from faxpush.storage._common import (
     VERDICT_STATE,
@@ -24,9 +23,16 @@ from faxpush.storage._common import (
     lease_micros,
     new_claim_id,
     to_micros,
-    truncate_body,
 )
-from faxpush.storage._memory_schedule import PushRow, Schedule, Sealed
+from faxpush.storage._memory_records import (
+    SealedState,
+    Sealer,
+    claimed_push,
+    keep_sealed,
+    push_record,
+    stored_attempt,
+)
+from faxpush.storage._memory_schedule import PushRow, Schedule, Sealed, Shares
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -39,15 +45,7 @@ from faxpush.storage.base import (
 )
 from faxpush.storage.cipher import SecretCipher
 
-
-@runtime_checkable
-class SealedState(Protocol):
-    """Extension state (see :meth:`MemoryStore.extension`) holding sealed secrets."""
-
-    def reseal_all(self, reseal: Callable[[Sealed], Sealed]) -> int:
-        """Replace every sealed secret held by ``reseal(it)``; return how many there were."""
-        ...
-
+__all__ = ["MemoryStore", "SealedState"]
 
 _REQUEUEABLE = frozenset({PushState.FAILED, PushState.DELIVERED, PushState.CANCELLED})
 
@@ -73,6 +71,7 @@ class MemoryStore:
 
     def __init__(self, cipher: SecretCipher | None = None) -> None:
         self._cipher = cipher
+        self._sealer = Sealer(cipher)
         self._data = _Data()
         self._closed = False
 
@@ -101,11 +100,11 @@ class MemoryStore:
 
     def seal(self, secret: Secret | None) -> Sealed | None:
         """``secret`` as this store keeps it at rest (for state kept by :meth:`extension`)."""
-        return self._seal(secret)
+        return self._sealer.seal(secret)
 
     def unseal(self, sealed: Sealed) -> Secret:
         """Open what :meth:`seal` returned, with this handle's cipher."""
-        return self._open(sealed)
+        return self._sealer.open(sealed)
 
     async def migrate(self) -> None:
         """Nothing to create; present for the protocol."""
@@ -119,13 +118,15 @@ class MemoryStore:
     async def put_account(self, account: Account) -> None:
         """Insert or replace an account's push settings."""
         async with self._locked() as data:
-            sealed = self._seal(account.push_credentials)
+            sealed = self._sealer.seal(account.push_credentials)
             data.accounts[account.customer_number] = (
                 replace(account, push_credentials=None, push_client_key=None),
                 sealed,
             )
-            _keep_key(
-                data.account_keys, account.customer_number, self._seal(account.push_client_key)
+            keep_sealed(
+                data.account_keys,
+                account.customer_number,
+                self._sealer.seal(account.push_client_key),
             )
 
     async def get_account(self, customer_number: str) -> Account | None:
@@ -154,14 +155,16 @@ class MemoryStore:
                     new=replace(
                         push, target=replace(push.target, credentials=None, client_key=None)
                     ),
-                    credentials=self._seal(push.target.credentials),
+                    credentials=self._sealer.seal(push.target.credentials),
                     state=PushState.PENDING,
                     next_attempt_at=due_us,
                     created_at=now_us,
                     updated_at=now_us,
                 )
                 data.pushes[push.delivery_id] = row
-                _keep_key(data.push_keys, push.delivery_id, self._seal(push.target.client_key))
+                keep_sealed(
+                    data.push_keys, push.delivery_id, self._sealer.seal(push.target.client_key)
+                )
                 data.attempts[push.delivery_id] = []
                 data.schedule.track(row)
             return self._record(row)
@@ -174,22 +177,25 @@ class MemoryStore:
         lease: timedelta,
         now: datetime,
         exclude_receivers: Collection[str] = (),
+        receiver_limit: int | None = None,
+        receiver_held: Mapping[str, int] | None = None,
     ) -> list[ClaimedPush]:
-        """Lease up to ``limit`` due pushes, oldest due first, each with a fresh claim id."""
+        """Lease up to ``limit`` due pushes, oldest due first, each with a fresh claim id,
+        at most ``receiver_limit`` (less what is held) per receiver."""
         now_us = to_micros(now, name="now")
         until_us = now_us + lease_micros(lease)
         async with self._locked() as data:
             if limit <= 0:
                 return []
             claimed: list[ClaimedPush] = []
-            skip = frozenset(exclude_receivers)
-            for row in data.schedule.take(now_us, limit, skip):
+            shares = Shares(frozenset(exclude_receivers), receiver_limit, receiver_held or {})
+            for row in data.schedule.take(now_us, limit, shares):
                 row.state = PushState.IN_FLIGHT
                 row.claim_id = new_claim_id(worker_id)
                 row.claimed_until = until_us
                 row.updated_at = now_us
                 data.schedule.track(row)
-                claimed.append(ClaimedPush(self._record(row), row.claim_id, from_micros(until_us)))
+                claimed.append(self._claimed(row, from_micros(until_us)))
             return claimed
 
     async def renew(
@@ -217,7 +223,7 @@ class MemoryStore:
                 row = data.pushes.get(result.delivery_id)
                 if row is None:
                     continue
-                data.attempts[result.delivery_id].append(_stored_attempt(result.attempt))
+                data.attempts[result.delivery_id].append(stored_attempt(result.attempt))
                 if row.state is not PushState.IN_FLIGHT or row.claim_id != result.claim_id:
                     continue
                 row.state = VERDICT_STATE[result.verdict]
@@ -317,13 +323,13 @@ class MemoryStore:
             stored = data.tokens.get(cache_key)
             if stored is None or stored[1] <= now_us:
                 return None
-            return self._open(stored[0])
+            return self._sealer.open(stored[0])
 
     async def put_token(self, cache_key: str, token: Secret, *, expires_at: datetime) -> None:
         """Cache an access token until ``expires_at``."""
         expires_us = to_micros(expires_at, name="expires_at")
         async with self._locked() as data:
-            data.tokens[cache_key] = (self._encrypt(token), expires_us)
+            data.tokens[cache_key] = (self._sealer.encrypt(token), expires_us)
 
     # --- secrets ----------------------------------------------------------------------
     async def rotate_secrets(self) -> int:
@@ -335,23 +341,23 @@ class MemoryStore:
             count = 0
             for row in data.pushes.values():
                 if row.credentials is not None:
-                    row.credentials = self._reseal(row.credentials)
+                    row.credentials = self._sealer.reseal(row.credentials)
                     count += 1
             for key, (account, sealed) in data.accounts.items():
                 if sealed is not None:
-                    data.accounts[key] = (account, self._reseal(sealed))
+                    data.accounts[key] = (account, self._sealer.reseal(sealed))
                     count += 1
             for key, (token, expires_us) in data.tokens.items():
-                data.tokens[key] = (self._reseal(token), expires_us)
+                data.tokens[key] = (self._sealer.reseal(token), expires_us)
                 count += 1
             for keys in (data.account_keys, data.push_keys):
                 for name, sealed_key in keys.items():
-                    keys[name] = self._reseal(sealed_key)
+                    keys[name] = self._sealer.reseal(sealed_key)
                     count += 1
             # No await from here on: nobody sees the extensions half re-sealed.
             for state in data.extensions.values():
                 if isinstance(state, SealedState):
-                    count += state.reseal_all(self._reseal)
+                    count += state.reseal_all(self._sealer.reseal)
             return count
 
     # --- internals --------------------------------------------------------------------
@@ -365,62 +371,19 @@ class MemoryStore:
         async with self._data.lock:
             yield self._data
 
-    def _encrypt(self, secret: Secret) -> Sealed:
-        return secret if self._cipher is None else self._cipher.encrypt(secret)
-
-    def _seal(self, secret: Secret | None) -> Sealed | None:
-        return None if secret is None else self._encrypt(secret)
-
-    def _open(self, sealed: Sealed) -> Secret:
-        if isinstance(sealed, Secret):
-            return sealed
-        if self._cipher is None:
-            raise ConfigurationError(
-                "the stored secrets are encrypted but this store has no key; "
-                "open it with the secret key it was created with"
-            )
-        return self._cipher.decrypt(sealed)
-
-    def _reseal(self, sealed: Sealed) -> Sealed:
-        assert self._cipher is not None
-        if isinstance(sealed, Secret):
-            return self._cipher.encrypt(sealed)
-        return self._cipher.rotate(sealed)
-
     def _account(self, account: Account, sealed: Sealed | None) -> Account:
         sealed_key = self._data.account_keys.get(account.customer_number)
         if sealed_key is not None:
-            account = replace(account, push_client_key=self._open(sealed_key))
+            account = replace(account, push_client_key=self._sealer.open(sealed_key))
         if sealed is None:
             return account
-        return replace(account, push_credentials=self._open(sealed))
+        return replace(account, push_credentials=self._sealer.open(sealed))
+
+    def _claimed(self, row: PushRow, until: datetime) -> ClaimedPush:
+        return claimed_push(row, until, self._sealer, self._data.push_keys.get(row.new.delivery_id))
 
     def _record(self, row: PushRow) -> PushRecord:
-        new = row.new
-        credentials = None if row.credentials is None else self._open(row.credentials)
-        sealed_key = self._data.push_keys.get(new.delivery_id)
-        client_key = None if sealed_key is None else self._open(sealed_key)
-        target = new.target
-        if credentials is not None or client_key is not None:
-            target = replace(target, credentials=credentials, client_key=client_key)
-        return PushRecord(
-            delivery_id=new.delivery_id,
-            job_id=new.job_id,
-            customer_number=new.customer_number,
-            target=target,
-            content_type=new.content_type,
-            body=new.body,
-            retry_client_errors=new.retry_client_errors,
-            max_attempts=new.max_attempts,
-            state=row.state,
-            attempts=row.attempts,
-            next_attempt_at=from_micros(row.next_attempt_at),
-            created_at=from_micros(row.created_at),
-            updated_at=from_micros(row.updated_at),
-            claimed_until=None if row.claimed_until is None else from_micros(row.claimed_until),
-            claim_id=row.claim_id,
-            last_error=row.last_error,
-        )
+        return push_record(row, self._sealer, self._data.push_keys.get(row.new.delivery_id))
 
     @staticmethod
     def _held(data: _Data, claims: Sequence[tuple[str, str]]) -> list[PushRow]:
@@ -432,22 +395,6 @@ class MemoryStore:
         return list(held.values())
 
 
-def _stored_attempt(attempt: AttemptRecord) -> AttemptRecord:
-    return replace(
-        attempt,
-        response_headers=dict(attempt.response_headers),
-        response_body=truncate_body(attempt.response_body),
-        auth_steps=tuple(attempt.auth_steps),
-    )
-
-
 def _check_page(limit: int, offset: int) -> None:
     if limit < 0 or offset < 0:
         raise InputError(f"limit and offset must not be negative (got {limit}, {offset})")
-
-
-def _keep_key(keys: dict[str, Sealed], name: str, sealed: Sealed | None) -> None:
-    if sealed is None:
-        keys.pop(name, None)
-    else:
-        keys[name] = sealed

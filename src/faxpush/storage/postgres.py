@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,7 +36,7 @@ import asyncpg
 from faxpush.core.errors import InputError, StorageError
 from faxpush.core.secrets import Secret
 from faxpush.storage import _pg_rows as rows
-from faxpush.storage._common import check_results, lease_micros, to_micros
+from faxpush.storage._common import check_results, lease_micros, share_binds, to_micros
 from faxpush.storage._pg_admin import migrate_schema, rotate_all, sql
 from faxpush.storage._pg_connection import (
     Reconnect,
@@ -215,9 +215,12 @@ class PostgresStore:
         lease: timedelta,
         now: datetime,
         exclude_receivers: Collection[str] = (),
+        receiver_limit: int | None = None,
+        receiver_held: Mapping[str, int] | None = None,
     ) -> list[ClaimedPush]:
         """Lease up to ``limit`` due pushes, oldest due first, each with a fresh claim id,
-        skipping receivers in ``exclude_receivers``."""
+        skipping receivers in ``exclude_receivers``, at most ``receiver_limit`` (less what
+        is held) per receiver."""
         to_micros(now, name="now")
         lease_micros(lease)
         if limit <= 0:
@@ -229,8 +232,13 @@ class PostgresStore:
             "claimed_until": now + lease,
             "claim_prefix": prefix,
             "exclude": sorted(exclude_receivers),
+            "receiver_limit": limit if receiver_limit is None else receiver_limit,
+            "held_receivers": list((receiver_held or {}).keys()),
+            "held_counts": list((receiver_held or {}).values()),
         }
-        claim, earlier = sql("claim_due", params), sql("claimed_with_prefix", params)
+        shared = share_binds(limit, receiver_limit, receiver_held)
+        claim = sql("claim_due_shared" if shared else "claim_due", params)
+        earlier = sql("claimed_with_prefix", params)
 
         async def work(conn: PooledConnection, attempt: int) -> list[asyncpg.Record]:
             if attempt > 0:  # did the try whose answer was lost commit?

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -234,23 +234,21 @@ class SqliteStore:
         lease: timedelta,
         now: datetime,
         exclude_receivers: Collection[str] = (),
+        receiver_limit: int | None = None,
+        receiver_held: Mapping[str, int] | None = None,
     ) -> list[ClaimedPush]:
-        """Lease up to ``limit`` due pushes, oldest due first, each with a fresh claim id."""
-        now_us = to_micros(now, name="now")
-        params = {
-            "worker_id": worker_id,
-            "limit": limit,
-            "now": now_us,
-            "claimed_until": now_us + lease_micros(lease),
-            "exclude": json.dumps(sorted(exclude_receivers)),
-        }
+        """Lease up to ``limit`` due pushes, oldest due first, each with a fresh claim id,
+        at most ``receiver_limit`` (less what is held) per receiver."""
+        query, params = rows.claim_params(
+            worker_id, limit, now, lease, exclude_receivers, receiver_limit, receiver_held
+        )
         if limit <= 0:
             return []
 
         names, found, bodies = await self._hot(
             f"claim pushes for worker {worker_id}",
             hot.claim_due,
-            _sql("claim_due"),
+            _sql(query),
             _sql("bodies_of"),
             params,
         )

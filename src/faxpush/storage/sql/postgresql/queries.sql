@@ -104,6 +104,46 @@ FROM picked
 WHERE pushes.seq = picked.seq
 RETURNING pushes.*;
 
+-- name: claim_due_shared
+-- claim_due, but of the oldest due :limit a receiver gets at most :receiver_limit minus what
+-- the worker holds for it already (:held_receivers, :held_counts): one receiver's backlog
+-- cannot take the whole claim. The rows considered but not taken are locked only for the
+-- statement. The store runs this one only when a share can bind.
+WITH pending AS (
+    SELECT seq, next_attempt_at, receiver FROM pushes
+    WHERE state = 'pending' AND next_attempt_at <= :now AND receiver <> ALL (:exclude::text[])
+    ORDER BY next_attempt_at, seq
+    LIMIT :limit
+    FOR NO KEY UPDATE SKIP LOCKED
+), expired AS (
+    SELECT seq, next_attempt_at, receiver FROM pushes
+    WHERE state = 'in_flight' AND claimed_until <= :now AND receiver <> ALL (:exclude::text[])
+    ORDER BY next_attempt_at, seq
+    LIMIT :limit
+    FOR NO KEY UPDATE SKIP LOCKED
+), oldest AS (
+    SELECT seq, receiver,
+           row_number() OVER (PARTITION BY receiver ORDER BY next_attempt_at, seq) AS nth
+    FROM (
+        SELECT * FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS due
+        ORDER BY next_attempt_at, seq
+        LIMIT :limit
+    ) AS due
+), held AS (
+    SELECT * FROM unnest(:held_receivers::text[], :held_counts::int[]) AS held (receiver, n)
+), picked AS (
+    SELECT seq FROM oldest LEFT JOIN held USING (receiver)
+    WHERE oldest.nth + coalesce(held.n, 0) <= :receiver_limit
+)
+UPDATE pushes
+SET state = 'in_flight',
+    claim_id = :claim_prefix || pushes.seq,
+    claimed_until = :claimed_until,
+    updated_at = :now
+FROM picked
+WHERE pushes.seq = picked.seq
+RETURNING pushes.*;
+
 -- name: claimed_with_prefix
 -- After a connection loss: the pushes an earlier try of the same claim call did take.
 SELECT * FROM pushes

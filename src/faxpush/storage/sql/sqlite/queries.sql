@@ -118,6 +118,41 @@ WHERE seq IN (
 )
 RETURNING *;
 
+-- name: claim_due_shared
+-- claim_due, but of the oldest due :limit pushes a receiver gets at most :receiver_limit
+-- minus what the claiming worker holds for it already (:held, a JSON object by receiver
+-- key): one receiver's backlog cannot take the whole claim. Ranking costs about 2 us per
+-- push, so the store runs it only when a share can bind.
+UPDATE pushes
+SET state = 'in_flight',
+    claim_id = :worker_id || ':' || lower(hex(randomblob(12))),
+    claimed_until = :claimed_until,
+    updated_at = :now
+WHERE seq IN (
+    SELECT seq FROM (
+        SELECT seq, receiver,
+               row_number() OVER (PARTITION BY receiver ORDER BY next_attempt_at, seq) AS nth
+        FROM (
+            SELECT seq, next_attempt_at, receiver FROM (
+                SELECT seq, next_attempt_at, receiver FROM pushes
+                WHERE state = 'pending' AND next_attempt_at <= :now
+                  AND receiver NOT IN (SELECT value FROM json_each(:exclude))
+                ORDER BY next_attempt_at, seq LIMIT :limit
+            )
+            UNION ALL
+            SELECT seq, next_attempt_at, receiver FROM (
+                SELECT seq, next_attempt_at, receiver FROM pushes
+                WHERE state = 'in_flight' AND claimed_until <= :now
+                  AND receiver NOT IN (SELECT value FROM json_each(:exclude))
+                ORDER BY next_attempt_at, seq LIMIT :limit
+            )
+            ORDER BY next_attempt_at, seq LIMIT :limit
+        )
+    ) AS due LEFT JOIN json_each(:held) AS held ON held.key = due.receiver
+    WHERE due.nth + coalesce(held.value, 0) <= :receiver_limit
+)
+RETURNING *;
+
 -- name: renew_claims
 -- :claims is a JSON array of [delivery_id, claim_id] pairs.
 UPDATE pushes

@@ -1,0 +1,123 @@
+"""What the memory store keeps and hands out: secrets sealed with its cipher (or kept as they
+are without one), and the records built from its rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from faxpush.core.errors import ConfigurationError
+from faxpush.core.secrets import Secret
+from faxpush.storage._common import from_micros, truncate_body, unreadable_credentials
+from faxpush.storage._memory_schedule import PushRow, Sealed
+from faxpush.storage.base import AttemptRecord, ClaimedPush, PushRecord
+from faxpush.storage.cipher import SecretCipher
+
+
+@runtime_checkable
+class SealedState(Protocol):
+    """Extension state (see :meth:`MemoryStore.extension
+    <faxpush.storage.memory.MemoryStore.extension>`) holding sealed secrets."""
+
+    def reseal_all(self, reseal: Callable[[Sealed], Sealed]) -> int:
+        """Replace every sealed secret held by ``reseal(it)``; return how many there were."""
+        ...
+
+
+class Sealer:
+    """Seals and opens secrets with ``cipher``; without one, keeps them as :class:`Secret`."""
+
+    __slots__ = ("cipher",)
+
+    def __init__(self, cipher: SecretCipher | None) -> None:
+        self.cipher = cipher
+
+    def encrypt(self, secret: Secret) -> Sealed:
+        return secret if self.cipher is None else self.cipher.encrypt(secret)
+
+    def seal(self, secret: Secret | None) -> Sealed | None:
+        return None if secret is None else self.encrypt(secret)
+
+    def open(self, sealed: Sealed) -> Secret:
+        if isinstance(sealed, Secret):
+            return sealed
+        if self.cipher is None:
+            raise ConfigurationError(
+                "the stored secrets are encrypted but this store has no key; "
+                "open it with the secret key it was created with"
+            )
+        return self.cipher.decrypt(sealed)
+
+    def reseal(self, sealed: Sealed) -> Sealed:
+        """``sealed`` under the cipher's primary key (the store must have a cipher)."""
+        assert self.cipher is not None
+        if isinstance(sealed, Secret):
+            return self.cipher.encrypt(sealed)
+        return self.cipher.rotate(sealed)
+
+
+def keep_sealed(keys: dict[str, Sealed], name: str, sealed: Sealed | None) -> None:
+    """Store ``sealed`` under ``name``, or forget ``name`` when there is nothing to keep."""
+    if sealed is None:
+        keys.pop(name, None)
+    else:
+        keys[name] = sealed
+
+
+def claimed_push(
+    row: PushRow, until: datetime, sealer: Sealer, sealed_key: Sealed | None
+) -> ClaimedPush:
+    """The claim of ``row`` (claimed until ``until``); a push whose secrets cannot be opened
+    comes without them, marked (see :attr:`ClaimedPush.unreadable`)."""
+    assert row.claim_id is not None
+    try:
+        return ClaimedPush(push_record(row, sealer, sealed_key), row.claim_id, until)
+    except ConfigurationError as exc:  # this push alone
+        unreadable = unreadable_credentials(row.new.delivery_id, exc)
+        push = push_record(row, sealer, None, with_credentials=False)
+        return ClaimedPush(push, row.claim_id, until, unreadable)
+
+
+def push_record(
+    row: PushRow, sealer: Sealer, sealed_key: Sealed | None, *, with_credentials: bool = True
+) -> PushRecord:
+    """The push ``row`` holds, its secrets opened (``sealed_key``: its TLS client key)."""
+    new = row.new
+    credentials = client_key = None
+    if row.credentials is not None and with_credentials:
+        credentials = sealer.open(row.credentials)
+    if sealed_key is not None and with_credentials:
+        client_key = sealer.open(sealed_key)
+    target = new.target
+    if credentials is not None or client_key is not None:
+        target = replace(target, credentials=credentials, client_key=client_key)
+    return PushRecord(
+        delivery_id=new.delivery_id,
+        job_id=new.job_id,
+        customer_number=new.customer_number,
+        target=target,
+        content_type=new.content_type,
+        body=new.body,
+        retry_client_errors=new.retry_client_errors,
+        max_attempts=new.max_attempts,
+        state=row.state,
+        attempts=row.attempts,
+        next_attempt_at=from_micros(row.next_attempt_at),
+        created_at=from_micros(row.created_at),
+        updated_at=from_micros(row.updated_at),
+        claimed_until=None if row.claimed_until is None else from_micros(row.claimed_until),
+        claim_id=row.claim_id,
+        last_error=row.last_error,
+    )
+
+
+def stored_attempt(attempt: AttemptRecord) -> AttemptRecord:
+    """``attempt`` as kept: its own copies of mutable parts, the body truncated."""
+    return replace(
+        attempt,
+        response_headers=dict(attempt.response_headers),
+        response_body=truncate_body(attempt.response_body),
+        auth_steps=tuple(attempt.auth_steps),
+    )
