@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from faxpush.receiver import PushReceiver, Receipt, create_app
+from faxpush.receiver._connections import ServerLimits, default_max_connections, describe_limits
 from faxpush.receiver._deadlines import BodyDeadlines
 from faxpush.receiver._throttle import AcceptErrorHandler, ThrottledWarning
 from faxpush.receiver.app import Message, ReceiverApp
@@ -173,3 +174,20 @@ def test_failed_accepts_are_throttled_and_other_loop_errors_pass_through(
     assert "Too many open files" in accept_records[0].getMessage()
     assert "ulimit -n" in accept_records[0].getMessage()
     assert [c["message"] for c in passed_on] == ["something else"]
+
+
+@pytest.mark.parametrize(
+    ("file_limit", "expected"),
+    [(None, 1000), (1024, 896), (64, 32), (20, 1), (1_048_576, 1000)],
+)
+def test_the_default_connection_limit_leaves_files_for_the_rest(
+    file_limit: int | None, expected: int
+) -> None:
+    assert default_max_connections(file_limit) == expected
+
+
+def test_the_banner_warns_when_the_connection_limit_cannot_fit_the_open_files() -> None:
+    fits = describe_limits(ServerLimits(10, 30, 896), 1024)
+    assert fits == "headers within 10 s, body within 30 s, at most 896 connections"
+    too_many = describe_limits(ServerLimits(10, 30, 500), 64)
+    assert "more than the open-file limit of 64 allows" in too_many

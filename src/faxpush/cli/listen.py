@@ -244,7 +244,7 @@ def listen(
         int | None,
         typer.Option(
             help="Open connections at most; more are answered 503 "
-            "[default: 1000, less under a low open-file limit].",
+            "(default: 1000, less under a low open-file limit).",
             envvar="FAXPUSH_LISTEN_MAX_CONNECTIONS",
             min=1,
             show_default=False,
