@@ -10,6 +10,8 @@ import asyncio
 import copy
 import json
 import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -129,45 +131,91 @@ def _heavy_job() -> bytes:
     return json.dumps(job).encode()
 
 
-async def test_other_requests_are_answered_while_a_large_job_is_accepted(
-    tmp_path: Path,
-) -> None:
-    server = await start_serve(tmp_path / "faxpush.db", "--sim-speed", "0")
+async def _max_probe_latency(
+    session: aiohttp.ClientSession, probe_url: str, work: Awaitable[None]
+) -> list[float]:
+    """Latencies of GETs of ``probe_url`` sent one after another while ``work`` runs."""
+    latencies: list[float] = []
+    finished = asyncio.Event()
+
+    async def probe() -> None:
+        for _ in range(2000):  # bounded; stops once the work is done
+            started = time.perf_counter()
+            async with session.get(probe_url) as response:
+                assert response.status == 200
+                await response.read()
+            latencies.append(time.perf_counter() - started)
+            if finished.is_set():
+                return
+            await asyncio.sleep(0.01)
+
+    probing = asyncio.create_task(probe())
+    await asyncio.sleep(0.1)
+    try:
+        await work
+    finally:
+        finished.set()
+        await asyncio.wait_for(probing, 10)
+    return latencies
+
+
+@asynccontextmanager
+async def _served(tmp_path: Path, speed: str) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
+    """``faxpush serve`` in a subprocess and a session logged in to its API URL."""
+    server = await start_serve(tmp_path / "faxpush.db", "--sim-speed", speed)
     try:
         assert server.created is not None
         customer, login, password = server.created
-        api = f"{server.url}/rest/v1/{customer}/fax"
         headers = {"Authorization": basic_auth(login, password)}
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
-            async with session.post(api, json=MINIMAL_JOB) as response:
-                small = (await response.json())["jobId"]
-            latencies: list[float] = []
-            submitted = asyncio.Event()
-
-            async def probe() -> None:
-                for _ in range(2000):  # bounded; stops once the large job is answered
-                    started = time.perf_counter()
-                    async with session.get(f"{api}/reports/{small}") as response:
-                        assert response.status == 200
-                        await response.read()
-                    latencies.append(time.perf_counter() - started)
-                    if submitted.is_set():
-                        return
-                    await asyncio.sleep(0.01)
-
-            probing = asyncio.create_task(probe())
-            await asyncio.sleep(0.1)
-            body = _heavy_job()
-            async with session.post(
-                api, data=body, headers={"Content-Type": "application/json"}
-            ) as response:
-                assert response.status == 201, await response.text()
-            await asyncio.sleep(0.5)  # the simulator finishes the job meanwhile (speed 0)
-            submitted.set()
-            await asyncio.wait_for(probing, 10)
-
-        assert len(latencies) >= 10
-        assert max(latencies) < 0.5, sorted(latencies)[-5:]
+            yield session, f"{server.url}/rest/v1/{customer}/fax"
     finally:
         await server.terminate()
+
+
+async def _send(session: aiohttp.ClientSession, api: str, body: bytes) -> str:
+    async with session.post(api, data=body, headers={"Content-Type": "application/json"}) as r:
+        assert r.status == 201, await r.text()
+        job_id: str = (await r.json())["jobId"]
+        return job_id
+
+
+async def test_other_requests_are_answered_while_a_large_job_is_accepted(
+    tmp_path: Path,
+) -> None:
+    async with _served(tmp_path, "0") as (session, api):
+        small = await _send(session, api, json.dumps(MINIMAL_JOB).encode())
+
+        async def accept_and_finish() -> None:
+            await _send(session, api, _heavy_job())
+            await asyncio.sleep(0.5)  # the simulator finishes it meanwhile (speed 0)
+
+        latencies = await _max_probe_latency(session, f"{api}/reports/{small}", accept_and_finish())
+
+    assert len(latencies) >= 10
+    assert max(latencies) < 0.5, sorted(latencies)[-5:]
+
+
+async def test_other_requests_are_answered_while_a_large_report_is_read(
+    tmp_path: Path,
+) -> None:
+    async with _served(tmp_path, "1") as (session, api):
+        small = await _send(session, api, json.dumps(MINIMAL_JOB).encode())
+        large = await _send(session, api, _heavy_job())  # in progress for minutes
+
+        async def read_large() -> None:
+            async with session.get(f"{api}/reports/{large}") as response:
+                assert response.status == 200
+                report = await response.json()
+            assert len(report["recipientStatus"]) == 3000
+
+        async def read_three_at_once() -> None:
+            await asyncio.gather(read_large(), read_large(), read_large())
+
+        latencies = await _max_probe_latency(
+            session, f"{api}/reports/{small}", read_three_at_once()
+        )
+
+    assert len(latencies) >= 5
+    assert max(latencies) < 0.5, sorted(latencies)[-5:]

@@ -8,8 +8,8 @@ and ``problem`` for an invalid job request. Operation ids follow the vendor's AP
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ from faxpush.core.settings import Settings
 from faxpush.emulator.auth import BasicAuthenticator, Caller
 from faxpush.emulator.config import SimulatorConfig
 from faxpush.emulator.intake import accept_job
+from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.openapi import docs_page, openapi_document
 from faxpush.emulator.plan import JobPlan
 from faxpush.emulator.simulator import Simulator
@@ -40,6 +41,7 @@ from faxpush.storage.jobs_base import (
 logger = logging.getLogger("faxpush.emulator")
 
 BULK_BODY_LIMIT: Final = 1024 * 1024
+INLINE_REPORT_CHARS: Final = 64 * 1024  # reports of larger plans are built in a thread
 _REALM: Final = 'Basic realm="Fax4A", charset="UTF-8"'
 
 
@@ -59,6 +61,7 @@ class EmulatorServices:
     authenticator: BasicAuthenticator
     writer: JobWriter
     clock: Callable[[], datetime] = utcnow
+    heavy: HeavyWork = field(default_factory=HeavyWork)
 
 
 class ApiError(Exception):
@@ -108,6 +111,16 @@ def _rest_report(job: JobRecord, now: datetime) -> dict[str, Any]:
     return to_rest_report(report)
 
 
+async def _reports_response(
+    services: EmulatorServices, jobs: Sequence[JobRecord], build: Callable[[], Response]
+) -> Response:
+    # The report of a 3,000-recipient job took 0.2-0.5 s to read, convert and encode: a
+    # client polling it froze every other request. Plans are a cheap proxy for that size.
+    if sum(len(job.plan) for job in jobs) > INLINE_REPORT_CHARS:
+        return await services.heavy.run(build)
+    return build()
+
+
 Handler = Callable[[EmulatorServices, Request], Awaitable[Response]]
 
 
@@ -119,6 +132,7 @@ async def send_job(services: EmulatorServices, request: Request) -> Response:
         body,
         caller=caller,
         load_account=lambda: services.store.get_account(caller.customer_number),
+        heavy=services.heavy,
         now=services.clock(),
         settings=services.settings,
         sim=services.simulator_config,
@@ -137,7 +151,8 @@ async def get_report(services: EmulatorServices, request: Request) -> Response:
     job = await services.jobs.get_job(caller.customer_number, job_id)
     if job is None:
         raise ApiError(404, "NOT_FOUND", f"no report for job {job_id}", jobId=job_id)
-    return JSONResponse(_rest_report(job, services.clock()))
+    now = services.clock()
+    return await _reports_response(services, [job], lambda: JSONResponse(_rest_report(job, now)))
 
 
 async def get_all_reports(services: EmulatorServices, request: Request) -> Response:
@@ -145,7 +160,9 @@ async def get_all_reports(services: EmulatorServices, request: Request) -> Respo
     caller = await _caller(services, request)
     jobs = await services.jobs.list_finished(caller.customer_number)
     now = services.clock()
-    return JSONResponse({"reports": [_rest_report(job, now) for job in jobs]})
+    return await _reports_response(
+        services, jobs, lambda: JSONResponse({"reports": [_rest_report(job, now) for job in jobs]})
+    )
 
 
 def _bulk_request(body: bytes) -> tuple[str, list[str]]:
@@ -184,7 +201,11 @@ async def bulk_reports(services: EmulatorServices, request: Request) -> Response
     if action == "GET":
         jobs = await services.jobs.get_jobs(caller.customer_number, job_ids)
         now = services.clock()
-        return JSONResponse({"reports": [_rest_report(job, now) for job in jobs]})
+        return await _reports_response(
+            services,
+            jobs,
+            lambda: JSONResponse({"reports": [_rest_report(job, now) for job in jobs]}),
+        )
     deleted = await services.jobs.delete_reports(caller.customer_number, job_ids)
     unique = list(dict.fromkeys(job_ids))
     return JSONResponse({"reports": [_deletion(i, i in deleted) for i in unique]})

@@ -11,7 +11,6 @@ than their preparation.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from faxpush.core.settings import Settings
 from faxpush.emulator.auth import Caller
 from faxpush.emulator.config import SimulatorConfig
 from faxpush.emulator.dedup import dedup_key
+from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.plan import PageCount, count_job_pages, new_job_id, plan_job
 from faxpush.emulator.pushes import account_push_target, check_push_size, job_push_target
 from faxpush.emulator.times import parse_timestamp
@@ -107,6 +107,7 @@ async def accept_job(
     *,
     caller: Caller,
     load_account: AccountLoader,
+    heavy: HeavyWork,
     now: datetime,
     settings: Settings,
     sim: SimulatorConfig,
@@ -118,7 +119,7 @@ async def accept_job(
     every job put a database round trip, queued behind group commits, on the common path."""
     if len(body) > INLINE_BODY_BYTES:
         account = await load_account()
-        return await asyncio.to_thread(
+        return await heavy.run(
             prepare_job, body, caller=caller, account=account, now=now, settings=settings, sim=sim
         )
     request = parse_job_request(body, now=now, max_recipients=settings.max_recipients)

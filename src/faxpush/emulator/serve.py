@@ -29,6 +29,7 @@ from faxpush.emulator.app import EmulatorServices, build_app
 from faxpush.emulator.auth import BasicAuthenticator
 from faxpush.emulator.config import EmulatorConfig
 from faxpush.emulator.dedup import duplicate_since
+from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.simulator import Simulator, utcnow
 from faxpush.emulator.writer import JobWriter
 from faxpush.storage.jobs_factory import jobs_for
@@ -167,7 +168,10 @@ async def run_server(
         logins = await jobs.list_logins()
         example = (logins[0].customer_number, logins[0].login) if logins else None
         async with delivery_engine(store, settings) as engine:
-            simulator = Simulator(store, jobs, settings, on_push=engine.dispatcher.wake)
+            heavy = HeavyWork()
+            simulator = Simulator(
+                store, jobs, settings, on_push=engine.dispatcher.wake, heavy=heavy
+            )
             window = settings.duplicate_window_seconds
             writer = JobWriter(
                 jobs, clock=utcnow, duplicate_since=lambda now: duplicate_since(now, window)
@@ -180,6 +184,7 @@ async def run_server(
                 simulator_config=config.simulator,
                 authenticator=BasicAuthenticator(jobs),
                 writer=writer,
+                heavy=heavy,
             )
             uvicorn_config = uvicorn.Config(
                 build_app(services), lifespan="off", log_config=None, access_log=False

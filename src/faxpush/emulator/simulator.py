@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from faxpush.core.errors import FaxpushError
 from faxpush.core.models import FaxJobReport
 from faxpush.core.settings import Settings
+from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.plan import JobPlan
 from faxpush.emulator.pushes import build_push
 from faxpush.storage.base import Account, Store
@@ -62,12 +63,14 @@ class Simulator:
         *,
         on_push: Callable[[], None] = _nothing,
         clock: Clock = utcnow,
+        heavy: HeavyWork | None = None,
     ) -> None:
         self._store = store
         self._jobs = jobs
         self._settings = settings
         self._on_push = on_push
         self._clock = clock
+        self._heavy = heavy or HeavyWork()
         self._wake = asyncio.Event()
         self._retention = timedelta(days=settings.report_retention_days)
         self.finished = 0
@@ -100,7 +103,7 @@ class Simulator:
                     )
                 account = accounts[job.customer_number]
                 if len(job.plan) > INLINE_PLAN_CHARS:
-                    item = await asyncio.to_thread(self._finished, job, account, now)
+                    item = await self._heavy.run(self._finished, job, account, now)
                 else:
                     item = self._finished(job, account, now)
                 finished.append(item)
