@@ -3,8 +3,8 @@
 Moving the work off the event loop is not enough on its own: CPython hands the GIL to
 whichever thread asks, not fairly, and with three threads each building a 3,000-recipient
 report the loop got it so rarely that a small request waited up to 1 s. Taking turns
-leaves the loop competing with a single thread: the same request then waits at most
-about 0.3 s. Heavy requests queue behind each other instead, which costs them nothing in
+leaves the loop competing with a single thread: the same request then waited at most
+0.1-0.23 s. Heavy requests queue behind each other instead, which costs them nothing in
 throughput (the GIL let only one of them run at a time anyway).
 """
 
