@@ -20,6 +20,7 @@ from faxpush.core.errors import StorageError
 from faxpush.core.settings import Settings
 from faxpush.delivery.dispatcher import Dispatcher
 from faxpush.delivery.judge import SendOutcome
+from faxpush.delivery.outage import Outage
 from faxpush.storage.base import (
     AttemptResult,
     ClaimedPush,
@@ -219,3 +220,47 @@ async def test_a_lease_taken_over_meanwhile_is_still_reported_lost(
         await asyncio.sleep(0.3)
         release.set()
     assert len(messages(caplog, f"lease on push {delivery_id} lost")) == 1
+
+
+def test_backoff_doubles_from_50_ms_to_5_s_with_jitter_above_half() -> None:
+    low = Outage("x", logging.getLogger("test"), rng=lambda: 0.0)
+    high = Outage("x", logging.getLogger("test"), rng=lambda: 1.0)
+    error = StorageError("down")
+    assert [round(low.failed(error), 3) for _ in range(9)] == [
+        0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.5, 2.5
+    ]  # fmt: skip
+    assert [round(high.failed(error), 3) for _ in range(9)] == [
+        0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0
+    ]  # fmt: skip
+    high.succeeded()
+    assert high.failed(error) == 0.05  # a new outage starts over
+
+
+class FailingFinishes(MemoryStore):
+    """Results cannot be recorded until ``healthy_at`` (monotonic seconds)."""
+
+    def __init__(self, healthy_at: float) -> None:
+        super().__init__()
+        self.healthy_at = healthy_at
+        self.failed_finishes = 0
+
+    async def finish(self, results: Sequence[AttemptResult], *, now: datetime) -> set[str]:
+        if time.monotonic() < self.healthy_at:
+            self.failed_finishes += 1
+            raise StorageError("cannot finish attempts: database or disk is full")
+        return await super().finish(results, now=now)
+
+
+async def test_failing_commits_are_retried_and_logged_once_per_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="faxpush.delivery")
+    store = FailingFinishes(healthy_at=time.monotonic() + 0.5)
+    await enqueue(store, 20)
+    dispatcher = Dispatcher(store, answer_ok, settings(), hooks=(), rng=lambda: 0.0)
+    async with running(dispatcher):
+        await delivered(store, 20)
+    assert 2 <= store.failed_finishes <= 6
+    assert len(messages(caplog, "recording attempts failed")) == 1
+    assert len(messages(caplog, "recording attempts works again")) == 1
+    assert not messages(caplog, "could not record")

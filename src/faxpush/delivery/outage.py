@@ -52,7 +52,7 @@ class Outage:
         if self._failures == 0:
             self._since = self._clock()
             self._logger.warning(
-                "%s failed; retrying with backoff (up to %.0f s apart) until it works: %s",
+                "%s failed; trying again with backoff (up to %.0f s apart): %s",
                 self.what,
                 self._max_delay,
                 error,
