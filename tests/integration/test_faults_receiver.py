@@ -122,3 +122,27 @@ async def test_faults_in_turn_on_kept_alive_connections_lose_nothing(store: Sqli
         assert attempts[-1].http_status == 200
         assert attempts[-1].error_class is None
         assert answered[delivery_id] <= len(attempts)
+
+
+async def test_a_stall_ends_at_the_attempt_deadline_when_it_comes_first(
+    store: SqliteStore,
+) -> None:
+    config = settings(retry_delays=(0, 0.1, 0.1, 0.1), read_timeout=5, attempt_deadline=0.5)
+    seen: list[AttemptDetails] = []
+    async with serve(_stored) as receiver, FaultProxy(receiver.port) as proxy:
+        proxy.mode = Mode.STALL
+        (delivery_id,) = await enqueue(store, proxy.url("/hook"), 1)
+        async with running(store, config, hooks=(seen.append,)):
+
+            async def stalled_once() -> bool:
+                return bool(seen)
+
+            await wait_until(stalled_once, 10)
+            proxy.restore()
+            await wait_until(lambda: all_final(store), 10)
+    first, *_, last = await store.list_attempts(delivery_id)
+    assert (first.error_class, first.http_status) == ("timeout", None)
+    assert first.error_message == "no answer within the 0.5 s deadline"
+    assert 450 <= first.duration_ms < 2000
+    assert (last.http_status, last.error_class) == (200, None)
+    assert len(receiver.requests) == 1
