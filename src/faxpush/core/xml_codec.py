@@ -21,9 +21,10 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from lxml import etree
 from pydantic import BaseModel
 
-from faxpush.core.errors import ReportFormatError, UnsafeXmlError
+from faxpush.core.errors import ReportFormatError
 from faxpush.core.models import FaxJobReport, RecipientStatus
 from faxpush.core.validation import validate_report
+from faxpush.core.xml_safety import parse_untrusted
 
 __all__ = ["DEFAULT_MAX_BYTES", "NAMESPACE", "XML_CONTENT_TYPE", "parse_xml", "render_xml"]
 
@@ -369,70 +370,6 @@ def _where(places: Mapping[_Loc, etree._Element], loc: _Loc) -> str:
     return ", ".join(p for p in (f"line {line}" if line else "", "/".join(path)) if p) or "document"
 
 
-# Safe parsing of untrusted bytes.
-
-_DTD_MARKERS = tuple(
-    marker.encode(codec)
-    for marker in ("<!DOCTYPE", "<!ENTITY")
-    for codec in ("utf-8", "utf-16-le", "utf-16-be")
-)
-_POSITION_SUFFIX = re.compile(r", line \d+, column \d+$")
-
-
-class _ExternalFetchError(Exception):
-    """Raised by the resolver: the parser tried to load a URL or a file."""
-
-
-class _RefusingResolver(etree.Resolver):
-    # Third line of defence: the parser options already forbid loading, and documents with a
-    # DTD are refused up front; should libxml2 still ask for an external resource, fail.
-    def resolve(self, system_url: str, public_id: str, context: object = None) -> Any:
-        raise _ExternalFetchError(system_url or public_id or "an external resource")
-
-
-def _new_parser(*, force_utf8: bool) -> etree.XMLParser:
-    parser = etree.XMLParser(
-        encoding="utf-8" if force_utf8 else None,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    parser.resolvers.add(_RefusingResolver())
-    return parser
-
-
-def _unsafe() -> UnsafeXmlError:
-    return UnsafeXmlError(
-        "DOCTYPE and ENTITY declarations are refused (they can expand without bound or read "
-        "files and URLs); send the report without a DTD"
-    )
-
-
-def _parse_tree(body: bytes, *, force_utf8: bool) -> etree._Element:
-    if any(marker in body for marker in _DTD_MARKERS):
-        raise _unsafe()
-    try:
-        root = etree.fromstring(body, _new_parser(force_utf8=force_utf8))
-    except _ExternalFetchError:
-        raise _unsafe() from None
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position
-        problem = " ".join(_POSITION_SUFFIX.sub("", (exc.msg or "syntax error").strip()).split())
-        raise ReportFormatError(
-            f"malformed XML: {problem}", location=f"line {line}, column {column}"
-        ) from None
-    except (etree.LxmlError, ValueError, LookupError) as exc:  # nothing from lxml may escape
-        raise ReportFormatError(f"unreadable XML: {exc}") from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
-        raise _unsafe()
-    return root
-
-
 def parse_xml(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FaxJobReport:
     """Parse a push body in the default XML layout (tolerant reader, strict security).
 
@@ -456,7 +393,7 @@ def parse_xml(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FaxJo
             "raise the limit if such reports are expected"
         )
     # A str is already decoded: whatever its declaration says, its bytes are now UTF-8.
-    root = _parse_tree(body, force_utf8=isinstance(data, str))
+    root = parse_untrusted(body, force_utf8=isinstance(data, str))
     if _local_name(root.tag) != _ROOT:
         raise ReportFormatError(
             f"root element is <{_local_name(root.tag)}>, expected <{_ROOT}>",

@@ -32,9 +32,10 @@ from typing import Any, Final, Protocol
 
 from lxml import etree
 
-from faxpush.core.errors import ConfigurationError, ReportFormatError, UnsafeXmlError
+from faxpush.core.errors import ConfigurationError, ReportFormatError
 from faxpush.core.models import FaxJobReport
 from faxpush.core.validation import validate_report
+from faxpush.core.xml_safety import parse_untrusted
 
 REPORT_TARGETS: Final = frozenset(
     {
@@ -80,14 +81,6 @@ RECIPIENT_TARGETS: Final = frozenset(
     }
 )
 _LIST_TARGETS: Final = frozenset({"alternativeNumbers"})
-_DTD_MARKERS: Final = (
-    b"<!DOCTYPE",
-    b"<!ENTITY",
-    b"<\0!\0D",
-    b"\0<\0!\0D",
-    b"\0<\0!\0E",
-    b"<\0!\0E",
-)
 
 
 def _steps(location: str, what: str) -> tuple[str, ...]:
@@ -151,7 +144,7 @@ class ReverseMapping:
 
     def read_xml(self, body: bytes) -> FaxJobReport:
         """The report in an XML layout (DTDs and entities refused, as everywhere)."""
-        return self._build(_XmlDocument(safe_xml_root(body)))
+        return self._build(_XmlDocument(parse_untrusted(body, force_utf8=False)))
 
     def _build(self, doc: _Document) -> FaxJobReport:
         data: dict[str, Any] = {}
@@ -264,34 +257,4 @@ class _XmlDocument:
         return list(self._select(self.top, steps))
 
 
-def safe_xml_root(body: bytes) -> etree._Element:
-    """Parse untrusted XML: no DTD, no entities, no network, no huge trees."""
-    if any(marker in body for marker in _DTD_MARKERS):
-        raise UnsafeXmlError(
-            "DOCTYPE and ENTITY declarations are refused; send the report without a DTD"
-        )
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    try:
-        root = etree.fromstring(body, parser)
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position
-        raise ReportFormatError(
-            f"malformed XML: {' '.join((exc.msg or 'syntax error').split())}",
-            location=f"line {line}, column {column}",
-        ) from None
-    except (etree.LxmlError, ValueError, LookupError) as exc:
-        raise ReportFormatError(f"unreadable XML: {exc}") from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise UnsafeXmlError("DOCTYPE declarations are refused; send the report without a DTD")
-    return root
-
-
-__all__ = ["RECIPIENT_TARGETS", "REPORT_TARGETS", "ReverseMapping", "safe_xml_root"]
+__all__ = ["RECIPIENT_TARGETS", "REPORT_TARGETS", "ReverseMapping"]
