@@ -26,6 +26,9 @@ from faxpush.storage.base import (
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 CLAIM_ID_RANDOM_BYTES = 12
+# Putting a token drops at most this many expired ones: a put adds at most one row, so a
+# backlog (say, from before expired tokens were dropped) shrinks by the rest each time.
+EXPIRED_TOKENS_PER_PUT = 100
 VERDICT_STATE = {
     Verdict.DELIVERED: PushState.DELIVERED,
     Verdict.FAILED: PushState.FAILED,
@@ -44,6 +47,13 @@ def to_micros(value: datetime, *, name: str = "timestamp") -> int:
 def from_micros(value: int) -> datetime:
     """The UTC datetime for microseconds since the epoch."""
     return EPOCH + timedelta(microseconds=value)
+
+
+def token_sweep_params(now: datetime | None) -> dict[str, int]:
+    """The parameters of ``delete_expired_tokens``: tokens expired by ``now`` (default: the
+    current time), at most :data:`EXPIRED_TOKENS_PER_PUT` of them."""
+    now_us = to_micros(datetime.now(UTC) if now is None else now, name="now")
+    return {"now": now_us, "limit": EXPIRED_TOKENS_PER_PUT}
 
 
 def lease_micros(lease: timedelta) -> int:

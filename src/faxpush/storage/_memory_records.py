@@ -3,6 +3,7 @@ are without one), and the records built from its rows."""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -10,7 +11,12 @@ from typing import Protocol, runtime_checkable
 
 from faxpush.core.errors import ConfigurationError
 from faxpush.core.secrets import Secret
-from faxpush.storage._common import from_micros, truncate_body, unreadable_credentials
+from faxpush.storage._common import (
+    from_micros,
+    token_sweep_params,
+    truncate_body,
+    unreadable_credentials,
+)
 from faxpush.storage._memory_schedule import PushRow, Sealed
 from faxpush.storage.base import AttemptRecord, ClaimedPush, PushRecord
 from faxpush.storage.cipher import SecretCipher
@@ -121,3 +127,15 @@ def stored_attempt(attempt: AttemptRecord) -> AttemptRecord:
         response_body=truncate_body(attempt.response_body),
         auth_steps=tuple(attempt.auth_steps),
     )
+
+
+def drop_expired_tokens(tokens: dict[str, tuple[Sealed, int]], now: datetime | None) -> None:
+    """Forget the tokens the SQL stores' ``delete_expired_tokens`` would delete: expired by
+    ``now`` (default: the current time), the longest expired first, a bounded number."""
+    sweep = token_sweep_params(now)
+    expired = heapq.nsmallest(
+        sweep["limit"],
+        ((expires, key) for key, (_, expires) in tokens.items() if expires <= sweep["now"]),
+    )
+    for _, key in expired:
+        del tokens[key]

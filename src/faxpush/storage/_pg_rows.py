@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from asyncpg import Record
@@ -13,6 +13,7 @@ from faxpush.core.errors import ConfigurationError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.storage._common import (
+    EXPIRED_TOKENS_PER_PUT,
     VERDICT_STATE,
     to_micros,
     truncate_body,
@@ -42,6 +43,25 @@ def checked_time(value: datetime, name: str) -> datetime:
     """``value`` if it is timezone-aware (InputError otherwise), for a timestamptz column."""
     to_micros(value, name=name)
     return value
+
+
+def token_params(
+    cache_key: str, cipher: SecretCipher, token: Secret, expires_at: datetime
+) -> dict[str, Any]:
+    """The parameters of ``put_token``."""
+    sealed = cipher.encrypt(token)
+    return {
+        "cache_key": cache_key,
+        "token": sealed,
+        "expires_at": checked_time(expires_at, "expires_at"),
+    }
+
+
+def token_sweep_params(now: datetime | None) -> dict[str, Any]:
+    """The parameters of ``delete_expired_tokens``: expired by ``now`` (default: the current
+    time), at most :data:`~faxpush.storage._common.EXPIRED_TOKENS_PER_PUT` of them."""
+    when = datetime.now(UTC) if now is None else checked_time(now, "now")
+    return {"now": when, "limit": EXPIRED_TOKENS_PER_PUT}
 
 
 def _seal(cipher: SecretCipher, secret: Secret | None) -> bytes | None:

@@ -301,7 +301,12 @@ class Store(Protocol):
     async def get_token(self, cache_key: str, *, now: datetime) -> Secret | None:
         """A cached access token that has not expired, or None."""
 
-    async def put_token(self, cache_key: str, token: Secret, *, expires_at: datetime) -> None: ...
+    async def put_token(
+        self, cache_key: str, token: Secret, *, expires_at: datetime, now: datetime | None = None
+    ) -> None:
+        """Cache an access token until ``expires_at``, and drop a bounded number of tokens
+        that expired by ``now`` (default: the current time) so that keys nobody asks for
+        again do not pile up."""
 
     # --- secrets ----------------------------------------------------------------------
     async def rotate_secrets(self) -> int:

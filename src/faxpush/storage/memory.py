@@ -28,6 +28,7 @@ from faxpush.storage._memory_records import (
     SealedState,
     Sealer,
     claimed_push,
+    drop_expired_tokens,
     keep_sealed,
     push_record,
     stored_attempt,
@@ -325,10 +326,13 @@ class MemoryStore:
                 return None
             return self._sealer.open(stored[0])
 
-    async def put_token(self, cache_key: str, token: Secret, *, expires_at: datetime) -> None:
-        """Cache an access token until ``expires_at``."""
+    async def put_token(
+        self, cache_key: str, token: Secret, *, expires_at: datetime, now: datetime | None = None
+    ) -> None:
+        """Cache an access token until ``expires_at``; drop some that expired by ``now``."""
         expires_us = to_micros(expires_at, name="expires_at")
         async with self._locked() as data:
+            drop_expired_tokens(data.tokens, now)
             data.tokens[cache_key] = (self._sealer.encrypt(token), expires_us)
 
     # --- secrets ----------------------------------------------------------------------

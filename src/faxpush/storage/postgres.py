@@ -381,15 +381,18 @@ class PostgresStore:
         sealed = await self._runner.run("read a cached token", lambda c, _: c.fetchval(*statement))
         return None if sealed is None else self._cipher.decrypt(sealed)
 
-    async def put_token(self, cache_key: str, token: Secret, *, expires_at: datetime) -> None:
-        """Cache an access token until ``expires_at``."""
-        params = {
-            "cache_key": cache_key,
-            "token": self._cipher.encrypt(token),
-            "expires_at": rows.checked_time(expires_at, "expires_at"),
-        }
-        statement = sql("put_token", params)
-        await self._runner.run("cache a token", lambda c, _: c.execute(*statement))
+    async def put_token(
+        self, cache_key: str, token: Secret, *, expires_at: datetime, now: datetime | None = None
+    ) -> None:
+        """Cache an access token until ``expires_at``; drop some that expired by ``now``."""
+        sweep = sql("delete_expired_tokens", rows.token_sweep_params(now))
+        put = sql("put_token", rows.token_params(cache_key, self._cipher, token, expires_at))
+
+        async def work(conn: PooledConnection, _: int) -> None:
+            await conn.execute(*sweep)
+            await conn.execute(*put)
+
+        await self._runner.run("cache a token", work)
 
     # --- secrets ----------------------------------------------------------------------
     async def rotate_secrets(self) -> int:

@@ -29,6 +29,7 @@ from faxpush.storage._common import (
     from_micros,
     lease_micros,
     to_micros,
+    token_sweep_params,
 )
 from faxpush.storage._sqlfiles import migrations, queries
 from faxpush.storage._sqlite_connection import SqliteThread, Work, split_statements
@@ -378,29 +379,27 @@ class SqliteStore:
         )
         return None if sealed is None else self._cipher.decrypt(sealed)
 
-    async def put_token(self, cache_key: str, token: Secret, *, expires_at: datetime) -> None:
-        """Cache an access token until ``expires_at``."""
+    async def put_token(
+        self, cache_key: str, token: Secret, *, expires_at: datetime, now: datetime | None = None
+    ) -> None:
+        """Cache an access token until ``expires_at``; drop some that expired by ``now``."""
+        sweep = token_sweep_params(now)
         params = {
             "cache_key": cache_key,
             "token": self._cipher.encrypt(token),
             "expires_at": to_micros(expires_at, name="expires_at"),
         }
-        await self.connection("cache a token", lambda conn: _execute(conn, "put_token", params))
+
+        def put(conn: sqlite3.Connection) -> None:
+            _execute(conn, "delete_expired_tokens", sweep)
+            _execute(conn, "put_token", params)
+
+        await self.transaction("cache a token", put)
 
     # --- secrets ----------------------------------------------------------------------
     async def rotate_secrets(self) -> int:
         """Re-encrypt every stored secret (the emulator jobs' push credentials included) with
         the cipher's primary key, in one transaction; return the count."""
-
-        def rotate(conn: sqlite3.Connection) -> int:
-            count = 0
-            for table in ("push", "push_key", "account", "account_key", "token", "job"):
-                updates = [
-                    {"id": row["id"], "secret": self._cipher.rotate(row["secret"])}
-                    for row in _all(conn, f"{table}_secrets")
-                ]
-                conn.executemany(_sql(f"update_{table}_secret"), updates)
-                count += len(updates)
-            return count
-
-        return await self.transaction("rotate secrets", rotate)
+        return await self.transaction(
+            "rotate secrets", lambda conn: rows.rotate_secrets(conn, self._cipher, _sql)
+        )

@@ -251,6 +251,13 @@ SELECT token FROM oauth_tokens WHERE cache_key = :cache_key AND expires_at > :no
 INSERT INTO oauth_tokens (cache_key, token, expires_at) VALUES (:cache_key, :token, :expires_at)
 ON CONFLICT (cache_key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at;
 
+-- name: delete_expired_tokens
+-- Up to :limit tokens that expired by :now, the longest expired first (put_token runs it).
+DELETE FROM oauth_tokens WHERE cache_key IN (
+    SELECT cache_key FROM oauth_tokens WHERE expires_at <= :now
+    ORDER BY expires_at LIMIT :limit
+);
+
 -- name: push_secrets
 SELECT seq AS id, target_credentials AS secret FROM pushes WHERE target_credentials IS NOT NULL;
 
