@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -40,6 +41,9 @@ DRIVER_ERRORS = (
     TimeoutError,
 )
 _CLOSE_TIMEOUT_S = 10.0
+POOL_LOGGER = "asyncpg.pool"
+POOL_FLOOR_LOG_INTERVAL_S = 60.0  # asyncpg's own pause between reconnects grows to 60 s
+_POOL_FLOOR_MESSAGE = "Failed to restore the pool connection floor"
 T = TypeVar("T")
 
 _TRANSIENT = (
@@ -61,6 +65,55 @@ _MISCONFIGURED = (
     pgerrors.InvalidPasswordError,
     pgerrors.InvalidCatalogNameError,  # no such database
 )
+
+
+class PoolFloorLogFilter(logging.Filter):
+    """Keeps asyncpg's "Failed to restore the pool connection floor; retrying" warnings to
+    one line without traceback per ``interval`` seconds; passes every other record as is.
+
+    While the server is away, each pool logs that warning, with a full traceback, at every
+    try to reconnect its idle connection (about ten a worker in 30 s), on top of the
+    dispatcher's own one warning per outage. The line that gets through names the error
+    and says how many were left out before it.
+    """
+
+    def __init__(
+        self,
+        interval: float = POOL_FLOOR_LOG_INTERVAL_S,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._interval = interval
+        self._clock = clock
+        self._next = float("-inf")
+        self._left_out = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (isinstance(record.msg, str) and record.msg.startswith(_POOL_FLOOR_MESSAGE)):
+            return True
+        now = self._clock()
+        if now < self._next:
+            self._left_out += 1
+            return False
+        self._next = now + self._interval
+        message = record.getMessage()
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            message += f" ({type(error).__name__}: {' '.join(str(error).split())})"
+        if self._left_out:
+            message += f"; {self._left_out} more like it since the last one, not shown"
+            self._left_out = 0
+        record.msg, record.args = message, ()
+        record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_pool_floor_warnings() -> None:
+    """Install :class:`PoolFloorLogFilter` on asyncpg's pool logger, once per process."""
+    pool_logger = logging.getLogger(POOL_LOGGER)
+    if not any(isinstance(found, PoolFloorLogFilter) for found in pool_logger.filters):
+        pool_logger.addFilter(PoolFloorLogFilter())
 
 
 def driver_url(url: str) -> str:
@@ -183,6 +236,7 @@ class Runner:
         self._pool: Pool | None = pool
         self._where = where
         self._policy = policy
+        quiet_pool_floor_warnings()
 
     @property
     def closed(self) -> bool:
