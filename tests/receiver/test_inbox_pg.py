@@ -4,6 +4,7 @@ database store each push once and run each handler once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,7 @@ import pytest
 from faxpush.core.errors import StorageError
 from faxpush.receiver.handlers import HandlerRunner
 from faxpush.receiver.inbox import InboxEntry, PgInbox, TaskState, open_inbox
-from faxpush.storage._pg_connection import Reconnect
+from faxpush.storage._pg_connection import POOL_LOGGER, PoolFloorLogFilter, Reconnect
 from tests import pg_support
 from tests.receiver.test_inbox import LEASE, T0, push
 
@@ -152,3 +153,15 @@ async def test_naive_times_are_refused(two_inboxes: tuple[PgInbox, PgInbox]) -> 
     with pytest.raises(StorageError, match="timezone-aware"):
         await two_inboxes[0].accept(push(), handlers=[], now=datetime(2024, 5, 6, 9, 0))
     assert await two_inboxes[0].purge(received_before=T0 + timedelta(days=1)) == 0
+
+
+async def test_the_inbox_pool_keeps_asyncpg_outage_warnings_to_one_line(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool_logger = logging.getLogger(POOL_LOGGER)
+    monkeypatch.setattr(pool_logger, "filters", [])  # as in a process with no outbox store
+    inbox = await PgInbox.open(pg_url, max_connections=2)
+    try:
+        assert any(isinstance(found, PoolFloorLogFilter) for found in pool_logger.filters)
+    finally:
+        await inbox.close()
