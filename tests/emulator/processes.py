@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from faxpush.storage.cipher import generate_key
 
@@ -49,9 +51,26 @@ def serve_env(**extra: str) -> dict[str, str]:
 
 
 async def start_serve(
-    database: Path, *args: str, env: dict[str, str] | None = None, within: float = 20.0
+    database: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    within: float = 20.0,
+    stderr: Path | None = None,
 ) -> ServeProcess:
-    """Start the server on a free port and read its banner up to the report example."""
+    """Start the server on a free port and read its banner up to the report example;
+    its stderr goes to the file ``stderr`` (default: nowhere)."""
+    with contextlib.ExitStack() as files:
+        error_file = None if stderr is None else files.enter_context(stderr.open("wb"))
+        return await _start_serve(database, args, env, within, error_file)
+
+
+async def _start_serve(
+    database: Path,
+    args: tuple[str, ...],
+    env: dict[str, str] | None,
+    within: float,
+    error_file: BinaryIO | None,
+) -> ServeProcess:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -62,7 +81,7 @@ async def start_serve(
         f"sqlite:///{database}",
         *args,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL if error_file is None else error_file,
         stdin=asyncio.subprocess.DEVNULL,
         env=env or serve_env(),
     )

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from faxpush._serving.limits import ServerLimits, default_max_connections, describe_limits
+from faxpush._serving.throttle import AcceptErrorHandler, ThrottledWarning
 from faxpush.receiver import PushReceiver, Receipt, create_app
-from faxpush.receiver._connections import ServerLimits, default_max_connections, describe_limits
 from faxpush.receiver._deadlines import BodyDeadlines
-from faxpush.receiver._throttle import AcceptErrorHandler, ThrottledWarning
 from faxpush.receiver.app import Message, ReceiverApp
 from tests.receiver.serving import serving
 from tests.samples import sample

@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
+from faxpush._serving.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    ServerLimits,
+    default_max_connections,
+    describe_limits,
+    open_file_limit,
+)
 from faxpush.core.secrets import Secret
-from faxpush.receiver._deadlines import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
 from faxpush.receiver.app import ASGIApp, ReceiverApp
 from faxpush.receiver.issuer import DEFAULT_AUDIENCE, DevIssuer
 from faxpush.receiver.openapi import openapi_bytes
@@ -34,7 +41,7 @@ from faxpush.receiver.verify import (
 from faxpush.receiver.verify.digest import DEFAULT_ALGORITHMS
 
 if TYPE_CHECKING:
-    from faxpush.receiver.serve import QuietServer
+    from faxpush._serving.server import QuietServer
 
 ISSUER_PREFIX = "/oauth2"
 SERVER_BODY_GRACE = 1.0
@@ -279,13 +286,7 @@ def listen(
     if path is not None and not path.startswith("/"):
         raise typer.BadParameter("must start with '/'", param_hint="--path")
     _check_tls(tls_cert, tls_key)
-    from faxpush.receiver._connections import (  # imports uvicorn: only needed to serve
-        ServerLimits,
-        default_max_connections,
-        describe_limits,
-        open_file_limit,
-    )
-    from faxpush.receiver.serve import bind, server_for
+    from faxpush._serving.server import bind, server_for  # imports uvicorn: only to serve
 
     file_limit = open_file_limit()
     limits = ServerLimits(

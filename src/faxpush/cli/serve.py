@@ -38,6 +38,31 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds a request's head may take to arrive, then 408 and closed "
+            "(env FAXPUSH_SERVE_HEADER_TIMEOUT, default 10).",
+            show_default=False,
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds a request's body may take to arrive after its head, then 408 "
+            "(env FAXPUSH_SERVE_BODY_TIMEOUT, default 60).",
+            show_default=False,
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            help="Open connections at most; more are answered 503 "
+            "(env FAXPUSH_SERVE_MAX_CONNECTIONS, default 1000, less under a low open-file "
+            "limit).",
+            show_default=False,
+        ),
+    ] = None,
     config: Annotated[
         str | None,
         typer.Option(
@@ -53,8 +78,17 @@ def serve(
     API, simulator and dispatcher run in one process; Ctrl-C stops them.
 
     The first start creates a login and prints it with a curl line that sends a job.
+    Requests that arrive too slowly are answered 408 and closed; connections over
+    --max-connections are answered 503.
     """
-    flags = {"database_url": database_url, "sim_speed": sim_speed, "config_file": config}
+    flags = {
+        "database_url": database_url,
+        "sim_speed": sim_speed,
+        "config_file": config,
+        "serve_header_timeout": header_timeout,
+        "serve_body_timeout": body_timeout,
+        "serve_max_connections": max_connections,
+    }
     settings, emulator_config = load_settings(os.environ, flags)
     configure_logging(settings.log_level)
 

@@ -55,6 +55,11 @@ class Settings(BaseModel):
     max_push_bytes: int = Field(1024 * 1024, ge=1024, le=2**31 - 1)  # larger push: job 400
     duplicate_window_seconds: float = Field(600.0, ge=0, le=365 * 86400)  # 0: no 409s
     purge_interval_seconds: float = Field(3600.0, gt=0, le=86400)
+    # its HTTP server: a request's head and body must arrive in time (else 408), and open
+    # connections over the limit are answered 503 (None: 1000, less under a low file limit)
+    serve_header_timeout: float = Field(10.0, ge=0.1, le=3600)
+    serve_body_timeout: float = Field(60.0, ge=0.1, le=3600)  # job requests reach 20 MB
+    serve_max_connections: int | None = Field(None, ge=1, le=1_000_000)
     config_file: str | None = None  # TOML file with settings, accounts, simulator rules
 
     @field_validator("retry_delays", mode="before")

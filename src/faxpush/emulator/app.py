@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -240,6 +240,10 @@ def _endpoint(
             ).response()
         except DuplicateJobError as exc:
             return ApiError(409, "CONFLICT", str(exc), jobId=exc.job_id).response()
+        except ClientDisconnect:
+            # Gone before its body arrived: it hung up, or the server closed it when the
+            # body came too slowly (and answered 408 itself). Nobody reads this answer.
+            return Response(status_code=408)
         except StorageError as exc:
             logger.warning("database unavailable: %s", exc)
             response = ApiError(

@@ -1,6 +1,7 @@
 """``make run``: ``faxpush serve`` with a built-in demo receiver and one sample job.
 
-Starts a receiver on a free loopback port that prints every push it gets, then the emulator
+Starts a receiver on a free loopback port that prints every push it gets (served like
+``faxpush listen``, with its read deadlines and connection limit), then the emulator
 (SQLite in a temporary directory, pushes to loopback allowed, simulated time x0.05), sends
 one sample job whose status push goes to that receiver, and prints the job's progress as
 the simulator dials. Keeps serving until Ctrl-C, so you can send more jobs with the printed
@@ -21,16 +22,22 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 import aiohttp
-from aiohttp import web
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
+from faxpush._serving.limits import ServerLimits
+from faxpush._serving.server import QuietServer, server_for
 from faxpush.core.errors import FaxpushError
 from faxpush.core.settings import Settings
-from faxpush.emulator.serve import ServerInfo, banner, bind_socket, run_server
+from faxpush.emulator.serve import ServerInfo, banner, bind_socket, run_server, wait_started
 from faxpush.storage.cipher import generate_key
 
 DEMO_SPEED: Final = 0.05
 FOLLOW_SECONDS: Final = 60.0
 SAMPLE_TEXT: Final = "Invoice 2024-05\n\nAmount due: 129.00 EUR within 14 days.\n"
+RECEIVER_LIMITS: Final = ServerLimits(max_connections=100)  # one push per job is expected
 
 
 def sample_job(push_url: str) -> dict[str, Any]:
@@ -48,24 +55,36 @@ def sample_job(push_url: str) -> dict[str, Any]:
     }
 
 
-def receiver_app(out: TextIO, arrived: asyncio.Event) -> web.Application:
+def receiver_app(out: TextIO, arrived: asyncio.Event) -> Starlette:
     """A receiver that prints each push and answers 200."""
 
-    async def receive(request: web.Request) -> web.Response:
-        body = await request.read()
+    async def receive(request: Request) -> Response:
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # hung up, or closed by the server's body deadline
+            return Response(status_code=408)
         out.write(
-            f"\n<< push received: {request.method} {request.path}\n"
+            f"\n<< push received: {request.method} {request.url.path}\n"
             f"   Content-Type: {request.headers.get('Content-Type')}\n"
             f"   Faxpush-Delivery-Id: {request.headers.get('Faxpush-Delivery-Id')}\n\n"
             f"{body.decode('utf-8', errors='replace')}\n"
         )
         out.flush()
         arrived.set()
-        return web.Response(text="received")
+        return PlainTextResponse("received")
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", receive)
-    return app
+    return Starlette(routes=[Route("/{tail:path}", receive, methods=["POST"])])
+
+
+def receiver_server(out: TextIO, arrived: asyncio.Event) -> QuietServer:
+    """The demo receiver's server: :data:`RECEIVER_LIMITS`, signals left to the demo."""
+    return server_for(
+        receiver_app(out, arrived),
+        RECEIVER_LIMITS,
+        lifespan="off",
+        handle_signals=False,
+        log_config=None,
+    )
 
 
 def _progress(report: dict[str, Any]) -> str:
@@ -118,23 +137,22 @@ async def run_demo(
     """Run receiver, emulator and the sample job until ``stop`` (or Ctrl-C)."""
     stop = stop or asyncio.Event()
     arrived = asyncio.Event()
-    runner = web.AppRunner(receiver_app(out, arrived), access_log=None)
-    await runner.setup()
+    receiver = receiver_server(out, arrived)
     receiver_socket = bind_socket("127.0.0.1", 0)
-    site = web.SockSite(runner, receiver_socket)
-    await site.start()
-    push_url = f"http://127.0.0.1:{receiver_socket.getsockname()[1]}/fax/status"
-    settings = Settings.model_validate(
-        {
-            "database_url": f"sqlite:///{workdir / 'demo.db'}",
-            "secret_key": generate_key(),
-            "allowed_networks": "127.0.0.0/8",
-            "sim_speed": speed,
-        }
-    )
-    ready: asyncio.Queue[ServerInfo] = asyncio.Queue()
-    out.write(f"faxpush demo: a receiver at {push_url} prints every push it gets\n")
+    receiving = asyncio.create_task(receiver.serve(sockets=[receiver_socket]))
     try:
+        await wait_started(receiver, receiving)
+        push_url = f"http://127.0.0.1:{receiver_socket.getsockname()[1]}/fax/status"
+        settings = Settings.model_validate(
+            {
+                "database_url": f"sqlite:///{workdir / 'demo.db'}",
+                "secret_key": generate_key(),
+                "allowed_networks": "127.0.0.0/8",
+                "sim_speed": speed,
+            }
+        )
+        ready: asyncio.Queue[ServerInfo] = asyncio.Queue()
+        out.write(f"faxpush demo: a receiver at {push_url} prints every push it gets\n")
         port = _free_or_any(port)
         server = asyncio.create_task(
             run_server(
@@ -160,7 +178,9 @@ async def run_demo(
         await server
     finally:
         stop.set()
-        await runner.cleanup()
+        receiver.should_exit = True
+        await asyncio.gather(receiving, return_exceptions=True)
+        receiver_socket.close()
 
 
 def _free_or_any(port: int) -> int:

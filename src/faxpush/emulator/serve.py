@@ -4,6 +4,10 @@
 accounts, creates a first login when there is no account, and serves until ``stop`` is set
 (or SIGTERM/SIGINT). Shutdown is graceful: the API stops accepting, the simulator stops,
 the dispatcher drains its in-flight pushes.
+
+The API is served like ``faxpush listen`` (:func:`~faxpush._serving.server.server_for`): a
+request whose head or body arrives too slowly is answered 408 and closed, connections over
+the limit are answered 503, so slow clients cannot hold every descriptor of the process.
 """
 
 from __future__ import annotations
@@ -14,13 +18,18 @@ import json
 import logging
 import shlex
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-import uvicorn
-
+from faxpush._serving.limits import (
+    ServerLimits,
+    default_max_connections,
+    describe_limits,
+    open_file_limit,
+)
+from faxpush._serving.server import QuietServer, server_for
 from faxpush.core.errors import ConfigurationError, FaxpushError
 from faxpush.core.settings import Settings
 from faxpush.delivery.worker import delivery_engine, install_stop_signals, open_configured_store
@@ -47,6 +56,7 @@ class ServerInfo:
     first_login: FirstLogin | None
     example_login: tuple[str, str] | None  # (customer number, login) for the examples
     services: EmulatorServices
+    limits: ServerLimits  # the API server's read deadlines and connection limit
 
     @property
     def api_url(self) -> str:
@@ -66,6 +76,7 @@ def banner(info: ServerInfo) -> str:
         f"faxpush serve: listening on {info.url}",
         f"  REST API  {info.api_url}   (docs: {info.url}/docs)",
         f"  database  {settings.database_url}   simulated time x{settings.sim_speed:g}",
+        f"  limits    {describe_limits(info.limits, open_file_limit())}",
     ]
     if info.first_login is not None:
         first = info.first_login
@@ -91,12 +102,14 @@ def banner(info: ServerInfo) -> str:
     return "\n".join(lines)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the caller's stop event rules."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+def server_limits(settings: Settings) -> ServerLimits:
+    """The API server's limits from the ``serve_*`` settings."""
+    return ServerLimits(
+        header_timeout=settings.serve_header_timeout,
+        body_timeout=settings.serve_body_timeout,
+        max_connections=settings.serve_max_connections
+        or default_max_connections(open_file_limit()),
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -126,7 +139,8 @@ def _url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-async def _wait_started(server: _Server, serving: asyncio.Task[None]) -> None:
+async def wait_started(server: QuietServer, serving: asyncio.Task[None]) -> None:
+    """Wait until ``server`` (being served by ``serving``) accepts connections."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STARTUP_TIMEOUT
     while not server.started:
@@ -186,18 +200,22 @@ async def run_server(
                 writer=writer,
                 heavy=heavy,
             )
-            uvicorn_config = uvicorn.Config(
-                build_app(services), lifespan="off", log_config=None, access_log=False
+            limits = server_limits(settings)
+            server = server_for(
+                build_app(services),
+                limits,
+                lifespan="off",
+                handle_signals=False,  # the caller's stop event rules
+                log_config=None,
             )
-            server = _Server(uvicorn_config)
             dispatcher_stop = asyncio.Event()
             dispatching = asyncio.create_task(engine.dispatcher.run(dispatcher_stop))
             simulating = asyncio.create_task(simulator.run(stop))
             serving = asyncio.create_task(server.serve(sockets=[sock]))
             try:
-                await _wait_started(server, serving)
+                await wait_started(server, serving)
                 if on_ready is not None:
-                    on_ready(ServerInfo(_url(sock), first_login, example, services))
+                    on_ready(ServerInfo(_url(sock), first_login, example, services, limits))
                 await _until_stopped(stop, (dispatching, simulating, serving))
             finally:
                 stop.set()

@@ -10,10 +10,9 @@ the oldest read still going, and cancels the task of each read past its deadline
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from typing import Any
 
-DEFAULT_HEADER_TIMEOUT: Final = 10.0
-DEFAULT_BODY_TIMEOUT: Final = 30.0
+from faxpush._serving.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
 
 Task = asyncio.Task[Any]
 

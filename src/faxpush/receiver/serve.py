@@ -1,128 +1,14 @@
 """Serving a receiver app with uvicorn and httptools on a bound socket.
 
-The server keeps the request deadlines and connection limit of
-:class:`~faxpush.receiver._connections.ServerLimits`, and reports failed accepts (out of
-file descriptors) at most once per 10 s instead of once per attempt.
-Importing this module imports uvicorn, which is only needed to serve.
+:func:`server_for` builds a server that closes requests arriving too slowly (408) and
+answers connections over its limit with 503 (:class:`ServerLimits`); the same server runs
+``faxpush listen``, ``faxpush serve`` and the demo. Importing this module imports uvicorn,
+which is only needed to serve.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import signal
-import socket
-from collections.abc import Iterator
-from pathlib import Path
-
-import uvicorn
-
-from faxpush.core.errors import ConfigurationError
-from faxpush.receiver._connections import (
-    ConnectionGuard,
-    ServerLimits,
-    guarded_protocol,
-)
-from faxpush.receiver._throttle import AcceptErrorHandler, ExceptionHandler
-from faxpush.receiver.app import ASGIApp
-
-_SWEEP_TICKS = 2  # uvicorn ticks every 0.1 s: late requests are found within 0.2 s
-
-logger = logging.getLogger("faxpush.receiver.server")
-
-
-class QuietServer(uvicorn.Server):
-    """Stops on SIGINT/SIGTERM like uvicorn, but does not raise the signal again once it
-    has shut down: for a receiver, Ctrl+C is the normal way to stop (exit status 0).
-
-    With a ``guard`` it also closes late requests on its tick, and reports failed accepts
-    at most once per 10 s while it serves.
-    """
-
-    def __init__(self, config: uvicorn.Config, guard: ConnectionGuard | None = None) -> None:
-        super().__init__(config)
-        self.guard = guard
-        self._previous_handler: ExceptionHandler | None = None
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Install the accept error handler, then start as uvicorn does."""
-        loop = asyncio.get_running_loop()
-        self._previous_handler = loop.get_exception_handler()
-        loop.set_exception_handler(AcceptErrorHandler(logger, fallback=self._previous_handler))
-        await super().startup(sockets)
-
-    async def on_tick(self, counter: int) -> bool:
-        """uvicorn's tick, plus the deadline check every :data:`_SWEEP_TICKS` ticks."""
-        if self.guard is not None and counter % _SWEEP_TICKS == 0:
-            loop = asyncio.get_running_loop()
-            self.guard.expire(self.server_state.connections, loop.time())
-        return await super().on_tick(counter)
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        """Shut down as uvicorn does, then close refused connections and put the previous
-        exception handler back."""
-        try:
-            await super().shutdown(sockets)
-        finally:
-            if self.guard is not None:
-                self.guard.close_all()
-            asyncio.get_running_loop().set_exception_handler(self._previous_handler)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Route SIGINT and SIGTERM to a graceful shutdown while serving."""
-        signals = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in signals}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (0: a free port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so, and
-    # without it every keep-alive answer waits for a delayed ACK (about 40 ms).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigurationError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
-        ) from None
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
-
-
-def server_for(
-    app: ASGIApp,
-    limits: ServerLimits | None = None,
-    *,
-    tls_cert: Path | None = None,
-    tls_key: Path | None = None,
-) -> QuietServer:
-    """A uvicorn server for ``app``: httptools with ``limits`` (default:
-    :class:`ServerLimits`), lifespan on, no access log, no WebSockets; HTTPS with
-    ``tls_cert`` (a PEM chain, and the key unless ``tls_key`` holds it)."""
-    guard = ConnectionGuard(limits or ServerLimits())
-    config = uvicorn.Config(
-        app,
-        http=guarded_protocol(guard),
-        ws="none",
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
-        ssl_certfile=tls_cert,
-        ssl_keyfile=tls_key,
-    )
-    return QuietServer(config, guard)
-
+from faxpush._serving.limits import ServerLimits
+from faxpush._serving.server import QuietServer, bind, server_for
 
 __all__ = ["QuietServer", "ServerLimits", "bind", "server_for"]

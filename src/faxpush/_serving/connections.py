@@ -1,4 +1,4 @@
-"""Read deadlines and a connection limit for the receiver's HTTP server (uvicorn, httptools).
+"""Read deadlines and a connection limit for faxpush's HTTP servers (uvicorn, httptools).
 
 uvicorn closes idle keep-alive connections, but it never times out a request whose headers
 or body stop arriving, and it accepts connections until the process runs out of file
@@ -23,19 +23,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from faxpush.receiver._deadlines import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
-from faxpush.receiver._throttle import ThrottledWarning
+from faxpush._serving.limits import ServerLimits
+from faxpush._serving.throttle import ThrottledWarning
 
-MAX_CONNECTIONS_CAP: Final = 1000
 REFUSAL_LINGER: Final = 1.0  # seconds a refused client gets to read its 503
 UNSTAMPED: Final = -1.0
 
-logger = logging.getLogger("faxpush.receiver.server")
+logger = logging.getLogger("faxpush.server")
 
 
 def _answer(status: bytes, error: bytes, detail: bytes, extra: bytes = b"") -> bytes:
@@ -49,7 +47,7 @@ def _answer(status: bytes, error: bytes, detail: bytes, extra: bytes = b"") -> b
 REFUSED: Final = _answer(
     b"503 Service Unavailable",
     b"too_many_connections",
-    b"the receiver is at its connection limit; retry later",
+    b"the server is at its connection limit; retry later",
     b"retry-after: 10\r\n",
 )
 TIMED_OUT: Final = _answer(
@@ -57,39 +55,6 @@ TIMED_OUT: Final = _answer(
     b"request_timeout",
     b"the request did not arrive in time; send it again",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ServerLimits:
-    """How long a request may take to arrive, and how many connections may be open.
-
-    ``header_timeout``: seconds from the connection (or the request's first byte on a
-    kept-alive connection) to the end of the request head; ``body_timeout``: seconds from
-    the head to the end of the body; ``max_connections``: open HTTP connections, beyond
-    which new ones are answered 503.
-    """
-
-    header_timeout: float = DEFAULT_HEADER_TIMEOUT
-    body_timeout: float = DEFAULT_BODY_TIMEOUT
-    max_connections: int = MAX_CONNECTIONS_CAP
-
-
-def open_file_limit() -> int | None:
-    """The process's soft limit on open files, or None when there is none to read."""
-    try:
-        import resource
-    except ImportError:  # not on this platform
-        return None
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return None if soft == resource.RLIM_INFINITY else soft
-
-
-def default_max_connections(file_limit: int | None) -> int:
-    """A connection limit that leaves descriptors for the inbox, logs and the listening
-    socket: an eighth of the open-file limit (at least 32) is kept back."""
-    if file_limit is None:
-        return MAX_CONNECTIONS_CAP
-    return max(1, min(MAX_CONNECTIONS_CAP, file_limit - max(32, file_limit // 8)))
 
 
 class _Refusal(asyncio.Protocol):
@@ -227,28 +192,4 @@ def guarded_protocol(guard: ConnectionGuard) -> type[GuardedHttpProtocol]:
     return ServerProtocol
 
 
-def describe_limits(limits: ServerLimits, file_limit: int | None) -> str:
-    """One line for a banner; says so when the connection limit cannot fit the file limit."""
-    text = (
-        f"headers within {limits.header_timeout:g} s, body within {limits.body_timeout:g} s, "
-        f"at most {limits.max_connections} connections"
-    )
-    if file_limit is not None and limits.max_connections > file_limit - 32:
-        text += (
-            f" (more than the open-file limit of {file_limit} allows: accepting will fail "
-            "before the limit is reached)"
-        )
-    return text
-
-
-__all__ = [
-    "DEFAULT_BODY_TIMEOUT",
-    "DEFAULT_HEADER_TIMEOUT",
-    "ConnectionGuard",
-    "GuardedHttpProtocol",
-    "ServerLimits",
-    "default_max_connections",
-    "describe_limits",
-    "guarded_protocol",
-    "open_file_limit",
-]
+__all__ = ["ConnectionGuard", "GuardedHttpProtocol", "guarded_protocol"]
