@@ -221,3 +221,73 @@ def test_a_killed_worker_leaves_no_traceback_from_the_store_process(tmp_path: Pa
     assert not _alive(child), "the store process outlived its worker"
     _, errors = worker.communicate(timeout=10)
     assert "Traceback" not in errors, errors
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_process_group_leaves_the_store_process_to_its_worker(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    # Ctrl-C in a terminal, or a service manager stopping the whole group, signals the store
+    # process too. It must keep serving until its worker has recorded its last results and
+    # closed the socket, and leave no traceback.
+    script = textwrap.dedent(
+        f"""
+        import asyncio, signal
+        from datetime import UTC, datetime, timedelta
+        from faxpush.storage.base import NewPush, PushTarget
+        from faxpush.storage.cipher import SecretCipher, generate_key
+        from faxpush.storage.sqlite import SqliteStore
+
+        async def main():
+            store = await SqliteStore.open(
+                {str(tmp_path / "outbox.db")!r}, SecretCipher([generate_key()]),
+                store_process=True,
+            )
+            await store.migrate()
+            now = datetime(2024, 5, 1, tzinfo=UTC)
+            for n in range(2):
+                push = NewPush(f"d{{n}}", "j", PushTarget(url="https://push.example.test/"),
+                               "a/b", b"x")
+                await store.enqueue(push, now=now)
+            lease = timedelta(seconds=30)
+            await store.claim(worker_id="w", limit=1, lease=lease, now=now)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler({int(signum)}, stop.set)
+            print(store._process._process.pid, flush=True)
+            await stop.wait()
+            await asyncio.sleep(0.3)  # the signal has reached the store process by now
+            claims = await store.claim(worker_id="w", limit=5, lease=lease, now=now)
+            print("claimed after the signal:", len(claims), flush=True)
+            print("by", store._process._process.pid, flush=True)
+            await store.close()
+
+        asyncio.run(main())
+        """
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal or service gives it
+    )
+    try:
+        assert worker.stdout is not None
+        child = int(worker.stdout.readline())
+        assert _alive(child)
+        os.killpg(worker.pid, signum)
+        out, errors = worker.communicate(timeout=20)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+    assert worker.returncode == 0, errors
+    assert "claimed after the signal: 1" in out, (out, errors)
+    assert f"by {child}" in out, "the store process died of the signal and was replaced"
+    assert "Traceback" not in errors, errors
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the store process outlived its worker"

@@ -13,7 +13,9 @@ A request ``(id, name, args)`` names a function of :data:`~._sqlite_hot.HOT_WORK
 runs it inside ``BEGIN IMMEDIATE`` … ``COMMIT`` and answers ``(id, ok, value)``.
 
 * The child exits when the socket closes, so it never outlives its worker, not even one
-  killed with SIGKILL (a transaction under way finishes or rolls back first).
+  killed with SIGKILL (a transaction under way finishes or rolls back first). It ignores
+  SIGINT and SIGTERM sent to the whole process group: its worker still needs it to record
+  the results of a graceful shutdown.
 * A child that dies fails the calls waiting for it with :class:`StorageError`; the next call
   starts a new one.
 * A cancelled call is not undone: its transaction still commits. For a claim that means
@@ -26,6 +28,7 @@ import asyncio
 import contextlib
 import itertools
 import pickle
+import signal
 import socket
 import sqlite3
 import struct
@@ -180,6 +183,11 @@ def _decode(payload: bytes) -> tuple[int, bool, Any]:
 
 # --- the child ---------------------------------------------------------------------------
 def _serve(fd: int, location: str, busy_s: float) -> None:
+    # Ctrl-C, or a service manager stopping the whole process group, signals us along with
+    # the worker, which then still records its last results through us: the worker decides
+    # when we stop, by closing the socket.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # A worker killed mid-conversation closes the socket under us: a request still queued
     # is answered into a broken pipe, or the next read finds the connection reset. Either
     # way the worker is gone and so is our job; exit without a traceback.
