@@ -16,29 +16,30 @@ be sent twice.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sys
 import time
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from aiohttp import web
 
-from faxpush.storage.base import NewPush, PushState, PushTarget
-from faxpush.storage.cipher import generate_key
-from tests.contract.builders import NOW
+from faxpush.storage.base import PushState
 from tests.faults import FaultProxy, Mode
 from tests.integration.test_dispatcher import running, settings
 
 from .conftest import OpenStore
+from .workers import (
+    CountingReceiver,
+    enqueue_counted,
+    serving,
+    start_worker,
+    stop_workers,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(240)]
 
-REPO = Path(__file__).resolve().parents[2]
 PUSHES = 5_000
 WORKERS = 2
 CONCURRENCY = 16
@@ -48,38 +49,6 @@ CUT_AFTER = 2_500  # delivered pushes before the cut: the queue is busy when it 
 LEASE_S = 5.0
 HOLD_S = 0.05  # the receiver holds each request: at most 640 pushes/s, so the cut hits work
 DEADLINE_S = 150.0
-
-
-class CountingReceiver:
-    """Answers 200 after HOLD_S; counts requests and overlaps per delivery id."""
-
-    def __init__(self) -> None:
-        self.requests: Counter[str] = Counter()
-        self.overlaps: Counter[str] = Counter()
-        self._open: Counter[str] = Counter()
-
-    async def handle(self, request: web.Request) -> web.Response:
-        delivery_id = request.headers.get("Faxpush-Delivery-Id", "")
-        await request.read()
-        self.requests[delivery_id] += 1
-        if self._open[delivery_id]:
-            self.overlaps[delivery_id] += 1
-        self._open[delivery_id] += 1
-        try:
-            await asyncio.sleep(HOLD_S)
-        finally:
-            self._open[delivery_id] -= 1
-        return web.Response(text="stored")
-
-
-def _push(n: int, url: str) -> NewPush:
-    return NewPush(
-        delivery_id=f"c{n:05d}",
-        job_id=f"job-{n}",
-        target=PushTarget(url=url),
-        content_type="application/json",
-        body=b'{"jobId": "%d"}' % n,
-    )
 
 
 def through(proxy: FaultProxy, pg_url: str) -> str:
@@ -92,47 +61,18 @@ def through(proxy: FaultProxy, pg_url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
-async def _start_worker(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    with log.open("ab") as sink:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "faxpush.cli.main", "worker",
-            cwd=REPO, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=sink,
-        )  # fmt: skip
-
-
 async def test_a_30_s_database_cut_under_two_workers_loses_nothing(
     open_store: OpenStore, pg_url: str, tmp_path: Path
 ) -> None:
     pg = urlsplit(pg_url)
     assert pg.hostname in ("127.0.0.1", "localhost", "::1"), "the proxy forwards to loopback"
-    receiver = CountingReceiver()
-    app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    receiver = CountingReceiver(HOLD_S)
     store = await open_store()
-    for start in range(0, PUSHES, 250):
-        await asyncio.gather(
-            *(store.enqueue(_push(n, url), now=NOW) for n in range(start, start + 250))
-        )
-
-    async with FaultProxy(pg.port or 5432) as proxy:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FAXPUSH_")}
-        env.update(
-            FAXPUSH_DATABASE_URL=through(proxy, pg_url),
-            FAXPUSH_SECRET_KEY=generate_key(),
-            FAXPUSH_ALLOWED_NETWORKS="127.0.0.0/8",
-            FAXPUSH_CONCURRENCY=str(CONCURRENCY),
-            FAXPUSH_PER_HOST_CONCURRENCY=str(CONCURRENCY),
-            FAXPUSH_LEASE_SECONDS=str(LEASE_S),
-            FAXPUSH_POLL_INTERVAL="0.2",
-            FAXPUSH_SHUTDOWN_GRACE="2",
-            FAXPUSH_LOG_LEVEL="WARNING",
-        )
+    async with serving(receiver) as url, FaultProxy(pg.port or 5432) as proxy:
+        expected = await enqueue_counted(store, "c", PUSHES, url)
+        env = worker_env(through(proxy, pg_url), concurrency=CONCURRENCY, lease_s=LEASE_S)
         logs = [tmp_path / f"worker{n}.log" for n in range(WORKERS)]
-        workers = [await _start_worker(env, log) for log in logs]
+        workers = [await start_worker(env, log) for log in logs]
         started = time.monotonic()
 
         def check_alive() -> None:
@@ -157,24 +97,13 @@ async def test_a_30_s_database_cut_under_two_workers_loses_nothing(
                 await asyncio.sleep(0.25)
             recovery_s = time.monotonic() - cut_over
         finally:
-            for proc in workers:
-                if proc.returncode is None:
-                    proc.send_signal(signal.SIGTERM)
-            codes = []
-            for proc in workers:
-                try:
-                    codes.append(await asyncio.wait_for(proc.wait(), 20))
-                except TimeoutError:
-                    proc.kill()
-                    codes.append(await proc.wait())
-            await runner.cleanup()
+            codes = await stop_workers(workers)
 
     assert dropped >= WORKERS, "each worker had sessions open when the database went away"
     assert at_cut[PushState.DELIVERED] < PUSHES - 1_000, "the cut fell on a busy queue"
     # Only results of sends already under way could be recorded as the cut began.
     assert during[PushState.DELIVERED] - at_cut[PushState.DELIVERED] <= DUPLICATE_BOUND
     assert codes == [0] * WORKERS, "the workers stop cleanly on SIGTERM after the cut"
-    expected = {f"c{n:05d}" for n in range(PUSHES)}
     assert set(receiver.requests) == expected, "lost pushes"
     assert sum(receiver.overlaps.values()) == 0, f"sent twice at once: {receiver.overlaps}"
     duplicates = sum(receiver.requests.values()) - PUSHES
@@ -202,18 +131,12 @@ async def test_a_stalled_database_costs_a_command_timeout_then_work_resumes(
     """Every session stalls (queries and new connections swallowed) for STALL_S; the stalled
     statements end by the store's command timeout, and delivery resumes on new sessions."""
     pg = urlsplit(pg_url)
-    receiver = CountingReceiver()
-    app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    receiver = CountingReceiver(HOLD_S)
     direct = await open_store()
     total = 800
-    await asyncio.gather(*(direct.enqueue(_push(n, url), now=NOW) for n in range(total)))
     config = settings(concurrency=CONCURRENCY, per_host_concurrency=CONCURRENCY, lease_seconds=3)
-    try:
+    async with serving(receiver) as url:
+        expected = await enqueue_counted(direct, "c", total, url)
         async with FaultProxy(pg.port or 5432) as proxy:
             store = await open_store(
                 through(proxy, pg_url),
@@ -233,9 +156,7 @@ async def test_a_stalled_database_costs_a_command_timeout_then_work_resumes(
                     assert time.monotonic() - restored < 30, f"not drained: {counts}"
                     await asyncio.sleep(0.1)
                 recovery_s = time.monotonic() - restored
-    finally:
-        await runner.cleanup()
-    assert set(receiver.requests) == {f"c{n:05d}" for n in range(total)}, "lost pushes"
+    assert set(receiver.requests) == expected, "lost pushes"
     duplicates = sum(receiver.requests.values()) - total
     assert duplicates <= 2 * CONCURRENCY, f"{duplicates} duplicate sends"
     assert sum(receiver.overlaps.values()) == 0
