@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from faxpush._throttle import Throttle
+
 DEFAULT_INTERVAL: Final = 10.0
 _OUT_OF_RESOURCES: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
@@ -34,30 +36,23 @@ class ThrottledWarning:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._logger = logger
-        self._interval = interval
-        self._clock = clock
-        self._next = float("-inf")
-        self._suppressed = 0
+        self._throttle = Throttle(interval, clock=clock)
 
     @property
     def suppressed(self) -> int:
         """Warnings left out since the last one logged."""
-        return self._suppressed
+        return self._throttle.left_out
 
     def warning(self, message: str) -> bool:
         """Log ``message`` unless one was logged less than ``interval`` seconds ago;
         True when it was logged."""
-        now = self._clock()
-        if now < self._next:
-            self._suppressed += 1
+        left_out = self._throttle.admit()
+        if left_out is None:
             return False
-        if self._suppressed:
-            message += (
-                f" ({self._suppressed} more like it in the {self._interval:g} s before, not shown)"
-            )
+        if left_out:
+            interval = self._throttle.interval
+            message += f" ({left_out} more like it in the {interval:g} s before, not shown)"
         self._logger.warning("%s", message)
-        self._suppressed = 0
-        self._next = now + self._interval
         return True
 
 

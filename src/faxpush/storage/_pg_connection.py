@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import asyncpg
 from asyncpg import exceptions as pgerrors
 
+from faxpush._throttle import Throttle
 from faxpush.core.errors import ConfigurationError, FaxpushError, StorageError
 
 if TYPE_CHECKING:
@@ -84,26 +85,20 @@ class PoolFloorLogFilter(logging.Filter):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
-        self._interval = interval
-        self._clock = clock
-        self._next = float("-inf")
-        self._left_out = 0
+        self._throttle = Throttle(interval, clock=clock)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not (isinstance(record.msg, str) and record.msg.startswith(_POOL_FLOOR_MESSAGE)):
             return True
-        now = self._clock()
-        if now < self._next:
-            self._left_out += 1
+        left_out = self._throttle.admit()
+        if left_out is None:
             return False
-        self._next = now + self._interval
         message = record.getMessage()
         error = record.exc_info[1] if record.exc_info else None
         if error is not None:
             message += f" ({type(error).__name__}: {' '.join(str(error).split())})"
-        if self._left_out:
-            message += f"; {self._left_out} more like it since the last one, not shown"
-            self._left_out = 0
+        if left_out:
+            message += f"; {left_out} more like it since the last one, not shown"
         record.msg, record.args = message, ()
         record.exc_info = record.exc_text = None
         return True
