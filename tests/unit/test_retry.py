@@ -7,6 +7,7 @@ import pytest
 from faxpush.core.retry import (
     DEFAULT_DELAYS,
     RetrySchedule,
+    backoff_delay,
     clamp_retry_after,
     next_attempt_at,
     parse_retry_after,
@@ -88,3 +89,10 @@ def test_max_attempts_override_shortens_and_extends() -> None:
 
 def test_default_delays_are_increasing() -> None:
     assert list(DEFAULT_DELAYS) == sorted(DEFAULT_DELAYS)
+
+
+def test_backoff_doubles_to_its_ceiling_within_half_and_all_of_it() -> None:
+    lows = [backoff_delay(n, first=0.05, ceiling=5.0, rng=lambda: 0.0) for n in range(1, 10)]
+    highs = [backoff_delay(n, first=0.05, ceiling=5.0, rng=lambda: 1.0) for n in range(1, 10)]
+    assert highs == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+    assert lows == [high / 2 for high in highs]

@@ -131,3 +131,14 @@ def next_attempt_at(
     assert delay is not None
     delay = clamp_retry_after(delay, parse_retry_after(retry_after, now=now))
     return now + timedelta(seconds=delay)
+
+
+def backoff_delay(
+    failures: int, *, first: float, ceiling: float, rng: Callable[[], float] = random.random
+) -> float:
+    """Seconds to wait after the ``failures``-th failure in a row (1-based) of an internal
+    operation (a database call, not a push): ``first`` doubling per failure up to
+    ``ceiling``, jittered between half that value and all of it, so that processes that
+    failed together do not all come back together, yet the wait really grows."""
+    top = min(ceiling, first * 2.0 ** (failures - 1))
+    return top / 2 * (1 + rng())

@@ -14,6 +14,8 @@ import random
 import time
 from collections.abc import Callable
 
+from faxpush.core.retry import backoff_delay
+
 FIRST_DELAY_S = 0.05
 MAX_DELAY_S = 5.0
 
@@ -58,10 +60,9 @@ class Outage:
                 error,
             )
         self._failures += 1
-        ceiling = min(self._max_delay, self._first_delay * 2.0 ** (self._failures - 1))
-        # Never below half the ceiling (so the backoff really grows), jittered above it so
-        # that workers that failed together do not all come back together.
-        return ceiling / 2 * (1 + self._rng())
+        return backoff_delay(
+            self._failures, first=self._first_delay, ceiling=self._max_delay, rng=self._rng
+        )
 
     def succeeded(self) -> None:
         """Note a success; logs once when it ends a run of failures."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from asyncpg import exceptions as pgerrors
 
 from faxpush._throttle import Throttle
 from faxpush.core.errors import ConfigurationError, FaxpushError, StorageError
+from faxpush.core.retry import backoff_delay
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -184,9 +184,8 @@ class Reconnect:
 
     def delays(self) -> Iterator[float]:
         """The pauses between tries (one fewer than the tries)."""
-        for attempt in range(self.max_tries - 1):
-            ceiling = min(self.max_delay_s, self.first_delay_s * 2**attempt)
-            yield random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+        for failures in range(1, self.max_tries):
+            yield backoff_delay(failures, first=self.first_delay_s, ceiling=self.max_delay_s)
 
 
 def closed_error(action: str, where: str) -> StorageError:
