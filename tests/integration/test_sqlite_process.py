@@ -117,30 +117,41 @@ async def test_database_errors_in_the_process_are_storage_errors(tmp_path: Path)
         await unmigrated.close()
 
 
-def test_the_process_does_not_outlive_a_killed_worker(tmp_path: Path) -> None:
-    script = textwrap.dedent(
+def _worker_script(database: Path, then: str, *, pushes: int = 1) -> str:
+    """A worker program: it opens a store with its store process at ``database``, queues
+    ``pushes`` pushes, claims one (which starts the process), then runs ``then`` in ``main``
+    (where ``store``, ``now`` and ``lease`` are defined)."""
+    prelude = textwrap.dedent(
         f"""
-        import asyncio, sys
+        import asyncio, signal
         from datetime import UTC, datetime, timedelta
         from faxpush.storage.base import NewPush, PushTarget
         from faxpush.storage.cipher import SecretCipher, generate_key
-        from faxpush.storage.sqlite import SqliteStore
+        from faxpush.storage.sqlite import SqliteStore, _sql
 
         async def main():
             store = await SqliteStore.open(
-                {str(tmp_path / "outbox.db")!r}, SecretCipher([generate_key()]),
-                store_process=True,
+                {str(database)!r}, SecretCipher([generate_key()]), store_process=True
             )
             await store.migrate()
             now = datetime(2024, 5, 1, tzinfo=UTC)
-            push = NewPush("d", "j", PushTarget(url="https://push.example.test/"), "a/b", b"x")
-            await store.enqueue(push, now=now)
-            await store.claim(worker_id="w", limit=1, lease=timedelta(seconds=30), now=now)
-            print(store._process._process.pid, flush=True)
-            await asyncio.sleep(60)
-
-        asyncio.run(main())
+            lease = timedelta(seconds=30)
+            for n in range({pushes}):
+                target = PushTarget(url="https://push.example.test/")
+                await store.enqueue(NewPush(f"d{{n}}", "j", target, "a/b", b"x"), now=now)
+            await store.claim(worker_id="w", limit=1, lease=lease, now=now)
         """
+    )
+    return prelude + textwrap.indent(textwrap.dedent(then), "    ") + "\nasyncio.run(main())\n"
+
+
+def test_the_process_does_not_outlive_a_killed_worker(tmp_path: Path) -> None:
+    script = _worker_script(
+        tmp_path / "outbox.db",
+        """
+        print(store._process._process.pid, flush=True)
+        await asyncio.sleep(60)
+        """,
     )
     worker = subprocess.Popen(
         [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True
@@ -163,43 +174,26 @@ def test_the_process_does_not_outlive_a_killed_worker(tmp_path: Path) -> None:
 def test_a_killed_worker_leaves_no_traceback_from_the_store_process(tmp_path: Path) -> None:
     # Fifty claims are always queued in the store process when its worker is killed: it
     # answers the next one into a closed socket (a broken pipe, or a reset connection).
-    script = textwrap.dedent(
-        f"""
-        import asyncio
-        from datetime import UTC, datetime, timedelta
-        from faxpush.storage.base import NewPush, PushTarget
-        from faxpush.storage.cipher import SecretCipher, generate_key
-        from faxpush.storage.sqlite import SqliteStore, _sql
-
-        async def main():
-            store = await SqliteStore.open(
-                {str(tmp_path / "outbox.db")!r}, SecretCipher([generate_key()]),
-                store_process=True,
-            )
-            await store.migrate()
-            now = datetime(2024, 5, 1, tzinfo=UTC)
-            push = NewPush("d", "j", PushTarget(url="https://push.example.test/"), "a/b", b"x")
-            await store.enqueue(push, now=now)
-            await store.claim(worker_id="w", limit=1, lease=timedelta(seconds=30), now=now)
-            process = store._process
-            params = dict(
-                worker_id="w", limit=1, now=0, claimed_until=1, exclude="[]",
-                receiver_limit=1, held="{{}}",
-            )
-
-            async def claim_forever():
-                while True:
-                    await process.run(
-                        "claim", "claim_due", _sql("claim_due"), _sql("bodies_of"), params
-                    )
-
-            tasks = [asyncio.create_task(claim_forever()) for _ in range(50)]
-            await asyncio.sleep(0.3)
-            print(process._process.pid, flush=True)
-            await asyncio.gather(*tasks)
-
-        asyncio.run(main())
+    script = _worker_script(
+        tmp_path / "outbox.db",
         """
+        process = store._process
+        params = dict(
+            worker_id="w", limit=1, now=0, claimed_until=1, exclude="[]",
+            receiver_limit=1, held="{}",
+        )
+
+        async def claim_forever():
+            while True:
+                await process.run(
+                    "claim", "claim_due", _sql("claim_due"), _sql("bodies_of"), params
+                )
+
+        tasks = [asyncio.create_task(claim_forever()) for _ in range(50)]
+        await asyncio.sleep(0.3)
+        print(process._process.pid, flush=True)
+        await asyncio.gather(*tasks)
+        """,
     )
     worker = subprocess.Popen(
         [sys.executable, "-c", script],
@@ -230,40 +224,20 @@ def test_a_signal_to_the_process_group_leaves_the_store_process_to_its_worker(
     # Ctrl-C in a terminal, or a service manager stopping the whole group, signals the store
     # process too. It must keep serving until its worker has recorded its last results and
     # closed the socket, and leave no traceback.
-    script = textwrap.dedent(
+    script = _worker_script(
+        tmp_path / "outbox.db",
         f"""
-        import asyncio, signal
-        from datetime import UTC, datetime, timedelta
-        from faxpush.storage.base import NewPush, PushTarget
-        from faxpush.storage.cipher import SecretCipher, generate_key
-        from faxpush.storage.sqlite import SqliteStore
-
-        async def main():
-            store = await SqliteStore.open(
-                {str(tmp_path / "outbox.db")!r}, SecretCipher([generate_key()]),
-                store_process=True,
-            )
-            await store.migrate()
-            now = datetime(2024, 5, 1, tzinfo=UTC)
-            for n in range(2):
-                push = NewPush(f"d{{n}}", "j", PushTarget(url="https://push.example.test/"),
-                               "a/b", b"x")
-                await store.enqueue(push, now=now)
-            lease = timedelta(seconds=30)
-            await store.claim(worker_id="w", limit=1, lease=lease, now=now)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler({int(signum)}, stop.set)
-            print(store._process._process.pid, flush=True)
-            await stop.wait()
-            await asyncio.sleep(0.3)  # the signal has reached the store process by now
-            claims = await store.claim(worker_id="w", limit=5, lease=lease, now=now)
-            print("claimed after the signal:", len(claims), flush=True)
-            print("by", store._process._process.pid, flush=True)
-            await store.close()
-
-        asyncio.run(main())
-        """
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler({int(signum)}, stop.set)
+        print(store._process._process.pid, flush=True)
+        await stop.wait()
+        await asyncio.sleep(0.3)  # the signal has reached the store process by now
+        claims = await store.claim(worker_id="w", limit=5, lease=lease, now=now)
+        print("claimed after the signal:", len(claims), flush=True)
+        print("by", store._process._process.pid, flush=True)
+        await store.close()
+        """,
+        pushes=2,
     )
     worker = subprocess.Popen(
         [sys.executable, "-c", script],
