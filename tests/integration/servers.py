@@ -294,19 +294,22 @@ FAST = Timeouts(connect=0.5, read=0.5, total=0.5)
 RELAXED = Timeouts(connect=2.0, read=5.0, total=5.0)
 
 
-class FakeResolver(AbstractResolver):
-    """Answers from a fixed table instead of DNS and records every query."""
+class ScriptedResolver(AbstractResolver):
+    """DNS from a script: one answer list per lookup of a name, the last one repeating; records
+    every query."""
 
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
+    def __init__(self, script: dict[str, list[list[str]]]) -> None:
+        self.script = script
         self.queries: list[str] = []
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         self.queries.append(host)
-        if host not in self.table:
+        if host not in self.script:
             raise OSError(socket.EAI_NONAME, f"unknown host {host}")
+        answers = self.script[host]
+        answer = answers[min(self.queries.count(host), len(answers)) - 1]
         return [
             ResolveResult(
                 hostname=host,
@@ -316,11 +319,18 @@ class FakeResolver(AbstractResolver):
                 proto=0,
                 flags=socket.AI_NUMERICHOST,
             )
-            for address in self.table[host]
+            for address in answer
         ]
 
     async def close(self) -> None:
         return None
+
+
+class FakeResolver(ScriptedResolver):
+    """Answers from a fixed table (the same answer at every lookup) instead of DNS."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        super().__init__({host: [answer] for host, answer in table.items()})
 
 
 @asynccontextmanager

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.abc import ResolveResult
 from yarl import URL
 
 from faxpush.core.models import AuthMethod
@@ -39,44 +39,13 @@ from faxpush.delivery.worker import delivery_engine
 from faxpush.receiver.checker import EndpointChecker
 from faxpush.storage.base import NewPush, PushState, PushTarget
 from faxpush.storage.memory import MemoryStore
-from tests.integration.servers import always_ok, push, push_session, serve
+from tests.integration.servers import ScriptedResolver, always_ok, push, push_session, serve
 
 PUBLIC_V4 = "93.184.215.14"  # public addresses the wire turns into 127.0.0.1
 PUBLIC_V6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
 TEREDO_10_0_0_1 = "2001:0:4136:e378:8000:63bf:f5ff:fffe"  # Teredo client 10.0.0.1
 TEREDO_8_8_8_8 = "2001:0:4136:e378:8000:63bf:f7f7:f7f7"  # Teredo client 8.8.8.8
 SETTING = "FAXPUSH_ALLOWED_NETWORKS"
-
-
-class ScriptedResolver(AbstractResolver):
-    """DNS from a script: one answer list per lookup of a name, the last one repeating."""
-
-    def __init__(self, script: dict[str, list[list[str]]]) -> None:
-        self.script = script
-        self.queries: list[str] = []
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.queries.append(host)
-        if host not in self.script:
-            raise OSError(socket.EAI_NONAME, f"unknown host {host}")
-        answers = self.script[host]
-        answer = answers[min(self.queries.count(host), len(answers)) - 1]
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in answer
-        ]
-
-    async def close(self) -> None:
-        return None
 
 
 class UnexpectedConnectError(AssertionError):
