@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from faxpush.core.errors import StorageError
 from faxpush.core.settings import Settings
 from faxpush.delivery.hooks import AttemptDetails, AttemptHook, call_hooks, log_attempt
-from faxpush.delivery.judge import InternalFailure, NotSent, SendOutcome, judge_attempt
+from faxpush.delivery.judge import InternalFailure, SendOutcome, judge_attempt, not_sent
 from faxpush.delivery.outage import Outage
 from faxpush.storage.base import AttemptResult, ClaimedPush, PushRecord, Store, receiver_key
 
@@ -250,7 +250,7 @@ class Dispatcher:
             started = self._clock()
             try:
                 outcome: SendOutcome = (
-                    NotSent(claim.unreadable)
+                    not_sent(claim.unreadable)
                     if claim.unreadable is not None
                     else await self._send(push)
                 )

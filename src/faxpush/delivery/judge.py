@@ -38,7 +38,8 @@ class SendOutcome(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class InternalFailure:
-    """Stands in for a send that raised: recorded as a retryable internal error."""
+    """Stands in for a send that raised, recorded as a retryable internal error; or, with
+    another ``error_class``, for a send that could not start (see :func:`not_sent`)."""
 
     error_message: str
     duration_ms: float
@@ -53,22 +54,10 @@ class InternalFailure:
         return {}
 
 
-@dataclass(frozen=True, slots=True)
-class NotSent:
-    """Stands in for a push that could not be sent at all because its stored credentials
-    cannot be opened: recorded as an attempt that failed for good, with the reason and fix."""
-
-    error_message: str
-    duration_ms: float = 0.0
-    http_status: int | None = None
-    error_class: str | None = ErrorClass.AUTH.value  # credentials unsendable: fails for good
-    retry_after: str | None = None
-    auth_steps: tuple[str, ...] = ()
-    response_body: bytes = b""
-
-    @property
-    def response_headers(self) -> Mapping[str, str]:
-        return {}
+def not_sent(reason: str) -> InternalFailure:
+    """The outcome of a push that was not sent because its stored credentials cannot be
+    opened: an ``auth`` failure, final, whose message gives the reason and the fix."""
+    return InternalFailure(reason, 0.0, error_class=ErrorClass.AUTH.value)
 
 
 def judge_attempt(
