@@ -4,16 +4,14 @@ Three cooperating tasks share one event loop:
 
 * the *feeder* leases batches of due pushes from the store and hands them out, keeping at
   most ``concurrency`` sends in flight overall and ``per_host_concurrency`` per receiver.
-  The worker holds at most twice the per-host limit for one receiver: a claim gives each
-  receiver only what is left of that share, and leaves out the receivers whose share is
-  used up. One receiver that hangs with a large backlog therefore holds a small part of the
-  worker, and pushes to the others are claimed at once: 100 pushes to a healthy receiver,
-  queued behind 1,000 to a hanging one, used to wait 21 s for the first claim's 128 pushes
-  to the hanging one to time out;
+  The worker holds at most twice the per-host limit for one receiver (a claim gives each
+  receiver what is left of that share), so one hanging receiver cannot hold the others back;
 * the *committer* writes finished attempts in groups: everything that finished while the
   previous transaction ran (at most ``commit_batch``) goes into the next one, so under load
   one transaction carries many pushes and an idle worker commits at once;
 * the *renewer* extends the leases of everything held, and drops pushes whose lease was lost.
+  A push this worker claims again after its own lease expired (the store was away) is
+  never sent twice at once.
 
 A store that fails (database down, disk full) is retried with capped exponential backoff,
 logged once when it starts failing and once when it works again (see ``outage``). A claimed
@@ -94,6 +92,8 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending_results: list[_Pending] = []
         self._finishing: set[str] = set()  # delivery ids whose results await their commit
+        self._started: set[str] = set()  # delivery ids being sent or awaiting their commit
+        self._reclaims: dict[str, ClaimedPush] = {}  # started pushes claimed again (see below)
         self._results_ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._claiming = Outage("claiming pushes", logger, rng=rng)
@@ -167,6 +167,9 @@ class Dispatcher:
         self._claiming.succeeded()
         capped = False
         for claim in claims:
+            if claim.push.delivery_id in self._held:
+                self._reclaimed(claim)
+                continue
             receiver = receiver_key(claim.push.target.url)
             self._held[claim.push.delivery_id] = (claim.claim_id, receiver)
             held[receiver] += 1
@@ -174,6 +177,20 @@ class Dispatcher:
             self._waiting.setdefault(receiver, deque()).append(claim)
         self._dispatch()
         return len(claims), capped
+
+    def _reclaimed(self, claim: ClaimedPush) -> None:
+        """Our own lease on a push expired while the store was away, and a claim returned it.
+
+        The new claim replaces the old one. A push still being sent is never sent a second
+        time at once: its result is recorded under the new claim, or, if it was already on
+        its way to the store under the old one, the push is sent again after it."""
+        delivery_id = claim.push.delivery_id
+        receiver = self._held[delivery_id][1]
+        self._held[delivery_id] = (claim.claim_id, receiver)
+        if delivery_id in self._started:
+            self._reclaims[delivery_id] = claim
+        else:  # still waiting for a slot: the old claim is skipped when its turn comes
+            self._waiting.setdefault(receiver, deque()).append(claim)
 
     async def _idle_timeout(self) -> float:
         poll = self._settings.poll_interval
@@ -238,6 +255,7 @@ class Dispatcher:
                     continue  # lease lost while waiting: another worker owns it
                 self._inflight_total += 1
                 self._inflight_per_receiver[receiver] += 1
+                self._started.add(claim.push.delivery_id)
                 task = asyncio.create_task(self._deliver(claim, receiver))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -280,10 +298,16 @@ class Dispatcher:
                 self._results_ready.set()  # lets the committer notice the last send at shutdown
                 self._dispatch()
 
-    def _free_slot(self, claim: ClaimedPush, receiver: str) -> None:
+    def _free_slot(self, claim: ClaimedPush, receiver: str, recorded_as: str = "") -> None:
         self._inflight_total -= 1
         self._inflight_per_receiver[receiver] -= 1
-        self._unhold(claim.push.delivery_id, claim.claim_id)
+        delivery_id = claim.push.delivery_id
+        self._started.discard(delivery_id)
+        again = self._reclaims.pop(delivery_id, None)
+        if again is not None and again.claim_id != recorded_as:
+            self._waiting.setdefault(receiver, deque()).append(again)
+            return
+        self._unhold(delivery_id, recorded_as or claim.claim_id)
 
     # --- group commit ----------------------------------------------------------------------
     async def _commit_loop(self) -> None:
@@ -301,7 +325,7 @@ class Dispatcher:
             await self._commit(batch)
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        results = [r for r, _, _, _ in batch]
+        results = [self._under_current_claim(r) for r, _, _, _ in batch]
         applied: set[str] | None = None
         give_up = time.monotonic() + _COMMIT_PATIENCE_S
         while applied is None:
@@ -321,14 +345,18 @@ class Dispatcher:
                 len(results),
                 ", ".join(r.delivery_id for r in results[:5]) + (", …" if len(results) > 5 else ""),
             )
-        for result, details, claim, receiver in batch:
+        for result, (_, details, claim, receiver) in zip(results, batch, strict=True):
             if applied is not None:
                 ok = result.delivery_id in applied
                 call_hooks(self._hooks, details if ok else replace(details, applied=False))
             self.sent += 1
             self._finishing.discard(result.delivery_id)
-            self._free_slot(claim, receiver)
+            self._free_slot(claim, receiver, recorded_as=result.claim_id)
         self._dispatch()
+
+    def _under_current_claim(self, result: AttemptResult) -> AttemptResult:
+        again = self._reclaims.get(result.delivery_id)
+        return result if again is None else replace(result, claim_id=again.claim_id)
 
     # --- leases and shutdown ---------------------------------------------------------------
     async def _renew_loop(self) -> None:
