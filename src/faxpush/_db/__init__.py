@@ -1,0 +1,11 @@
+"""The private database layer shared by faxpush's three stores: the outbox (``storage``), the
+emulator's job store (``storage.*_jobs``) and the receiver inbox (``receiver.inbox``).
+
+* :mod:`.queries` loads a store's ``.sql`` query files: named blocks, each with a one-line
+  description;
+* :mod:`.migrations` loads a store's numbered migrations and applies them, one migrator per
+  dialect, each store keeping its own schema-version table.
+
+Each store keeps its own schema, migrations and queries in its own package; this layer holds
+only what every store does the same way.
+"""
