@@ -18,13 +18,13 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, LiteralString
 
 from faxpush._db.queries import split_statements
+from faxpush.core.errors import StorageError
 
 if TYPE_CHECKING:  # asyncpg is imported by the PostgreSQL stores only
     from asyncpg import Connection
     from asyncpg.pool import PoolConnectionProxy
 
     PgConnection = Connection[Any] | PoolConnectionProxy[Any]
-from faxpush.core.errors import StorageError
 
 _MIGRATION_NAME = re.compile(r"(\d{4})_(\w+)\.sql")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
