@@ -33,10 +33,11 @@ from pathlib import Path
 import aiohttp
 
 from faxpush.core.settings import Settings
+from faxpush.core.targets import PushTarget
 from faxpush.delivery.hooks import AttemptDetails
 from faxpush.delivery.worker import delivery_engine
 from faxpush.heap import settle_heap
-from faxpush.storage.base import NewPush, PushTarget
+from faxpush.storage.base import NewPush
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
 from receiver import receiver_process  # bench/receiver.py, run as a script

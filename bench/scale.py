@@ -36,7 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from faxpush.storage.base import NewPush, PushState, PushTarget, Store
+from faxpush.core.targets import PushTarget
+from faxpush.storage.base import NewPush, PushState, Store
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore

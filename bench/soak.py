@@ -231,7 +231,8 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
 
 # --- worker mode ------------------------------------------------------------------------------
 async def enqueue_batch(store: Any, url: str, start: int, count: int) -> None:
-    from faxpush.storage.base import NewPush, PushTarget
+    from faxpush.core.targets import PushTarget
+    from faxpush.storage.base import NewPush
     from faxpush.storage.sqlite import insert_push
 
     cipher = store.cipher

@@ -28,7 +28,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from faxpush.storage.base import AttemptRecord, AttemptResult, NewPush, PushTarget, Verdict
+from faxpush.core.targets import PushTarget
+from faxpush.storage.base import AttemptRecord, AttemptResult, NewPush, Verdict
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
 

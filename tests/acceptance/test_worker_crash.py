@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from faxpush.storage.base import NewPush, PushState, PushTarget
+from faxpush.core.targets import PushTarget
+from faxpush.storage.base import NewPush, PushState
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
 

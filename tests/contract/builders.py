@@ -7,16 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
-from faxpush.storage.base import (
-    AttemptRecord,
-    AttemptResult,
-    ClaimedPush,
-    ClientAuthStyle,
-    NewPush,
-    PushTarget,
-    Store,
-    Verdict,
-)
+from faxpush.core.targets import ClientAuthStyle, PushTarget
+from faxpush.storage.base import AttemptRecord, AttemptResult, ClaimedPush, NewPush, Store, Verdict
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SOON = NOW + timedelta(seconds=1)  # after everything enqueue_many creates

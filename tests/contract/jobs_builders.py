@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from faxpush.core.models import AuthMethod, FaxJobReport, RecipientStatus
 from faxpush.core.secrets import Secret
-from faxpush.storage.base import NewPush, PushTarget
+from faxpush.core.targets import PushTarget
+from faxpush.storage.base import NewPush
 from faxpush.storage.jobs_base import JobStore, NewJob
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)

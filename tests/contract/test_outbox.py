@@ -9,7 +9,8 @@ import pytest
 from faxpush.core.errors import InputError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
-from faxpush.storage.base import ClientAuthStyle, PushState, Store, receiver_key
+from faxpush.core.targets import ClientAuthStyle
+from faxpush.storage.base import PushState, Store, receiver_key
 
 from .builders import LEASE, NOW, PASSWORD, SOON, claim_all, enqueue_many, new_push
 

@@ -9,7 +9,8 @@ import pytest
 from faxpush.core.errors import ConfigurationError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
-from faxpush.storage.base import Account, ClientAuthStyle, PushFormat, Store
+from faxpush.core.targets import Account, ClientAuthStyle, PushFormat
+from faxpush.storage.base import Store
 from faxpush.storage.cipher import SecretCipher, generate_key
 
 from .builders import NOW, PASSWORD, claim_all, enqueue_many, new_push

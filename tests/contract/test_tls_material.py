@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from faxpush.core.secrets import Secret
-from faxpush.storage.base import Account, NewPush, PushTarget, Store
+from faxpush.core.targets import Account, PushTarget
+from faxpush.storage.base import NewPush, Store
 from faxpush.storage.cipher import SecretCipher, generate_key
 
 from .builders import NOW, claim_all, new_push

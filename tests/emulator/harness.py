@@ -16,11 +16,11 @@ from typing import Any
 import aiohttp
 
 from faxpush.core.settings import Settings
+from faxpush.core.targets import Account
 from faxpush.emulator.accounts import save_login
 from faxpush.emulator.app import EmulatorServices
 from faxpush.emulator.config import EmulatorConfig
 from faxpush.emulator.serve import ServerInfo, run_server
-from faxpush.storage.base import Account
 from faxpush.storage.cipher import generate_key
 from faxpush.storage.jobs_base import JobRecord, JobState
 

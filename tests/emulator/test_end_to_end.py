@@ -17,9 +17,10 @@ from faxpush.core.json_codec import JSON_CONTENT_TYPE, render_json
 from faxpush.core.models import AuthMethod, FaxJobReport
 from faxpush.core.rest_view import to_rest_report
 from faxpush.core.secrets import Secret
+from faxpush.core.targets import Account, PushFormat
 from faxpush.core.templates import PushTemplate
 from faxpush.core.xml_codec import XML_CONTENT_TYPE, render_xml
-from faxpush.storage.base import Account, PushFormat, PushRecord, PushState
+from faxpush.storage.base import PushRecord, PushState
 from faxpush.storage.jobs_base import JobRecord
 from tests.integration.servers import (
     DigestServer,

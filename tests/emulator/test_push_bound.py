@@ -15,12 +15,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faxpush.core.targets import Account, PushFormat
 from faxpush.emulator.config import SimulatorConfig
 from faxpush.emulator.intake import push_may_exceed
 from faxpush.emulator.plan import count_job_pages, new_job_id, plan_job
 from faxpush.emulator.pushes import render_push_body
 from faxpush.emulator.validation import parse_job_request
-from faxpush.storage.base import Account, PushFormat
 
 NOW = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)
 _NUMBERS = st.sampled_from(["123", "+12125550101", "+12125550102", "+4989123456", "0049 89 1"])

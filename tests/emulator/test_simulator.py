@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from faxpush.core.settings import Settings
+from faxpush.core.targets import Account
 from faxpush.emulator.config import SimulatorConfig
 from faxpush.emulator.plan import PageCount, plan_job
 from faxpush.emulator.simulator import Simulator
 from faxpush.emulator.validation import parse_job_request
-from faxpush.storage.base import Account, PushState
+from faxpush.storage.base import PushState
 from faxpush.storage.jobs_base import JobState, NewJob
 from faxpush.storage.memory import MemoryStore
 from faxpush.storage.memory_jobs import MemoryJobStore

@@ -28,10 +28,10 @@ from multidict import CIMultiDict
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
+from faxpush.core.targets import ClientAuthStyle, PushTarget
 from faxpush.delivery.auth import DigestNonceCache, TokenCache
 from faxpush.delivery.http import Timeouts, build_session
 from faxpush.delivery.send import SendResult, send_push
-from faxpush.storage.base import ClientAuthStyle, PushTarget
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

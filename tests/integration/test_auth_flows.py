@@ -15,11 +15,11 @@ from faxpush.core.digest import DigestChallenge
 from faxpush.core.errors import StorageError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
+from faxpush.core.targets import ClientAuthStyle
 from faxpush.delivery.auth import DigestNonceCache, TokenCache
 from faxpush.delivery.auth.token_cache import IssuedToken
 from faxpush.delivery.http import DELIVERY_ID_HEADER, Timeouts
 from faxpush.delivery.send import SendResult
-from faxpush.storage.base import ClientAuthStyle
 from tests.integration.servers import (
     DigestServer,
     LocalServer,

@@ -16,9 +16,10 @@ from aiohttp import web
 
 from faxpush.core.outcome import Verdict
 from faxpush.core.settings import Settings
+from faxpush.core.targets import PushTarget
 from faxpush.delivery.hooks import AttemptDetails
 from faxpush.delivery.worker import delivery_engine
-from faxpush.storage.base import NewPush, PushState, PushTarget, Store
+from faxpush.storage.base import NewPush, PushState, Store
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
 

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from faxpush.storage.base import NewPush, PushState, PushTarget
+from faxpush.core.targets import PushTarget
+from faxpush.storage.base import NewPush, PushState
 from faxpush.storage.sqlite import SqliteStore, insert_push
 
 from .servers import LocalServer, serve

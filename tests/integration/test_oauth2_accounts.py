@@ -16,7 +16,8 @@ from aiohttp import web
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
-from faxpush.storage.base import NewPush, PushState, PushTarget, Store
+from faxpush.core.targets import PushTarget
+from faxpush.storage.base import NewPush, PushState, Store
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from faxpush.core.errors import StorageError
-from faxpush.storage.base import NewPush, PushTarget
+from faxpush.core.targets import PushTarget
+from faxpush.storage.base import NewPush
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
 
@@ -125,7 +126,8 @@ def _worker_script(database: Path, then: str, *, pushes: int = 1) -> str:
         f"""
         import asyncio, signal
         from datetime import UTC, datetime, timedelta
-        from faxpush.storage.base import NewPush, PushTarget
+        from faxpush.core.targets import PushTarget
+        from faxpush.storage.base import NewPush
         from faxpush.storage.cipher import SecretCipher, generate_key
         from faxpush.storage.sqlite import SqliteStore, _sql
 

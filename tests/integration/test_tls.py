@@ -19,11 +19,11 @@ from faxpush.core.models import AuthMethod
 from faxpush.core.outcome import Verdict, classify
 from faxpush.core.secrets import Secret
 from faxpush.core.settings import Settings
+from faxpush.core.targets import PushTarget
 from faxpush.delivery.auth import TokenCache
 from faxpush.delivery.http import Timeouts, session_from_settings
 from faxpush.delivery.send import SendResult, send_push
 from faxpush.delivery.tls import TlsContexts, TlsMaterialError
-from faxpush.storage.base import PushTarget
 
 from .tls_servers import EXPIRED, Pki, alerting_tls_server, serve_tls
 

@@ -13,8 +13,9 @@ import pytest
 
 from faxpush.core.errors import ConfigurationError, InputError
 from faxpush.core.secrets import Secret
+from faxpush.core.targets import Account
 from faxpush.emulator.passwords import hash_password, verify_password
-from faxpush.storage.base import Account, PushRecord, PushState, Store, Verdict
+from faxpush.storage.base import PushRecord, PushState, Store, Verdict
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.copy import copy_outbox
 from faxpush.storage.jobs_base import JobRecord, JobState, JobStore, Login

@@ -9,8 +9,9 @@ import pytest
 
 from faxpush.core.errors import StorageError
 from faxpush.core.secrets import Secret
+from faxpush.core.targets import Account
 from faxpush.storage._sqlfiles import migrations
-from faxpush.storage.base import Account, PushState
+from faxpush.storage.base import PushState
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.factory import open_store as open_store_from_url
 from faxpush.storage.postgres import PostgresStore

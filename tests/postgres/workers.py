@@ -15,7 +15,8 @@ from pathlib import Path
 from aiohttp import web
 
 from faxpush.core.models import AuthMethod
-from faxpush.storage.base import NewPush, PushTarget, Store
+from faxpush.core.targets import PushTarget
+from faxpush.storage.base import NewPush, Store
 from faxpush.storage.cipher import generate_key
 from tests.contract.builders import NOW
 

@@ -11,11 +11,11 @@ import pytest
 from faxpush.core.formats import ReportFormat, render_report
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
+from faxpush.core.targets import PushTarget
 from faxpush.delivery.auth import DigestNonceCache, TokenCache
 from faxpush.delivery.http import Timeouts, build_session
 from faxpush.delivery.send import send_push
 from faxpush.receiver.inbox import SqliteInbox
-from faxpush.storage.base import PushTarget
 from tests.receiver.cli import listen
 from tests.samples import FULL_REPORT_MODEL, MINIMAL_REPORT_MODEL
 

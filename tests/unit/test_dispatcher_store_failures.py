@@ -18,17 +18,11 @@ import pytest
 
 from faxpush.core.errors import StorageError
 from faxpush.core.settings import Settings
+from faxpush.core.targets import PushTarget
 from faxpush.delivery.dispatcher import Dispatcher
 from faxpush.delivery.judge import SendOutcome
 from faxpush.delivery.outage import Outage
-from faxpush.storage.base import (
-    AttemptResult,
-    ClaimedPush,
-    NewPush,
-    PushRecord,
-    PushState,
-    PushTarget,
-)
+from faxpush.storage.base import AttemptResult, ClaimedPush, NewPush, PushRecord, PushState
 from faxpush.storage.memory import MemoryStore
 
 

@@ -18,9 +18,10 @@ import pytest
 
 from faxpush.core.errors import ConfigurationError, StorageError
 from faxpush.core.secrets import Secret
+from faxpush.core.targets import PushTarget
 from faxpush.storage import _sqlfiles
 from faxpush.storage._sqlite_connection import split_statements
-from faxpush.storage.base import NewPush, PushState, PushTarget
+from faxpush.storage.base import NewPush, PushState
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.factory import open_store, sqlite_path
 from faxpush.storage.memory import MemoryStore

@@ -6,8 +6,9 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from faxpush.core.targets import Account, PushTarget
 from faxpush.storage import _sqlfiles
-from faxpush.storage.base import Account, NewPush, PushTarget
+from faxpush.storage.base import NewPush
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
 

@@ -23,10 +23,11 @@ from faxpush.core.models import AuthMethod
 from faxpush.core.outcome import Verdict
 from faxpush.core.secrets import Secret
 from faxpush.core.settings import Settings
+from faxpush.core.targets import ClientAuthStyle, PushTarget
 from faxpush.delivery.hooks import AttemptDetails
 from faxpush.delivery.http import check_http_url
 from faxpush.delivery.worker import delivery_engine
-from faxpush.storage.base import ClientAuthStyle, NewPush, PushRecord, PushState, PushTarget, Store
+from faxpush.storage.base import NewPush, PushRecord, PushState, Store
 
 app = typer.Typer(help="Send a single push right now.", no_args_is_help=True)
 

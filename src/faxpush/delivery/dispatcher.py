@@ -6,9 +6,7 @@ Three cooperating tasks share one event loop:
   most ``concurrency`` sends in flight overall and ``per_host_concurrency`` per receiver.
   The worker holds at most twice the per-host limit for one receiver (a claim gives each
   receiver what is left of that share), so one hanging receiver cannot hold the others back;
-* the *committer* writes finished attempts in groups: everything that finished while the
-  previous transaction ran (at most ``commit_batch``) goes into the next one, so under load
-  one transaction carries many pushes and an idle worker commits at once;
+* the *committer* writes finished attempts in groups (see ``committer``);
 * the *renewer* extends the leases of everything held, and drops pushes whose lease was lost.
   A push this worker claims again after its own lease expired (the store was away) is
   never sent twice at once.
@@ -29,29 +27,23 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from faxpush.core.errors import StorageError
 from faxpush.core.settings import Settings
-from faxpush.delivery.hooks import AttemptDetails, AttemptHook, call_hooks, log_attempt
+from faxpush.delivery.committer import Committer
+from faxpush.delivery.hooks import AttemptHook, log_attempt
 from faxpush.delivery.judge import InternalFailure, SendOutcome, judge_attempt, not_sent
 from faxpush.delivery.outage import Outage
-from faxpush.storage.base import AttemptResult, ClaimedPush, PushRecord, Store, receiver_key
+from faxpush.storage.base import ClaimedPush, PushRecord, Store, receiver_key
 
 logger = logging.getLogger("faxpush.delivery")
 
 SendFn = Callable[[PushRecord], Awaitable[SendOutcome]]
 Clock = Callable[[], datetime]
-# A finished attempt waiting for the committer, with the send slot it still occupies.
-_Pending = tuple[AttemptResult, AttemptDetails, ClaimedPush, str]
-# How long one batch of results is retried before it is given up (the pushes' leases then
-# expire and they are sent again); shorter than a lease, longer than a database restart.
-_COMMIT_PATIENCE_S = 8.0
 
 
 def utcnow() -> datetime:
@@ -76,7 +68,6 @@ class Dispatcher:
         self._send = send
         self._settings = settings
         self._schedule = settings.retry_schedule
-        self._hooks = hooks
         self._clock = clock
         self._rng = rng
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
@@ -90,18 +81,22 @@ class Dispatcher:
         self._inflight_total = 0
         self._inflight_per_receiver: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._pending_results: list[_Pending] = []
-        self._finishing: set[str] = set()  # delivery ids whose results await their commit
         self._started: set[str] = set()  # delivery ids being sent or awaiting their commit
         self._reclaims: dict[str, ClaimedPush] = {}  # started pushes claimed again (see below)
-        self._results_ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._claiming = Outage("claiming pushes", logger, rng=rng)
         self._renewing = Outage("renewing leases", logger, rng=rng)
-        self._recording = Outage("recording attempts", logger, rng=rng)
+        self._committer = Committer(
+            store,
+            hooks=hooks,
+            clock=clock,
+            batch_size=settings.commit_batch,
+            current_claim=self._reclaimed_as,
+            recorded=self._recorded,
+            rng=rng,
+        )
         self._stopping = False
         self._claim_delay = 0.0  # how long to back off after the last failed claim
-        self.sent = 0  # attempts completed by this dispatcher (for progress and tests)
 
     # --- public ----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -112,9 +107,17 @@ class Dispatcher:
     def in_flight(self) -> int:
         return self._inflight_total
 
+    @property
+    def sent(self) -> int:
+        """Attempts completed by this dispatcher (for progress and tests)."""
+        return self._committer.sent
+
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then shut down gracefully."""
-        committer = asyncio.create_task(self._commit_loop(), name="faxpush-committer")
+        committer = asyncio.create_task(
+            self._committer.run(lambda: self._stopping and self._inflight_total == 0),
+            name="faxpush-committer",
+        )
         renewer = asyncio.create_task(self._renew_loop(), name="faxpush-renewer")
         try:
             await self._feed_loop(stop)
@@ -122,7 +125,7 @@ class Dispatcher:
             self._stopping = True
             await self._shutdown()
             renewer.cancel()
-            self._results_ready.set()
+            self._committer.nudge()
             await committer
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -288,14 +291,12 @@ class Dispatcher:
             )
             # From here the committer owns the send slot and frees it once the result is
             # committed, so this task ends without waiting for the transaction.
-            self._pending_results.append((result, details, claim, receiver))
-            self._finishing.add(push.delivery_id)
+            self._committer.add((result, details, claim, receiver))
             queued = True
-            self._results_ready.set()
         finally:
             if not queued:
                 self._free_slot(claim, receiver)
-                self._results_ready.set()  # lets the committer notice the last send at shutdown
+                self._committer.nudge()  # lets it notice the last send at shutdown
                 self._dispatch()
 
     def _free_slot(self, claim: ClaimedPush, receiver: str, recorded_as: str = "") -> None:
@@ -309,54 +310,14 @@ class Dispatcher:
             return
         self._unhold(delivery_id, recorded_as or claim.claim_id)
 
-    # --- group commit ----------------------------------------------------------------------
-    async def _commit_loop(self) -> None:
-        settings = self._settings
-        while True:
-            if not self._pending_results:
-                if self._stopping and self._inflight_total == 0:
-                    return
-                await self._results_ready.wait()
-                self._results_ready.clear()
-                continue
-            # Natural group commit: whatever finished while the last commit ran goes next.
-            batch = self._pending_results[: settings.commit_batch]
-            del self._pending_results[: len(batch)]
-            await self._commit(batch)
-
-    async def _commit(self, batch: list[_Pending]) -> None:
-        results = [self._under_current_claim(r) for r, _, _, _ in batch]
-        applied: set[str] | None = None
-        give_up = time.monotonic() + _COMMIT_PATIENCE_S
-        while applied is None:
-            try:
-                applied = await self._store.finish(results, now=self._clock())
-            except StorageError as exc:
-                delay = self._recording.failed(exc)
-                if time.monotonic() + delay > give_up:
-                    break
-                await asyncio.sleep(delay)
-            else:
-                self._recording.succeeded()
-        if applied is None:
-            # Not recorded: the leases expire and the pushes are sent again (at least once).
-            logger.error(
-                "could not record %d attempts (pushes %s); they will be sent again",
-                len(results),
-                ", ".join(r.delivery_id for r in results[:5]) + (", …" if len(results) > 5 else ""),
-            )
-        for result, (_, details, claim, receiver) in zip(results, batch, strict=True):
-            if applied is not None:
-                ok = result.delivery_id in applied
-                call_hooks(self._hooks, details if ok else replace(details, applied=False))
-            self.sent += 1
-            self._finishing.discard(result.delivery_id)
-            self._free_slot(claim, receiver, recorded_as=result.claim_id)
+    def _recorded(self, group: list[tuple[ClaimedPush, str, str]]) -> None:
+        for claim, receiver, claim_id in group:
+            self._free_slot(claim, receiver, recorded_as=claim_id)
         self._dispatch()
 
-    def _under_current_claim(self, result: AttemptResult) -> AttemptResult:
-        again = self._reclaims.get(result.delivery_id)
-        return result if again is None else replace(result, claim_id=again.claim_id)
+    def _reclaimed_as(self, delivery_id: str) -> str | None:
+        again = self._reclaims.get(delivery_id)
+        return None if again is None else again.claim_id
 
     # --- leases and shutdown ---------------------------------------------------------------
     async def _renew_loop(self) -> None:
@@ -382,7 +343,8 @@ class Dispatcher:
         """Whether the push is held under ``claim_id`` and not finished: a push whose result
         was committed while the renewal ran is not renewed, yet its lease was not lost."""
         held = self._held.get(delivery_id)
-        return held is not None and held[0] == claim_id and delivery_id not in self._finishing
+        finishing = self._committer.finishing
+        return held is not None and held[0] == claim_id and delivery_id not in finishing
 
     async def _shutdown(self) -> None:
         """Stop claiming, release what was not started, give sends a grace period."""
@@ -397,7 +359,7 @@ class Dispatcher:
         _, still = await asyncio.wait(set(self._tasks), timeout=self._settings.shutdown_grace)
         if still:
             logger.warning("%d pushes still sending after the grace period; releasing", len(still))
-            recorded = {r.delivery_id for r, _, _, _ in self._pending_results}
+            recorded = self._committer.waiting()
             unsent = [(d, c) for d, (c, _) in self._held.items() if d not in recorded]
             for task in still:
                 task.cancel()

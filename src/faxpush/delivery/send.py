@@ -34,6 +34,7 @@ from faxpush.core.errors import (
     AuthenticationFailedError,
     ConfigurationError,
 )
+from faxpush.core.targets import PushTarget
 from faxpush.delivery.auth import AuthTrace, build_auth_middleware
 from faxpush.delivery.auth.basic import BasicAuthMiddleware
 from faxpush.delivery.auth.digest import DigestNonceCache
@@ -50,7 +51,7 @@ from faxpush.delivery.http import (
     tls_contexts,
 )
 from faxpush.delivery.tls import TlsError, TlsMaterialError, reset_hint, tls_failure
-from faxpush.storage.base import RESPONSE_BODY_LIMIT, PushTarget
+from faxpush.storage.base import RESPONSE_BODY_LIMIT
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import aiohttp
 
 from faxpush.core.errors import ConfigurationError, InputError, PermanentDeliveryError
 from faxpush.core.secrets import Secret
-from faxpush.storage.base import PushTarget
+from faxpush.core.targets import PushTarget
 
 CA_BUNDLE_ENV: Final = "FAXPUSH_CA_BUNDLE"
 MAX_PEM_BYTES: Final = 256 * 1024

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Final
 
 from faxpush.core.settings import Settings
+from faxpush.core.targets import Account
 from faxpush.emulator.auth import Caller
 from faxpush.emulator.config import SimulatorConfig
 from faxpush.emulator.dedup import dedup_key
@@ -25,7 +26,6 @@ from faxpush.emulator.plan import PageCount, count_job_pages, new_job_id, plan_j
 from faxpush.emulator.pushes import account_push_target, check_push_size, job_push_target
 from faxpush.emulator.times import parse_timestamp
 from faxpush.emulator.validation import FaxJobRequest, parse_job_request
-from faxpush.storage.base import Account
 from faxpush.storage.jobs_base import NewJob
 
 INLINE_BODY_BYTES: Final = 8 * 1024

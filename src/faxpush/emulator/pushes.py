@@ -14,10 +14,11 @@ from faxpush.core.errors import TemplateError
 from faxpush.core.json_codec import JSON_CONTENT_TYPE, render_json
 from faxpush.core.models import AuthMethod, FaxJobReport
 from faxpush.core.secrets import Secret
+from faxpush.core.targets import Account, ClientAuthStyle, PushFormat, PushTarget
 from faxpush.core.templates import PushTemplate
 from faxpush.core.xml_codec import XML_CONTENT_TYPE, render_xml
 from faxpush.emulator.validation import HttpStatusPushIn, JobRequestError
-from faxpush.storage.base import Account, ClientAuthStyle, NewPush, PushFormat, PushTarget
+from faxpush.storage.base import NewPush
 from faxpush.storage.jobs_base import JobRecord
 
 logger = logging.getLogger("faxpush.emulator")

@@ -20,10 +20,11 @@ from datetime import UTC, datetime, timedelta
 from faxpush.core.errors import FaxpushError
 from faxpush.core.models import FaxJobReport
 from faxpush.core.settings import Settings
+from faxpush.core.targets import Account
 from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.plan import JobPlan
 from faxpush.emulator.pushes import build_push
-from faxpush.storage.base import Account, Store
+from faxpush.storage.base import Store
 from faxpush.storage.jobs_base import FinishedJob, JobRecord, JobStore
 
 logger = logging.getLogger("faxpush.emulator")

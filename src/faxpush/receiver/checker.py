@@ -32,13 +32,13 @@ import aiohttp
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
+from faxpush.core.targets import ClientAuthStyle, PushTarget
 from faxpush.delivery.auth import TokenCache
 from faxpush.delivery.auth.digest import DigestNonceCache
 from faxpush.delivery.guard import IPNetwork
 from faxpush.delivery.http import DELIVERY_ID_HEADER, Timeouts, build_session, display_url
 from faxpush.delivery.send import SendResult, send_push
 from faxpush.delivery.tls import TlsContexts
-from faxpush.storage.base import ClientAuthStyle, PushTarget
 
 XML_TYPE: Final = "text/xml; charset=UTF-8"
 JSON_TYPE: Final = "application/json"

@@ -21,12 +21,12 @@ from yarl import URL
 
 from faxpush.core.errors import AuthenticationFailedError, RetryableDeliveryError
 from faxpush.core.secrets import Secret
+from faxpush.core.targets import ClientAuthStyle
 from faxpush.delivery.auth.token_cache import IssuedToken, TokenCache
 from faxpush.delivery.auth.trace import AuthTrace
 from faxpush.delivery.guard import BlockedAddressError
 from faxpush.delivery.http import Timeouts, display_url, read_capped
 from faxpush.delivery.tls import TlsError, presents_client_cert, tls_failure
-from faxpush.storage.base import ClientAuthStyle
 
 TOKEN_RESPONSE_LIMIT = 64 * 1024
 _CREDENTIAL_ERRORS = frozenset({"invalid_client", "invalid_grant", "unauthorized_client"})
