@@ -7,7 +7,7 @@ from pathlib import Path
 
 from faxpush.cli.check_endpoint import render_table
 from faxpush.core.targets import PushTarget
-from faxpush.receiver.checker import CheckResult
+from faxpush.delivery.checker import CheckResult
 from faxpush.storage.base import NewPush
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore

@@ -28,6 +28,7 @@ from faxpush.core.models import AuthMethod
 from faxpush.core.outcome import Verdict, classify
 from faxpush.core.settings import Settings
 from faxpush.core.targets import PushTarget
+from faxpush.delivery.checker import EndpointChecker
 from faxpush.delivery.guard import (
     AddressGuard,
     BlockedAddressError,
@@ -37,7 +38,6 @@ from faxpush.delivery.guard import (
 )
 from faxpush.delivery.send import SendResult
 from faxpush.delivery.worker import delivery_engine
-from faxpush.receiver.checker import EndpointChecker
 from faxpush.storage.base import NewPush, PushState
 from faxpush.storage.memory import MemoryStore
 from tests.integration.servers import ScriptedResolver, always_ok, push, push_session, serve

@@ -22,9 +22,9 @@ from faxpush.cli import push as push_cli
 from faxpush.core.errors import ReportFormatError
 from faxpush.core.formats import parse_report
 from faxpush.core.targets import PushTarget
+from faxpush.delivery.checker import EndpointChecker, all_passed
 from faxpush.delivery.tls import TlsMaterialError
 from faxpush.emulator.pushes import build_push
-from faxpush.receiver.checker import EndpointChecker, all_passed
 from faxpush.storage.base import NewPush, PushState
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.jobs_base import JobRecord, JobState

@@ -9,8 +9,8 @@ import requests
 
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
+from faxpush.delivery.checker import CheckResult, EndpointChecker, all_passed
 from faxpush.receiver.app import Receive, Scope, Send
-from faxpush.receiver.checker import CheckResult, EndpointChecker, all_passed
 from faxpush.receiver.issuer import DevIssuer
 from tests.receiver.serving import serving
 
