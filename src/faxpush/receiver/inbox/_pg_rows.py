@@ -1,68 +1,40 @@
-"""SQL files and row conversion for the PostgreSQL inbox (SQL lives in
+"""Queries, schema and row conversion for the PostgreSQL inbox (SQL lives in
 ``receiver/sql/inbox_postgresql/``)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from typing import Any, Final
 
 import asyncpg
 
+from faxpush._db.migrations import Schema
+from faxpush._db.postgres_queries import PgQuery, compile_sql
+from faxpush._db.queries import load_queries
 from faxpush.core.errors import StorageError
 from faxpush.core.models import AuthMethod, FaxJobReport
 from faxpush.receiver.inbox.base import HandlerTask, InboxEntry, TaskState
 from faxpush.receiver.parse import parse
-from faxpush.storage._pg_sql import Query, compile_query
 
-_QUERY_HEADER: Final = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
-_MIGRATION_NAME: Final = re.compile(r"(\d{4})_(\w+)\.sql")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    script: str
-
-
-def _directory() -> resources.abc.Traversable:
-    return resources.files("faxpush.receiver").joinpath("sql", "inbox_postgresql")
+SCHEMA: Final = Schema(
+    "faxpush.receiver",
+    "sql/inbox_postgresql",
+    "inbox_schema_version",
+    "faxpush inbox schema migration",
+    "the inbox",
+)
+QUERY_FILE: Final = "sql/inbox_postgresql/queries.sql"
 
 
 @cache
-def _queries() -> Mapping[str, str]:
-    text = _directory().joinpath("queries.sql").read_text(encoding="utf-8")
-    parts = _QUERY_HEADER.split(text)
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
-
-
-@cache
-def migrations() -> tuple[Migration, ...]:
-    """The inbox migrations, by version."""
-    found = []
-    for entry in _directory().iterdir():
-        match = _MIGRATION_NAME.fullmatch(entry.name)
-        if match is not None:
-            script = entry.read_text(encoding="utf-8")
-            found.append(Migration(int(match.group(1)), match.group(2), script))
-    found.sort(key=lambda migration: migration.version)
-    if [m.version for m in found] != list(range(1, len(found) + 1)) or not found:
-        raise StorageError("the PostgreSQL inbox migrations are incomplete; reinstall faxpush")
-    return tuple(found)
-
-
-@cache
-def _compiled(name: str) -> Query:
+def _compiled(name: str) -> PgQuery:
     try:
-        text = _queries()[name]
+        text = load_queries("faxpush.receiver", QUERY_FILE)[name].sql
     except KeyError:
         raise StorageError(f"no PostgreSQL inbox query named {name!r}; this is a bug") from None
-    return compile_query(name, text)
+    return compile_sql(name, text)
 
 
 def sql(name: str, params: Mapping[str, Any] | None = None) -> list[Any]:

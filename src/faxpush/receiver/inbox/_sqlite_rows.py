@@ -1,57 +1,33 @@
-"""SQL files and row conversion for the SQLite inbox (SQL lives in ``receiver/sql/inbox/``)."""
+"""Queries, schema and row conversion for the SQLite inbox (SQL lives in
+``receiver/sql/inbox/``)."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from importlib import resources
-from types import MappingProxyType
-from typing import Final
+from typing import Final, LiteralString
 
+from faxpush._db.migrations import Schema
+from faxpush._db.queries import load_queries
 from faxpush.core.errors import StorageError
 from faxpush.core.models import AuthMethod, FaxJobReport
 from faxpush.receiver.inbox.base import HandlerTask, InboxEntry, TaskState
 from faxpush.receiver.parse import parse
 
-_QUERY_HEADER: Final = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
-_MIGRATION_NAME: Final = re.compile(r"(\d{4})_(\w+)\.sql")
+SCHEMA: Final = Schema(
+    "faxpush.receiver",
+    "sql/inbox",
+    "inbox_schema_version",
+    "faxpush inbox schema migration",
+    "the inbox",
+)
+QUERY_FILE: Final = "sql/inbox/queries.sql"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def sql_directory() -> resources.abc.Traversable:
-    return resources.files("faxpush.receiver").joinpath("sql").joinpath("inbox")
-
-
-@cache
-def queries() -> Mapping[str, str]:
-    text = sql_directory().joinpath("queries.sql").read_text(encoding="utf-8")
-    parts = _QUERY_HEADER.split(text)
-    return MappingProxyType(
-        {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
-    )
-
-
-@cache
-def migrations() -> tuple[tuple[int, str, str], ...]:
-    found = []
-    for entry in sql_directory().iterdir():
-        match = _MIGRATION_NAME.fullmatch(entry.name)
-        if match is not None:
-            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    return tuple(sorted(found))
-
-
-def statements(script: str) -> list[str]:
-    statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
-            pending = ""
-    return statements
+def sql(name: str) -> LiteralString:
+    """The named query of ``receiver/sql/inbox/queries.sql``."""
+    return load_queries("faxpush.receiver", QUERY_FILE)[name].sql
 
 
 def micros(value: datetime) -> int:

@@ -15,13 +15,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import asyncpg
 
-from faxpush.core.errors import InputError, StorageError
-from faxpush.receiver.inbox._pg_rows import checked, entry_from_row, migrations, sql, task_from_row
+from faxpush._db.migrations import migrate_postgres
+from faxpush._db.postgres import (
+    Reconnect,
+    Runner,
+    driver_url,
+    redacted,
+    server_settings,
+    with_retries,
+)
+from faxpush.core.errors import InputError
+from faxpush.receiver.inbox._pg_rows import SCHEMA, checked, entry_from_row, sql, task_from_row
 from faxpush.receiver.inbox.base import (
     Accepted,
     ClaimedTask,
@@ -30,17 +39,9 @@ from faxpush.receiver.inbox.base import (
     IncomingPush,
     TaskState,
 )
-from faxpush.storage._pg_connection import (
-    Reconnect,
-    Runner,
-    driver_url,
-    redacted,
-    server_settings,
-    with_retries,
-)
 
 if TYPE_CHECKING:
-    from faxpush.storage._pg_connection import Pool, PooledConnection
+    from faxpush._db.postgres import Pool, PooledConnection
 
 DEFAULT_MAX_CONNECTIONS: Final = 10
 DEFAULT_CONNECT_TIMEOUT: Final = timedelta(seconds=10)
@@ -98,24 +99,7 @@ class PgInbox:
         await self._runner.run("migrate the inbox schema", lambda c, _: self._migrate(c))
 
     async def _migrate(self, conn: PooledConnection) -> None:
-        known = migrations()
-        async with conn.transaction():
-            await conn.execute(*sql("lock_migrations"))
-            await conn.execute(*sql("create_schema_version"))
-            current = await conn.fetchval(*sql("current_schema_version"))
-            if current > known[-1].version:
-                raise StorageError(
-                    f"the inbox {self._where} has schema version {current}, newer than this "
-                    f"faxpush knows ({known[-1].version}); upgrade faxpush"
-                )
-            for migration in known[current:]:
-                await conn.execute(migration.script)  # no arguments: several statements
-                record = {
-                    "version": migration.version,
-                    "name": migration.name,
-                    "applied_at": datetime.now(UTC),
-                }
-                await conn.execute(*sql("record_schema_version", record))
+        await migrate_postgres(conn, SCHEMA, where=self._where)
 
     async def close(self) -> None:
         """Close the connections; later calls raise StorageError. Safe to call twice."""

@@ -16,18 +16,19 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from faxpush._db.migrations import migrate_sqlite
+from faxpush._db.queries import split_statements
 from faxpush.core.errors import ConfigurationError, StorageError
 from faxpush.receiver.inbox._sqlite_rows import (
+    SCHEMA,
     entry_from_row,
     micros,
-    migrations,
-    queries,
-    statements,
+    sql,
     task_from_row,
     time_of,
 )
@@ -89,7 +90,7 @@ class SqliteInbox:
                 location, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
             conn.row_factory = sqlite3.Row
-            for statement in statements(queries()["connection_setup"]):
+            for statement in split_statements(sql("connection_setup")):
                 conn.execute(statement)
             conn.execute(f"PRAGMA synchronous = {mode}")
             return conn
@@ -133,27 +134,7 @@ class SqliteInbox:
 
     async def migrate(self) -> None:
         """Create or upgrade the inbox tables."""
-        named, known = queries(), migrations()
-        now = micros(datetime.now(UTC))
-
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(named["create_schema_version"])
-            current = conn.execute(named["current_schema_version"]).fetchone()[0]
-            if current > known[-1][0]:
-                conn.rollback()
-                raise StorageError(
-                    f"the inbox {self._path} has schema version {current}, newer than this "
-                    f"faxpush knows ({known[-1][0]}); upgrade faxpush"
-                )
-            for version, name, script in known[current:]:
-                for statement in statements(script):
-                    conn.execute(statement)
-                params = {"version": version, "name": name, "applied_at": now}
-                conn.execute(named["record_schema_version"], params)
-            conn.execute("COMMIT")
-
-        await self._run("migrate the schema", work)
+        await self._run("migrate the schema", lambda c: migrate_sqlite(c, SCHEMA, where=self._path))
 
     async def close(self) -> None:
         """Wait for pending writes, then close the connection and its thread."""
@@ -198,10 +179,9 @@ class SqliteInbox:
 
     def _store(self, conn: sqlite3.Connection, *, batch: list[_Pending]) -> list[Accepted]:
         """One transaction for the whole batch: new keys inserted, known ones counted."""
-        named = queries()
         conn.execute("BEGIN IMMEDIATE")
         keys = json.dumps([item.push.key for item in batch])
-        times = dict(conn.execute(named["known_keys"], {"keys": keys}).fetchall())
+        times = dict(conn.execute(sql("known_keys"), {"keys": keys}).fetchall())
         inserts: list[dict[str, Any]] = []
         tasks: list[dict[str, Any]] = []
         duplicates: dict[str, tuple[int, int]] = {}
@@ -229,14 +209,14 @@ class SqliteInbox:
             )
             tasks += [{"key": push.key, "handler": h, "now": item.now} for h in item.handlers]
         if inserts:
-            conn.executemany(named["insert_entry"], inserts)
+            conn.executemany(sql("insert_entry"), inserts)
         if duplicates:
             conn.executemany(
-                named["count_duplicate"],
+                sql("count_duplicate"),
                 [{"key": k, "times": n, "now": now} for k, (n, now) in duplicates.items()],
             )
         if tasks:
-            conn.executemany(named["insert_task"], tasks)
+            conn.executemany(sql("insert_task"), tasks)
         conn.execute("COMMIT")
         self.batches += 1
         return results
@@ -246,7 +226,7 @@ class SqliteInbox:
         """The push stored under ``key``."""
         row = await self._run(
             f"read push {key}",
-            lambda c: c.execute(queries()["get_entry"], {"key": key}).fetchone(),
+            lambda c: c.execute(sql("get_entry"), {"key": key}).fetchone(),
         )
         return None if row is None else entry_from_row(row)
 
@@ -254,16 +234,14 @@ class SqliteInbox:
         """Newest first."""
         params = {"limit": max(limit, 0), "offset": max(offset, 0)}
         rows = await self._run(
-            "list pushes", lambda c: c.execute(queries()["list_entries"], params).fetchall()
+            "list pushes", lambda c: c.execute(sql("list_entries"), params).fetchall()
         )
         return [entry_from_row(row) for row in rows]
 
     async def count(self) -> int:
         """How many pushes are stored."""
         return int(
-            await self._run(
-                "count pushes", lambda c: c.execute(queries()["count_entries"]).fetchone()[0]
-            )
+            await self._run("count pushes", lambda c: c.execute(sql("count_entries")).fetchone()[0])
         )
 
     # --- handler tasks ------------------------------------------------------------------
@@ -272,14 +250,14 @@ class SqliteInbox:
         conn: sqlite3.Connection, name: str, params: dict[str, Any]
     ) -> list[sqlite3.Row]:
         conn.execute("BEGIN IMMEDIATE")
-        rows = conn.execute(queries()[name], params).fetchall()
+        rows = conn.execute(sql(name), params).fetchall()
         conn.execute("COMMIT")
         return rows
 
     @staticmethod
     def _write_count(conn: sqlite3.Connection, name: str, params: dict[str, Any]) -> int:
         conn.execute("BEGIN IMMEDIATE")
-        changed = conn.execute(queries()[name], params).rowcount
+        changed = conn.execute(sql(name), params).rowcount
         conn.execute("COMMIT")
         return changed
 
@@ -334,7 +312,7 @@ class SqliteInbox:
         """Tasks by push arrival, then handler name."""
         params = {"key": key, "state": None if state is None else state.value, "limit": limit}
         rows = await self._run(
-            "list tasks", lambda c: c.execute(queries()["list_tasks"], params).fetchall()
+            "list tasks", lambda c: c.execute(sql("list_tasks"), params).fetchall()
         )
         return [task_from_row(row) for row in rows]
 
@@ -349,7 +327,7 @@ class SqliteInbox:
         """The earliest due time among PENDING tasks and RUNNING leases."""
         value = await self._run(
             "read the next due task",
-            lambda c: c.execute(queries()["next_task_due"]).fetchone()[0],
+            lambda c: c.execute(sql("next_task_due")).fetchone()[0],
         )
         return time_of(value)
 

@@ -2,25 +2,8 @@
 -- Parameters are named (:now) and become $n when loaded; a parameter that may be NULL is
 -- cast so the server knows its type.
 
--- name: lock_migrations
--- Held until the migration transaction ends: receivers starting at once take turns.
-SELECT pg_advisory_xact_lock(hashtext('faxpush inbox schema migration'));
-
--- name: create_schema_version
-CREATE TABLE IF NOT EXISTS inbox_schema_version (
-    version    integer PRIMARY KEY,
-    name       text NOT NULL,
-    applied_at timestamptz NOT NULL
-);
-
--- name: current_schema_version
-SELECT coalesce(max(version), 0) AS version FROM inbox_schema_version;
-
--- name: record_schema_version
-INSERT INTO inbox_schema_version (version, name, applied_at)
-VALUES (:version, :name, :applied_at);
-
 -- name: accept
+-- Store a push with its tasks, or count a duplicate; returns times_received.
 -- One statement, so one transaction: the unique key decides between inserting the push
 -- (times_received = 1, and its tasks) and counting a duplicate, even against a concurrent
 -- insert of the same key by another process (which this one waits for).
@@ -51,15 +34,19 @@ SELECT times_received FROM stored;
 SELECT times_received FROM inbox_entries WHERE key = :key AND accept_id = :accept_id;
 
 -- name: get_entry
+-- The push stored under a key.
 SELECT * FROM inbox_entries WHERE key = :key;
 
 -- name: list_entries
+-- A page of pushes, newest first.
 SELECT * FROM inbox_entries ORDER BY seq DESC LIMIT :limit OFFSET :offset;
 
 -- name: count_entries
+-- How many pushes are stored.
 SELECT count(*) FROM inbox_entries;
 
 -- name: claim_due
+-- Lease due tasks (PENDING and due, or RUNNING past their lease) to one claim id.
 -- SKIP LOCKED: receivers claiming at once pass each other's rows instead of waiting, and a
 -- row another claim just took is re-checked against the WHERE (no longer due), so each task
 -- is leased to one process at a time.
@@ -83,6 +70,7 @@ RETURNING t.*;
 SELECT * FROM inbox_tasks WHERE claim_id = :claim_id AND state = 'running';
 
 -- name: finish_task
+-- Record a handler's outcome while its claim is current; a row when applied.
 UPDATE inbox_tasks
 SET state = :state,
     next_attempt_at = coalesce(:retry_at::timestamptz, next_attempt_at),
@@ -100,6 +88,7 @@ SELECT 1 FROM inbox_tasks
 WHERE entry_key = :key AND handler = :handler AND finished_claim_id = :claim_id;
 
 -- name: list_tasks
+-- Handler tasks, optionally of one push or in one state, by push arrival then handler.
 SELECT t.* FROM inbox_tasks AS t JOIN inbox_entries AS e ON e.key = t.entry_key
 WHERE (:key::text IS NULL OR t.entry_key = :key::text)
   AND (:state::text IS NULL OR t.state = :state::text)
@@ -107,6 +96,7 @@ ORDER BY e.seq, t.handler
 LIMIT :limit;
 
 -- name: retry_failed
+-- Put FAILED tasks (of one push, or all) back to PENDING, due now; returns how many.
 WITH retried AS (
     UPDATE inbox_tasks SET state = 'pending', next_attempt_at = :now
     WHERE state = 'failed' AND (:key::text IS NULL OR entry_key = :key::text)
@@ -115,10 +105,12 @@ WITH retried AS (
 SELECT count(*) FROM retried;
 
 -- name: next_task_due
+-- When the earliest PENDING task is due or a RUNNING lease expires.
 SELECT min(CASE state WHEN 'pending' THEN next_attempt_at ELSE claimed_until END)
 FROM inbox_tasks WHERE state IN ('pending', 'running');
 
 -- name: purge
+-- Delete pushes received before a time whose tasks are all DONE; returns how many.
 WITH purged AS (
     DELETE FROM inbox_entries
     WHERE received_at < :received_before
