@@ -13,8 +13,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from faxpush.core.settings import Settings
-from faxpush.delivery.worker import open_configured_store
 from faxpush.storage.base import Store
+from faxpush.storage.factory import open_configured_store
 
 T = TypeVar("T")
 

@@ -14,10 +14,10 @@ from faxpush.cli._errors import run
 from faxpush.cli._runtime import DatabaseOption, notice
 from faxpush.core.errors import InputError
 from faxpush.core.targets import Account
-from faxpush.delivery.worker import open_configured_store
 from faxpush.emulator.accounts import save_login, updated_account
 from faxpush.emulator.config import load_settings
 from faxpush.storage.base import Store
+from faxpush.storage.factory import open_configured_store
 from faxpush.storage.jobs_base import JobStore
 from faxpush.storage.jobs_factory import jobs_for
 

@@ -1,7 +1,8 @@
 """Assemble a worker: settings -> cipher -> store -> HTTP session -> dispatcher, and run it.
 
 This is the only place that wires the delivery parts together; ``faxpush worker``,
-``faxpush push send`` and the emulator's in-process dispatcher all go through it.
+``faxpush push send`` and the emulator's in-process dispatcher all go through it. The store
+comes from :func:`faxpush.storage.factory.open_configured_store`.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 
+from faxpush._signals import install_stop_signals
 from faxpush.core.settings import Settings
 from faxpush.delivery.auth.digest import DigestNonceCache
 from faxpush.delivery.auth.token_cache import TOKEN_CACHE_PURPOSE, TokenCache
@@ -27,34 +28,9 @@ from faxpush.delivery.http import Timeouts, session_from_settings
 from faxpush.delivery.send import SendResult, send_push
 from faxpush.heap import settle_heap
 from faxpush.storage.base import PushRecord, Store
-from faxpush.storage.cipher import SecretCipher, load_cipher, parse_keys
-from faxpush.storage.factory import open_store, secret_key_file
+from faxpush.storage.factory import open_configured_store
 
 logger = logging.getLogger("faxpush.worker")
-
-
-def cipher_from_settings(settings: Settings, *, notify: Callable[[str], None]) -> SecretCipher:
-    """The cipher for stored secrets: FAXPUSH_SECRET_KEY, else a key file beside the database
-    (PostgreSQL: refused, see :func:`secret_key_file`).
-
-    ``notify`` receives the one-time notice when a key file is created.
-    """
-    if settings.secret_key is not None:
-        return parse_keys(settings.secret_key.reveal())
-    cipher, notice = load_cipher(None, secret_key_file(settings.database_url))
-    if notice is not None:
-        notify(notice)
-    return cipher
-
-
-async def open_configured_store(
-    settings: Settings, *, notify: Callable[[str], None] = logger.warning
-) -> Store:
-    """Open (and migrate) the store named by ``settings.database_url``."""
-    cipher = cipher_from_settings(settings, notify=notify)
-    return await open_store(
-        settings.database_url, cipher, sqlite_store_process=settings.sqlite_store_process
-    )
 
 
 def make_sender(
@@ -122,14 +98,6 @@ async def delivery_engine(
         await session.close()
 
 
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set ``stop``: the worker stops claiming and drains gracefully."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-
-
 async def run_worker(
     settings: Settings,
     *,
@@ -144,7 +112,7 @@ async def run_worker(
     stop = stop or asyncio.Event()
     if handle_signals:
         install_stop_signals(stop)
-    store = await open_configured_store(settings)
+    store = await open_configured_store(settings, notify=logger.warning)
     try:
         async with delivery_engine(store, settings, hooks=hooks) as engine:
             if handle_signals:

@@ -30,9 +30,10 @@ from faxpush._serving.limits import (
     open_file_limit,
 )
 from faxpush._serving.server import QuietServer, server_for
+from faxpush._signals import install_stop_signals
 from faxpush.core.errors import ConfigurationError, FaxpushError
 from faxpush.core.settings import Settings
-from faxpush.delivery.worker import delivery_engine, install_stop_signals, open_configured_store
+from faxpush.delivery.worker import delivery_engine
 from faxpush.emulator.accounts import FirstLogin, apply_config, ensure_first_login
 from faxpush.emulator.app import EmulatorServices, build_app
 from faxpush.emulator.auth import BasicAuthenticator
@@ -41,6 +42,7 @@ from faxpush.emulator.dedup import duplicate_since
 from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.simulator import Simulator, utcnow
 from faxpush.emulator.writer import JobWriter
+from faxpush.storage.factory import open_configured_store
 from faxpush.storage.jobs_factory import jobs_for
 
 logger = logging.getLogger("faxpush.emulator")

@@ -1,4 +1,4 @@
-"""Open the store a database URL names.
+"""Open the store a database URL names (or the settings, with their secret key).
 
 ===========================  ==============================================================
 ``sqlite:///relative.db``    a SQLite file relative to the working directory
@@ -11,18 +11,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from faxpush.core.errors import ConfigurationError
+from faxpush.core.settings import Settings
 from faxpush.storage.base import Store
-from faxpush.storage.cipher import KEY_ENV_VAR, SecretCipher
+from faxpush.storage.cipher import KEY_ENV_VAR, SecretCipher, load_cipher, parse_keys
 from faxpush.storage.memory import MemoryStore
 from faxpush.storage.sqlite import SqliteStore
-
-if TYPE_CHECKING:
-    from faxpush.storage.postgres import PostgresStore
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 _SUPPORTED = (
@@ -84,18 +82,6 @@ def secret_key_file(url: str) -> Path:
     return Path("faxpush.key")
 
 
-def _postgres_store() -> type[PostgresStore]:
-    """The PostgreSQL store class, imported on first use: its driver is optional."""
-    try:
-        from faxpush.storage.postgres import PostgresStore
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"PostgreSQL support needs the asyncpg package ({exc}); install it with "
-            "pip install 'faxpush[postgres]'"
-        ) from None
-    return PostgresStore
-
-
 async def open_store(
     url: str, cipher: SecretCipher, *, migrate: bool = True, sqlite_store_process: bool = False
 ) -> Store:
@@ -110,7 +96,10 @@ async def open_store(
         assert path is not None
         store = await SqliteStore.open(path, cipher, store_process=sqlite_store_process)
     elif scheme in _POSTGRES_SCHEMES:
-        store = await _postgres_store().open(url, cipher)
+        # Imported here: a program on SQLite or memory does not need asyncpg loaded.
+        from faxpush.storage.postgres import PostgresStore
+
+        store = await PostgresStore.open(url, cipher)
     else:
         raise ConfigurationError(f"unknown database URL scheme {scheme!r}; use {_SUPPORTED}")
     if migrate:
@@ -120,3 +109,26 @@ async def open_store(
             await store.close()
             raise
     return store
+
+
+def cipher_from_settings(settings: Settings, *, notify: Callable[[str], None]) -> SecretCipher:
+    """The cipher for stored secrets: FAXPUSH_SECRET_KEY, else a key file beside the database
+    (PostgreSQL: refused, see :func:`secret_key_file`).
+
+    ``notify`` receives the one-time notice when a key file is created.
+    """
+    if settings.secret_key is not None:
+        return parse_keys(settings.secret_key.reveal())
+    cipher, notice = load_cipher(None, secret_key_file(settings.database_url))
+    if notice is not None:
+        notify(notice)
+    return cipher
+
+
+async def open_configured_store(settings: Settings, *, notify: Callable[[str], None]) -> Store:
+    """Open (and migrate) the store named by ``settings.database_url``; ``notify`` receives
+    the one-time notice when a key file is created (see :func:`cipher_from_settings`)."""
+    cipher = cipher_from_settings(settings, notify=notify)
+    return await open_store(
+        settings.database_url, cipher, sqlite_store_process=settings.sqlite_store_process
+    )
