@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from faxpush._db.migrations import load_migrations
+from faxpush._db.queries import load_queries, split_statements
 from faxpush.core.errors import ConfigurationError, StorageError
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import PushTarget
-from faxpush.storage import _sqlfiles
-from faxpush.storage._sqlite_connection import split_statements
 from faxpush.storage.base import NewPush, PushState
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.factory import open_store, sqlite_path
@@ -99,7 +99,9 @@ async def test_migrate_twice_is_a_no_op(store: SqliteStore) -> None:
     assert _tables(path) == before
     with sqlite3.connect(path) as conn:
         versions = conn.execute("SELECT version, name FROM schema_version").fetchall()
-    assert versions == [(m.version, m.name) for m in _sqlfiles.migrations("sqlite")]
+    assert versions == [
+        (m.version, m.name) for m in load_migrations("faxpush.storage", "sql/sqlite")
+    ]
     assert versions[:3] == [(1, "initial"), (2, "jobs"), (3, "tls")]
     assert await store.get_push("d1") is not None
     assert {"accounts", "pushes", "attempts", "oauth_tokens", "schema_version"} <= set(before)
@@ -117,7 +119,7 @@ async def test_concurrent_migrations_from_two_connections(
             await opened.close()
     with sqlite3.connect(path) as conn:
         found = conn.execute("SELECT count(*) FROM schema_version").fetchone()
-    assert found == (len(_sqlfiles.migrations("sqlite")),)
+    assert found == (len(load_migrations("faxpush.storage", "sql/sqlite")),)
 
 
 async def test_a_newer_schema_is_refused(store: SqliteStore) -> None:
@@ -254,9 +256,9 @@ def test_split_statements_keeps_semicolons_inside_literals() -> None:
 
 
 def test_shipped_sql_files_are_found_and_complete() -> None:
-    migrations = _sqlfiles.migrations("sqlite")
+    migrations = load_migrations("faxpush.storage", "sql/sqlite")
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
-    queries = _sqlfiles.queries("sqlite")
+    queries = load_queries("faxpush.storage", "sql/sqlite/queries.sql")
     source = Path(sys.modules[SqliteStore.__module__].__file__ or "").read_text()
     referenced = set(
         re.findall(r'(?:_sql\(|_all\(conn, |_scalar\(conn, |_execute\(conn, )"(\w+)"', source)
@@ -264,7 +266,8 @@ def test_shipped_sql_files_are_found_and_complete() -> None:
     assert referenced
     assert referenced <= set(queries)
     for query in queries.values():
-        assert all(sqlite3.complete_statement(s) for s in split_statements(query))
+        assert query.description
+        assert all(sqlite3.complete_statement(s) for s in split_statements(query.sql))
 
 
 _CLAIMER = textwrap.dedent(

@@ -6,8 +6,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from faxpush._db.migrations import load_migrations
 from faxpush.core.targets import Account, PushTarget
-from faxpush.storage import _sqlfiles
 from faxpush.storage.base import NewPush
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
@@ -16,10 +16,12 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def _schema_at_version_2(path: Path) -> None:
-    queries = _sqlfiles.queries("sqlite")
     with sqlite3.connect(path) as conn:
-        conn.executescript(queries["create_schema_version"])
-        for migration in _sqlfiles.migrations("sqlite")[:2]:
+        conn.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at INTEGER NOT NULL)"
+        )
+        for migration in load_migrations("faxpush.storage", "sql/sqlite")[:2]:
             conn.executescript(migration.sql)
             conn.execute(
                 "INSERT INTO schema_version VALUES (?, ?, 0)", (migration.version, migration.name)

@@ -34,22 +34,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from faxpush.core.errors import ConfigurationError, StorageError
-from faxpush.storage._sqlfiles import queries
+from faxpush.storage._sqlite_sql import connection_setup
 
 MIN_SQLITE_VERSION = (3, 35, 0)  # UPDATE ... RETURNING
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
-
-
-def split_statements(script: str) -> list[str]:
-    """Split a SQL script into complete statements (semicolons in literals are kept)."""
-    statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
-            pending = ""
-    return statements
 
 
 class SqliteThread:
@@ -157,9 +146,9 @@ def connect(location: str, busy_s: float) -> sqlite3.Connection:
         ) from exc
     try:
         connection.row_factory = sqlite3.Row
-        for statement in split_statements(queries("sqlite")["connection_setup"]):
+        for statement in connection_setup():
             connection.execute(statement)
-        journal_mode = connection.execute(queries("sqlite")["journal_mode"]).fetchone()[0]
+        journal_mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
     except BaseException:
         connection.close()
         raise

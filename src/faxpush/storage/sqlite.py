@@ -16,11 +16,12 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from faxpush.core.errors import InputError, StorageError
+from faxpush._db.migrations import migrate_sqlite
+from faxpush.core.errors import InputError
 from faxpush.core.secrets import Secret
 from faxpush.storage import _sqlite_hot as hot
 from faxpush.storage import _sqlite_rows as rows
@@ -31,9 +32,10 @@ from faxpush.storage._common import (
     to_micros,
     token_sweep_params,
 )
-from faxpush.storage._sqlfiles import migrations, queries
-from faxpush.storage._sqlite_connection import SqliteThread, Work, split_statements
+from faxpush.storage._sqlite_connection import SqliteThread, Work
 from faxpush.storage._sqlite_process import SqliteProcess
+from faxpush.storage._sqlite_sql import SCHEMA
+from faxpush.storage._sqlite_sql import sql as _sql
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -46,7 +48,6 @@ from faxpush.storage.base import (
 from faxpush.storage.cipher import SecretCipher
 
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
-_DIALECT = "sqlite"
 T = TypeVar("T")
 
 
@@ -61,10 +62,6 @@ def insert_push(
     if row is not None:
         conn.execute(_sql("insert_body"), {"seq": row["seq"], "body": push.body})
     return row
-
-
-def _sql(name: str) -> str:
-    return queries(_DIALECT)[name]
 
 
 def _all(conn: sqlite3.Connection, name: str, params: Any = ()) -> list[sqlite3.Row]:
@@ -166,30 +163,9 @@ class SqliteStore:
 
     async def migrate(self) -> None:
         """Create or upgrade the schema; a no-op when it is current."""
-        known = migrations(_DIALECT)
-        applied_at = to_micros(datetime.now(UTC))
-
-        def upgrade(conn: sqlite3.Connection) -> None:
-            _execute(conn, "create_schema_version")
-            current = _scalar(conn, "current_schema_version")
-            if current > known[-1].version:
-                raise StorageError(
-                    f"the database {self._path} has schema version {current}, newer than "
-                    f"this faxpush knows ({known[-1].version}); upgrade faxpush"
-                )
-            for migration in known[current:]:
-                for statement in split_statements(migration.sql):
-                    conn.execute(statement)
-                conn.execute(
-                    _sql("record_schema_version"),
-                    {
-                        "version": migration.version,
-                        "name": migration.name,
-                        "applied_at": applied_at,
-                    },
-                )
-
-        await self.transaction("migrate the schema", upgrade)
+        await self.connection(
+            "migrate the schema", lambda conn: migrate_sqlite(conn, SCHEMA, where=self._path)
+        )
 
     # --- accounts ---------------------------------------------------------------------
     async def put_account(self, account: Account) -> None:
