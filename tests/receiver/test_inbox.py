@@ -171,6 +171,25 @@ async def test_claims_for_one_key_only(inbox: InboxStore) -> None:
     assert [c.task.key for c in claimed] == ["delivery:2"]
 
 
+async def test_limits_below_one_take_and_list_nothing(inbox: InboxStore) -> None:
+    await inbox.accept(push(), handlers=["a", "b"], now=T0)
+    for limit in (0, -1):
+        assert await inbox.claim_tasks(now=T0, lease=LEASE, limit=limit) == []
+        assert await inbox.list_tasks(limit=limit) == []
+        assert await inbox.list_entries(limit=limit) == []
+    assert [t.handler for t in await inbox.list_tasks(limit=1)] == ["a"]
+
+
+async def test_one_claim_leases_its_tasks_under_one_fencing_token(inbox: InboxStore) -> None:
+    await inbox.accept(push("delivery:1"), handlers=["a", "b"], now=T0)
+    await inbox.accept(push("delivery:2"), handlers=["a"], now=T0 - timedelta(seconds=1))
+    claimed = await inbox.claim_tasks(now=T0, lease=LEASE, limit=10)
+    assert [c.task.key for c in claimed] == ["delivery:2", "delivery:1", "delivery:1"]
+    assert len({c.claim_id for c in claimed}) == 1
+    assert all(c.task.claim_id == c.claim_id for c in claimed)
+    assert all(c.task.claimed_until == T0 + LEASE for c in claimed)
+
+
 async def test_purge_keeps_pushes_with_open_tasks(inbox: InboxStore) -> None:
     await inbox.accept(push("delivery:done"), handlers=["h"], now=T0)
     await inbox.accept(push("delivery:open"), handlers=["h"], now=T0)

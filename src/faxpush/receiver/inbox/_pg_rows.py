@@ -1,5 +1,6 @@
-"""Queries, schema and row conversion for the PostgreSQL inbox (SQL lives in
-``receiver/sql/inbox_postgresql/``)."""
+"""The PostgreSQL inbox's dialect: its schema, its queries (in
+``receiver/sql/inbox_postgresql/``, compiled to asyncpg's ``$n`` form) and its times,
+``timestamptz`` values that the driver returns as datetimes."""
 
 from __future__ import annotations
 
@@ -8,15 +9,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Final
 
-import asyncpg
-
 from faxpush._db.migrations import Schema
-from faxpush._db.postgres_queries import PgQuery, compile_sql
 from faxpush._db.queries import load_queries
 from faxpush.core.errors import StorageError
-from faxpush.core.models import AuthMethod, FaxJobReport
-from faxpush.receiver.inbox.base import HandlerTask, InboxEntry, TaskState
-from faxpush.receiver.parse import parse
+from faxpush.storage._pg_sql import Query, compile_query
 
 SCHEMA: Final = Schema(
     "faxpush.receiver",
@@ -29,12 +25,12 @@ QUERY_FILE: Final = "sql/inbox_postgresql/queries.sql"
 
 
 @cache
-def _compiled(name: str) -> PgQuery:
+def _compiled(name: str) -> Query:
     try:
         text = load_queries("faxpush.receiver", QUERY_FILE)[name].sql
     except KeyError:
         raise StorageError(f"no PostgreSQL inbox query named {name!r}; this is a bug") from None
-    return compile_sql(name, text)
+    return compile_query(name, text)
 
 
 def sql(name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
@@ -50,35 +46,6 @@ def checked(value: datetime) -> datetime:
     return value
 
 
-def entry_from_row(row: asyncpg.Record) -> InboxEntry:
-    body = bytes(row["body"])
-    if row["report"] is None:
-        report = parse(body, row["content_type"])
-    else:
-        report = FaxJobReport.model_validate_json(row["report"])
-    return InboxEntry(
-        key=row["key"],
-        content_type=row["content_type"],
-        body=body,
-        report=report,
-        auth_method=AuthMethod(row["auth_method"]),
-        principal=row["principal"],
-        delivery_id=row["delivery_id"],
-        received_at=row["received_at"],
-        last_received_at=row["last_received_at"],
-        times_received=row["times_received"],
-    )
-
-
-def task_from_row(row: asyncpg.Record) -> HandlerTask:
-    return HandlerTask(
-        key=row["entry_key"],
-        handler=row["handler"],
-        state=TaskState(row["state"]),
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        last_error=row["last_error"],
-        claim_id=row["claim_id"],
-        claimed_until=row["claimed_until"],
-        done_at=row["done_at"],
-    )
+def time_of(value: datetime) -> datetime:
+    """A stored time: the driver has made it a datetime already."""
+    return value

@@ -6,7 +6,6 @@ the middle, so on one event loop each call is atomic, like a transaction.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from faxpush.receiver.inbox.base import (
     IncomingPush,
     TaskState,
 )
+from faxpush.receiver.inbox.tasks import Claim, Finish, due_at, retried
 
 
 class MemoryInbox:
@@ -98,33 +98,14 @@ class MemoryInbox:
     ) -> list[ClaimedTask]:
         """Lease due tasks, earliest due first."""
         self._check_open()
-        due = [
-            t
-            for t in self._tasks.values()
-            if (key is None or t.key == key)
-            and (
-                (t.state is TaskState.PENDING and t.next_attempt_at <= now)
-                or (
-                    t.state is TaskState.RUNNING
-                    and t.claimed_until is not None
-                    and t.claimed_until <= now
-                )
-            )
-        ]
-        due.sort(key=lambda t: t.next_attempt_at)
-        claimed = []
-        for task in due[: max(limit, 0)]:
-            claim_id = uuid.uuid4().hex
-            leased = replace(
-                task,
-                state=TaskState.RUNNING,
-                attempts=task.attempts + 1,
-                claim_id=claim_id,
-                claimed_until=now + lease,
-            )
-            self._tasks[(task.key, task.handler)] = leased
-            claimed.append(ClaimedTask(leased, claim_id))
-        return claimed
+        claim = Claim.start(now=now, lease=lease, limit=limit, key=key)
+        if claim is None:
+            return []
+        due = sorted(filter(claim.takes, self._tasks.values()), key=lambda t: t.next_attempt_at)
+        leased = [claim.lease(task) for task in due[: claim.limit]]
+        for task in leased:
+            self._tasks[(task.key, task.handler)] = task
+        return claim.claimed(leased)
 
     async def finish_task(
         self,
@@ -136,25 +117,12 @@ class MemoryInbox:
     ) -> bool:
         """Apply the outcome if the claim is still current."""
         self._check_open()
-        ident = (claimed.task.key, claimed.task.handler)
+        finish = Finish.of(claimed, now=now, error=error, retry_at=retry_at)
+        ident = (finish.key, finish.handler)
         current = self._tasks.get(ident)
-        if current is None or current.claim_id != claimed.claim_id:
+        if current is None or not finish.applies_to(current):
             return False
-        if error is None:
-            state, due, done_at = TaskState.DONE, current.next_attempt_at, now
-        elif retry_at is not None:
-            state, due, done_at = TaskState.PENDING, retry_at, None
-        else:
-            state, due, done_at = TaskState.FAILED, current.next_attempt_at, None
-        self._tasks[ident] = replace(
-            current,
-            state=state,
-            next_attempt_at=due,
-            last_error=error,
-            claim_id=None,
-            claimed_until=None,
-            done_at=done_at,
-        )
+        self._tasks[ident] = finish.apply(current)
         return True
 
     async def list_tasks(
@@ -175,19 +143,15 @@ class MemoryInbox:
         count = 0
         for ident, task in list(self._tasks.items()):
             if task.state is TaskState.FAILED and (key is None or task.key == key):
-                self._tasks[ident] = replace(task, state=TaskState.PENDING, next_attempt_at=now)
+                self._tasks[ident] = retried(task, now=now)
                 count += 1
         return count
 
     async def next_task_due(self) -> datetime | None:
         """The earliest due time among PENDING tasks and RUNNING leases."""
         self._check_open()
-        times = [
-            t.next_attempt_at if t.state is TaskState.PENDING else t.claimed_until
-            for t in self._tasks.values()
-            if t.state in (TaskState.PENDING, TaskState.RUNNING)
-        ]
-        return min((t for t in times if t is not None), default=None)
+        times = (due_at(task) for task in self._tasks.values())
+        return min((time for time in times if time is not None), default=None)
 
     async def purge(self, *, received_before: datetime) -> int:
         """Drop old pushes whose tasks are all DONE."""

@@ -16,21 +16,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import asyncpg
 
 from faxpush._db.migrations import migrate_postgres
-from faxpush._db.postgres import (
-    Reconnect,
-    Runner,
-    driver_url,
-    redacted,
-    server_settings,
-    with_retries,
-)
 from faxpush.core.errors import InputError
-from faxpush.receiver.inbox._pg_rows import SCHEMA, checked, entry_from_row, sql, task_from_row
+from faxpush.receiver.inbox._pg_rows import SCHEMA, checked, sql, time_of
+from faxpush.receiver.inbox._rows import entry_from_row, entry_params, page, task_from_row
 from faxpush.receiver.inbox.base import (
     Accepted,
     ClaimedTask,
@@ -39,9 +32,18 @@ from faxpush.receiver.inbox.base import (
     IncomingPush,
     TaskState,
 )
+from faxpush.receiver.inbox.tasks import Claim, Finish, task_filter
+from faxpush.storage._pg_connection import (
+    Reconnect,
+    Runner,
+    driver_url,
+    redacted,
+    server_settings,
+    with_retries,
+)
 
 if TYPE_CHECKING:
-    from faxpush._db.postgres import Pool, PooledConnection
+    from faxpush.storage._pg_connection import Pool, PooledConnection
 
 DEFAULT_MAX_CONNECTIONS: Final = 10
 DEFAULT_CONNECT_TIMEOUT: Final = timedelta(seconds=10)
@@ -110,19 +112,9 @@ class PgInbox:
     ) -> Accepted:
         """Store the push with its tasks (or count the duplicate); returns once committed."""
         accept_id = uuid.uuid4()
-        params: dict[str, Any] = {
-            "key": push.key,
-            "job_id": push.report.jobId,
-            "delivery_id": push.delivery_id,
-            "content_type": push.content_type,
-            "body": push.body,
-            "report": None if push.default_layout else push.report.model_dump_json(),
-            "auth_method": push.auth_method.value,
-            "principal": push.principal,
-            "now": checked(now),
-            "accept_id": accept_id,
-            "handlers": list(dict.fromkeys(handlers)),
-        }
+        params = entry_params(push, checked(now))
+        params["accept_id"] = accept_id
+        params["handlers"] = list(dict.fromkeys(handlers))
         store, earlier = sql("accept", params), sql("accepted_by", params)
 
         async def work(conn: PooledConnection, attempt: int) -> int:
@@ -141,13 +133,13 @@ class PgInbox:
         """The push stored under ``key``."""
         statement = sql("get_entry", {"key": key})
         row = await self._runner.run(f"read push {key}", lambda c, _: c.fetchrow(*statement))
-        return None if row is None else entry_from_row(row)
+        return None if row is None else entry_from_row(row, time_of)
 
     async def list_entries(self, *, limit: int = 100, offset: int = 0) -> list[InboxEntry]:
         """Newest first."""
-        statement = sql("list_entries", {"limit": max(limit, 0), "offset": max(offset, 0)})
+        statement = sql("list_entries", page(limit=limit, offset=offset))
         rows = await self._runner.run("list pushes", lambda c, _: c.fetch(*statement))
-        return [entry_from_row(row) for row in rows]
+        return [entry_from_row(row, time_of) for row in rows]
 
     async def count(self) -> int:
         """How many pushes are stored."""
@@ -160,28 +152,21 @@ class PgInbox:
         self, *, now: datetime, lease: timedelta, limit: int, key: str | None = None
     ) -> list[ClaimedTask]:
         """Lease due tasks, earliest due first; rows other processes hold are skipped."""
-        if limit <= 0:
+        claim = Claim.start(now=checked(now), lease=lease, limit=limit, key=key)
+        if claim is None:
             return []
-        claim_id = uuid.uuid4().hex
-        params = {
-            "claim_id": claim_id,
-            "claimed_until": checked(now) + lease,
-            "now": now,
-            "key": key,
-            "limit": limit,
-        }
-        claim, earlier = sql("claim_due", params), sql("claimed_by", params)
+        params = claim.params(checked)
+        taking, earlier = sql("claim_due", params), sql("claimed_by", params)
 
         async def work(conn: PooledConnection, attempt: int) -> list[asyncpg.Record]:
             if attempt > 0:  # did the try whose answer was lost commit?
                 taken = await conn.fetch(*earlier)
                 if taken:
                     return taken
-            return await conn.fetch(*claim)
+            return await conn.fetch(*taking)
 
         rows = await self._runner.run("claim handler tasks", work)
-        tasks = sorted((task_from_row(row) for row in rows), key=lambda t: t.next_attempt_at)
-        return [ClaimedTask(task, claim_id) for task in tasks]
+        return claim.claimed(task_from_row(row, time_of) for row in rows)
 
     async def finish_task(
         self,
@@ -192,19 +177,7 @@ class PgInbox:
         retry_at: datetime | None = None,
     ) -> bool:
         """Apply the outcome if the claim is still current."""
-        if error is None:
-            state = TaskState.DONE
-        else:
-            state = TaskState.PENDING if retry_at is not None else TaskState.FAILED
-        params = {
-            "state": state.value,
-            "retry_at": None if retry_at is None or error is None else checked(retry_at),
-            "error": error,
-            "done_at": checked(now) if error is None else None,
-            "key": claimed.task.key,
-            "handler": claimed.task.handler,
-            "claim_id": claimed.claim_id,
-        }
+        params = Finish.of(claimed, now=now, error=error, retry_at=retry_at).params(checked)
         finish, earlier = sql("finish_task", params), sql("finished_by", params)
 
         async def work(conn: PooledConnection, attempt: int) -> bool:
@@ -218,10 +191,9 @@ class PgInbox:
         self, *, key: str | None = None, state: TaskState | None = None, limit: int = 1000
     ) -> list[HandlerTask]:
         """Tasks by push arrival, then handler name."""
-        params = {"key": key, "state": None if state is None else state.value, "limit": limit}
-        statement = sql("list_tasks", params)
+        statement = sql("list_tasks", task_filter(key=key, state=state, limit=limit))
         rows = await self._runner.run("list handler tasks", lambda c, _: c.fetch(*statement))
-        return [task_from_row(row) for row in rows]
+        return [task_from_row(row, time_of) for row in rows]
 
     async def retry_failed(self, *, now: datetime, key: str | None = None) -> int:
         """FAILED tasks become PENDING, due now. After a reconnect the count covers only what

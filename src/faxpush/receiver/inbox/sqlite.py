@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,14 +23,8 @@ from typing import Any, Final, TypeVar
 from faxpush._db.migrations import migrate_sqlite
 from faxpush._db.queries import split_statements
 from faxpush.core.errors import ConfigurationError, StorageError
-from faxpush.receiver.inbox._sqlite_rows import (
-    SCHEMA,
-    entry_from_row,
-    micros,
-    sql,
-    task_from_row,
-    time_of,
-)
+from faxpush.receiver.inbox._rows import entry_from_row, entry_params, page, task_from_row
+from faxpush.receiver.inbox._sqlite_rows import SCHEMA, micros, sql, time_of
 from faxpush.receiver.inbox.base import (
     Accepted,
     ClaimedTask,
@@ -40,6 +33,7 @@ from faxpush.receiver.inbox.base import (
     IncomingPush,
     TaskState,
 )
+from faxpush.receiver.inbox.tasks import Claim, Finish, task_filter
 
 _T = TypeVar("_T")
 SYNCHRONOUS_MODES: Final = ("FULL", "NORMAL")
@@ -194,19 +188,7 @@ class SqliteInbox:
             if seen:
                 duplicates[push.key] = (duplicates.get(push.key, (0, 0))[0] + 1, item.now)
                 continue
-            inserts.append(
-                {
-                    "key": push.key,
-                    "job_id": push.report.jobId,
-                    "delivery_id": push.delivery_id,
-                    "content_type": push.content_type,
-                    "body": push.body,
-                    "report": None if push.default_layout else push.report.model_dump_json(),
-                    "auth_method": push.auth_method.value,
-                    "principal": push.principal,
-                    "now": item.now,
-                }
-            )
+            inserts.append(entry_params(push, item.now))
             tasks += [{"key": push.key, "handler": h, "now": item.now} for h in item.handlers]
         if inserts:
             conn.executemany(sql("insert_entry"), inserts)
@@ -228,15 +210,15 @@ class SqliteInbox:
             f"read push {key}",
             lambda c: c.execute(sql("get_entry"), {"key": key}).fetchone(),
         )
-        return None if row is None else entry_from_row(row)
+        return None if row is None else entry_from_row(row, time_of)
 
     async def list_entries(self, *, limit: int = 100, offset: int = 0) -> list[InboxEntry]:
         """Newest first."""
-        params = {"limit": max(limit, 0), "offset": max(offset, 0)}
+        params = page(limit=limit, offset=offset)
         rows = await self._run(
             "list pushes", lambda c: c.execute(sql("list_entries"), params).fetchall()
         )
-        return [entry_from_row(row) for row in rows]
+        return [entry_from_row(row, time_of) for row in rows]
 
     async def count(self) -> int:
         """How many pushes are stored."""
@@ -265,19 +247,12 @@ class SqliteInbox:
         self, *, now: datetime, lease: timedelta, limit: int, key: str | None = None
     ) -> list[ClaimedTask]:
         """Lease due tasks, earliest due first."""
-        if limit <= 0:
+        claim = Claim.start(now=now, lease=lease, limit=limit, key=key)
+        if claim is None:
             return []
-        claim_id = uuid.uuid4().hex
-        params = {
-            "claim_id": claim_id,
-            "claimed_until": micros(now + lease),
-            "now": micros(now),
-            "key": key,
-            "limit": limit,
-        }
+        params = claim.params(micros)
         rows = await self._run("claim tasks", lambda c: self._write_rows(c, "claim_due", params))
-        tasks = sorted((task_from_row(row) for row in rows), key=lambda t: t.next_attempt_at)
-        return [ClaimedTask(task, claim_id) for task in tasks]
+        return claim.claimed(task_from_row(row, time_of) for row in rows)
 
     async def finish_task(
         self,
@@ -288,19 +263,7 @@ class SqliteInbox:
         retry_at: datetime | None = None,
     ) -> bool:
         """Apply the outcome if the claim is still current."""
-        if error is None:
-            state = TaskState.DONE
-        else:
-            state = TaskState.PENDING if retry_at is not None else TaskState.FAILED
-        params = {
-            "state": state.value,
-            "retry_at": None if retry_at is None or error is None else micros(retry_at),
-            "error": error,
-            "done_at": micros(now) if error is None else None,
-            "key": claimed.task.key,
-            "handler": claimed.task.handler,
-            "claim_id": claimed.claim_id,
-        }
+        params = Finish.of(claimed, now=now, error=error, retry_at=retry_at).params(micros)
         changed = await self._run(
             "finish a task", lambda c: self._write_count(c, "finish_task", params)
         )
@@ -310,11 +273,11 @@ class SqliteInbox:
         self, *, key: str | None = None, state: TaskState | None = None, limit: int = 1000
     ) -> list[HandlerTask]:
         """Tasks by push arrival, then handler name."""
-        params = {"key": key, "state": None if state is None else state.value, "limit": limit}
+        params = task_filter(key=key, state=state, limit=limit)
         rows = await self._run(
             "list tasks", lambda c: c.execute(sql("list_tasks"), params).fetchall()
         )
-        return [task_from_row(row) for row in rows]
+        return [task_from_row(row, time_of) for row in rows]
 
     async def retry_failed(self, *, now: datetime, key: str | None = None) -> int:
         """FAILED tasks become PENDING, due now."""
@@ -329,7 +292,7 @@ class SqliteInbox:
             "read the next due task",
             lambda c: c.execute(sql("next_task_due")).fetchone()[0],
         )
-        return time_of(value)
+        return None if value is None else time_of(value)
 
     async def purge(self, *, received_before: datetime) -> int:
         """Drop old pushes whose tasks are all DONE."""
