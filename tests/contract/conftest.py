@@ -16,7 +16,7 @@ import pytest
 from faxpush.storage.base import Store
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.jobs_base import JobStore
-from faxpush.storage.jobs_factory import jobs_for
+from faxpush.storage.jobs_factory import open_jobs
 from faxpush.storage.memory import MemoryStore
 from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore
@@ -158,5 +158,5 @@ async def store(backend: TrackingBackend, cipher: SecretCipher) -> Store:
 
 
 @pytest.fixture
-def jobs(store: Store) -> JobStore:
-    return jobs_for(store)
+async def jobs(store: Store) -> JobStore:
+    return await open_jobs(store)

@@ -13,7 +13,7 @@ from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.storage.base import PushState, Store
 from faxpush.storage.cipher import SecretCipher
 from faxpush.storage.jobs_base import FinishedJob, JobState, JobStore
-from faxpush.storage.jobs_factory import jobs_for
+from faxpush.storage.jobs_factory import open_jobs
 from faxpush.storage.sqlite import SqliteStore
 
 from .conftest import TrackingBackend
@@ -76,7 +76,7 @@ async def test_concurrent_finishes_enqueue_one_push(
     backend: TrackingBackend, cipher: SecretCipher, jobs: JobStore, store: Store
 ) -> None:
     await jobs.create_job(new_job("FJ1"), now=T0)
-    second = jobs_for(await backend.open(cipher))
+    second = await open_jobs(await backend.open(cipher))
 
     results = await asyncio.gather(
         *(

@@ -1,5 +1,5 @@
-"""Contract: the emulator's job credentials are sealed with the outbox's key and rotated
-together with the outbox's secrets (``faxpush secrets rotate``)."""
+"""Contract: the emulator's job credentials are sealed with the outbox's key; the job store
+rotates them itself, beside the outbox's rotation (``faxpush secrets rotate`` runs both)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from faxpush.core.errors import ConfigurationError
 from faxpush.core.secrets import Secret
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.jobs_base import JobState, JobStore
-from faxpush.storage.jobs_factory import jobs_for
+from faxpush.storage.jobs_factory import open_jobs
 
 from .conftest import TrackingBackend
 from .jobs_builders import CUSTOMER, PUSH_PASSWORD, T0, final_report, job_target, new_job, push_for
@@ -20,7 +20,7 @@ FINISHED, ACTIVE, PLAIN = "FJFINISHED", "FJACTIVE", "FJPLAIN"
 
 
 async def _jobs(backend: TrackingBackend, *keys: str) -> JobStore:
-    return jobs_for(await backend.open(SecretCipher(list(keys))))
+    return await open_jobs(await backend.open(SecretCipher(list(keys))))
 
 
 async def _fill_with_job_secrets(jobs: JobStore) -> None:
@@ -50,10 +50,11 @@ async def test_rotation_re_seals_job_credentials_for_the_new_key_alone(
         await new_only.get_job(CUSTOMER, ACTIVE)
 
     both = await backend.open(SecretCipher([new_key, old_key]))
-    assert await both.rotate_secrets() == 1 + 2  # the outbox's push, the jobs' credentials
+    assert await both.rotate_secrets() == 1  # the outbox's push
+    assert await (await open_jobs(both)).rotate_secrets() == 2  # the jobs' credentials
 
     outbox = await backend.open(SecretCipher([new_key]))
-    jobs = jobs_for(outbox)
+    jobs = await open_jobs(outbox)
     for job_id in (FINISHED, ACTIVE):
         job = await jobs.get_job(CUSTOMER, job_id)
         assert job is not None
@@ -84,9 +85,34 @@ async def test_rotating_twice_keeps_the_job_credentials_readable(
     key = generate_key()
     await _fill_with_job_secrets(await _jobs(backend, key))
     store = await backend.open(SecretCipher([key]))
-    assert await store.rotate_secrets() == 3
-    assert await store.rotate_secrets() == 3
+    jobs = await open_jobs(store)
+    for _ in range(2):
+        assert (await store.rotate_secrets(), await jobs.rotate_secrets()) == (1, 2)
 
-    job = await jobs_for(store).get_job(CUSTOMER, FINISHED)
+    job = await jobs.get_job(CUSTOMER, FINISHED)
     assert job is not None
     assert job.push_target == job_target()
+
+
+async def test_each_store_rotates_only_its_own_secrets(backend: TrackingBackend) -> None:
+    old_key, new_key = generate_key(), generate_key()
+    await _fill_with_job_secrets(await _jobs(backend, old_key))
+    both = await backend.open(SecretCipher([new_key, old_key]))
+    assert await (await open_jobs(both)).rotate_secrets() == 2
+
+    new_only = await backend.open(SecretCipher([new_key]))
+    job = await (await open_jobs(new_only)).get_job(CUSTOMER, ACTIVE)
+    assert job is not None
+    assert job.push_target == job_target()
+    with pytest.raises(ConfigurationError, match="encrypted with another key"):
+        await new_only.get_push(FINISHED)  # the outbox's push still has the old key
+
+    assert await both.rotate_secrets() == 1
+    push = await new_only.get_push(FINISHED)
+    assert push is not None
+    assert push.target.credentials == Secret(PUSH_PASSWORD)
+
+
+async def test_a_store_without_job_secrets_rotates_none(jobs: JobStore) -> None:
+    await jobs.create_job(new_job(PLAIN), now=T0)
+    assert await jobs.rotate_secrets() == 0

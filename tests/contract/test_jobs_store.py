@@ -10,7 +10,7 @@ import pytest
 from faxpush.storage.base import Store
 from faxpush.storage.cipher import SecretCipher
 from faxpush.storage.jobs_base import DuplicateJobError, JobState, JobStore, Login
-from faxpush.storage.jobs_factory import jobs_for
+from faxpush.storage.jobs_factory import open_jobs
 
 from .conftest import TrackingBackend
 from .jobs_builders import (
@@ -107,7 +107,7 @@ async def test_duplicates_outside_the_window_or_without_a_key_are_accepted(
 async def test_concurrent_duplicates_store_exactly_one_job(
     backend: TrackingBackend, cipher: SecretCipher, jobs: JobStore
 ) -> None:
-    second = jobs_for(await backend.open(cipher))
+    second = await open_jobs(await backend.open(cipher))
     since = T0 - timedelta(minutes=10)
     outcomes = await asyncio.gather(
         *(
@@ -206,7 +206,7 @@ async def test_jobs_survive_reopening_the_database(
     await jobs.put_login(Login("alice", CUSTOMER, "scrypt$h", T0))
     await store.close()
 
-    reopened = jobs_for(await backend.open(cipher))
+    reopened = await open_jobs(await backend.open(cipher))
 
     active = await reopened.get_job(CUSTOMER, "FJACTIVE")
     assert active is not None

@@ -19,7 +19,7 @@ from faxpush.storage.base import PushRecord, PushState, Store, Verdict
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.copy import copy_outbox
 from faxpush.storage.jobs_base import JobRecord, JobState, JobStore, Login
-from faxpush.storage.jobs_factory import jobs_for
+from faxpush.storage.jobs_factory import jobs_for, open_jobs
 from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore
 from tests import pg_support
@@ -61,7 +61,7 @@ async def _fill(store: Store) -> None:
         Account("4711", push_url="https://x.test", push_credentials=Secret("cs"))
     )
     await store.put_token("acct:4711", Secret("tok"), expires_at=NOW + timedelta(days=3650))
-    await _fill_jobs(jobs_for(store))
+    await _fill_jobs(await open_jobs(store))
 
 
 async def _fill_jobs(jobs: JobStore) -> None:
@@ -223,7 +223,7 @@ async def test_a_target_with_an_outbox_is_refused_unless_forced(
 async def test_a_target_with_only_jobs_is_refused_unless_forced(
     sqlite_url: str, pg_url: str, open_store: OpenStore
 ) -> None:
-    jobs = jobs_for(await open_store())
+    jobs = await open_jobs(await open_store())
     await jobs.put_login(Login("bob", CUSTOMER, hash_password("other"), NOW))
     await jobs.create_job(new_job("FJTARGET"), now=NOW)
 

@@ -39,7 +39,9 @@ async def _instances(
 ) -> list[tuple[PostgresStore, PostgresJobStore]]:
     """``count`` job stores, each on a pool of its own (as separate processes would be)."""
     stores = [await open_store(max_connections=3) for _ in range(count)]
-    return [(store, PostgresJobStore(store)) for store in stores]
+    instances = [(store, PostgresJobStore(store)) for store in stores]
+    await asyncio.gather(*(jobs.migrate() for _, jobs in instances))  # they take turns
+    return instances
 
 
 async def _simulate(

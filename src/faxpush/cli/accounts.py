@@ -19,7 +19,7 @@ from faxpush.emulator.config import load_settings
 from faxpush.storage.base import Store
 from faxpush.storage.factory import open_configured_store
 from faxpush.storage.jobs_base import JobStore
-from faxpush.storage.jobs_factory import jobs_for
+from faxpush.storage.jobs_factory import open_jobs
 
 T = TypeVar("T")
 
@@ -131,7 +131,7 @@ def _with_stores(
     async def main() -> T:
         store = await open_configured_store(settings, notify=notice)
         try:
-            return await action(store, jobs_for(store))
+            return await action(store, await open_jobs(store))
         finally:
             await store.close()
 

@@ -15,6 +15,7 @@ from faxpush.storage.base import Store
 from faxpush.storage.cipher import KEY_ENV_VAR, SecretCipher, load_cipher, parse_keys
 from faxpush.storage.copy import CopyReport, copy_outbox
 from faxpush.storage.factory import secret_key_file, sqlite_path
+from faxpush.storage.jobs_factory import open_jobs
 
 app = typer.Typer(
     help="Manage the database: create or upgrade its schema, copy an outbox into PostgreSQL.",
@@ -58,6 +59,7 @@ def migrate(database_url: DatabaseOption = None) -> None:
 
     async def action(store: Store) -> None:
         await store.migrate()  # opening migrated already; this says so explicitly
+        await open_jobs(store)  # the emulator's tables, in the same database
 
     run_with_store(settings, action)
     typer.echo(f"the schema of {_describe(settings.database_url)} is up to date")

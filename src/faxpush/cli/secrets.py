@@ -7,6 +7,7 @@ import typer
 from faxpush.cli._runtime import DatabaseOption, load_settings, run_with_store
 from faxpush.storage.base import Store
 from faxpush.storage.cipher import generate_key
+from faxpush.storage.jobs_factory import open_jobs
 
 app = typer.Typer(help="Manage the encryption of stored credentials.", no_args_is_help=True)
 
@@ -32,11 +33,16 @@ def secret_key() -> None:
 
 @app.command("rotate", epilog=_ROTATE_EXAMPLES)
 def rotate(database_url: DatabaseOption = None) -> None:
-    """Re-encrypt every stored secret with the first key of FAXPUSH_SECRET_KEY."""
+    """Re-encrypt every stored secret with the first key of FAXPUSH_SECRET_KEY: the
+    outbox's and those of the emulator's jobs in the same database."""
     settings = load_settings(database_url=database_url)
 
-    async def action(store: Store) -> int:
-        return await store.rotate_secrets()
+    async def action(store: Store) -> tuple[int, int]:
+        jobs = await open_jobs(store)
+        return await store.rotate_secrets(), await jobs.rotate_secrets()
 
-    count = run_with_store(settings, action)
-    typer.echo(f"re-encrypted {count} secret(s) with the current key")
+    outbox, jobs = run_with_store(settings, action)
+    typer.echo(
+        f"re-encrypted {outbox + jobs} secret(s) with the current key "
+        f"({outbox} in the outbox, {jobs} in the emulator's jobs)"
+    )

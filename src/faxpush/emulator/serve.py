@@ -43,7 +43,7 @@ from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.simulator import Simulator, utcnow
 from faxpush.emulator.writer import JobWriter
 from faxpush.storage.factory import open_configured_store
-from faxpush.storage.jobs_factory import jobs_for
+from faxpush.storage.jobs_factory import open_jobs
 
 logger = logging.getLogger("faxpush.emulator")
 
@@ -177,7 +177,7 @@ async def run_server(
         sock.close()
         raise
     try:
-        jobs = jobs_for(store)
+        jobs = await open_jobs(store)
         now = datetime.now(UTC)
         await apply_config(store, jobs, config, now=now)
         first_login = await ensure_first_login(store, jobs, now=now)

@@ -50,7 +50,7 @@ async def rotate_all(conn: PooledConnection, cipher: SecretCipher) -> int:
     reading and writing in chunks; return how many there were."""
     count = 0
     async with conn.transaction():
-        for table in ("push", "push_key", "account", "account_key", "token", "job"):
+        for table in ("push", "push_key", "account", "account_key", "token"):
             (text,) = sql(f"{table}_secrets")
             chunk: list[tuple[str, bytes]] = []
             async for row in conn.cursor(text, prefetch=ROTATE_CHUNK):

@@ -292,7 +292,7 @@ def attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
     )
 
 
-SECRET_TABLES = ("push", "push_key", "account", "account_key", "token", "job")
+SECRET_TABLES = ("push", "push_key", "account", "account_key", "token")
 
 
 def rotate_secrets(

@@ -42,6 +42,7 @@ from faxpush.storage._pg_connection import (
 from faxpush.storage.cipher import SecretCipher
 from faxpush.storage.factory import sqlite_path
 from faxpush.storage.postgres import PostgresStore
+from faxpush.storage.postgres_jobs import PostgresJobStore
 
 if TYPE_CHECKING:
     Connection = asyncpg.Connection[asyncpg.Record]
@@ -80,6 +81,7 @@ async def copy_outbox(
     store = await PostgresStore.open(target_dsn, target_cipher or source_cipher)
     try:
         await store.migrate()
+        await PostgresJobStore(store).migrate()  # the emulator's tables are copied too
     finally:
         await store.close()
     source = await _open_source(source_url)

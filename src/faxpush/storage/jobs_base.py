@@ -4,8 +4,9 @@ Job state lives in the same database as the outbox, because a finished job's rep
 push must be written in one transaction (:meth:`JobStore.finish_job`): a crash can then
 never leave a finished job without its push, nor a push without its finished job. Each
 backend therefore implements :class:`JobStore` on top of its outbox
-:class:`~faxpush.storage.base.Store` (see :func:`faxpush.storage.jobs_factory.jobs_for`), and
-the outbox's ``migrate()`` creates the job tables too.
+:class:`~faxpush.storage.base.Store` (see :func:`faxpush.storage.jobs_factory.open_jobs`).
+The job store keeps its own schema all the same: :meth:`JobStore.migrate` creates and
+upgrades the job tables (version table ``jobs_schema_version``), the outbox's only its own.
 
 Logins carry a password *hash* only; hashing and verification live in
 :mod:`faxpush.emulator.passwords`, so a store never sees a password.
@@ -136,6 +137,14 @@ class FinishOneJob:
 @runtime_checkable
 class JobStore(Protocol):
     """Jobs, reports and logins of the REST v1 emulator. All times are aware UTC."""
+
+    async def migrate(self) -> None:
+        """Create or upgrade the job tables; a no-op when they are current."""
+
+    async def rotate_secrets(self) -> int:
+        """Re-encrypt the jobs' push credentials with the cipher's primary key, in one
+        transaction; return the count. The outbox's own secrets are rotated by
+        :meth:`Store.rotate_secrets <faxpush.storage.base.Store.rotate_secrets>`."""
 
     # --- logins -----------------------------------------------------------------------
     async def put_login(self, login: Login) -> None:

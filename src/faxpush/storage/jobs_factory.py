@@ -11,9 +11,17 @@ from faxpush.storage.sqlite import SqliteStore
 from faxpush.storage.sqlite_jobs import SqliteJobStore
 
 
+async def open_jobs(store: Store) -> JobStore:
+    """The :class:`JobStore` living in ``store``'s database, its tables created or upgraded
+    (``store`` itself must be migrated already)."""
+    jobs = jobs_for(store)
+    await jobs.migrate()
+    return jobs
+
+
 def jobs_for(store: Store) -> JobStore:
-    """The :class:`JobStore` living in ``store``'s database (its tables are created by
-    ``store.migrate()``)."""
+    """The :class:`JobStore` living in ``store``'s database, as it is: for a database whose
+    job tables are current (see :func:`open_jobs`)."""
     if isinstance(store, SqliteStore):
         return SqliteJobStore(store)
     if isinstance(store, MemoryStore):

@@ -10,13 +10,14 @@ the two, so no other task can observe one without the other.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.storage._common import to_micros
+from faxpush.storage._memory_records import Sealer
 from faxpush.storage._memory_schedule import Sealed
 from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
@@ -28,7 +29,7 @@ from faxpush.storage.jobs_base import (
     Login,
     NewJob,
 )
-from faxpush.storage.memory import MemoryStore, SealedState
+from faxpush.storage.memory import MemoryStore
 
 _EXTENSION = "faxpush.jobs"
 
@@ -50,15 +51,6 @@ class _JobData:
     jobs: dict[str, _JobRow] = field(default_factory=dict)
     next_seq: int = 1
 
-    def reseal_all(self, reseal: Callable[[Sealed], Sealed]) -> int:
-        """Re-seal every job's push credentials (see MemoryStore.rotate_secrets)."""
-        count = 0
-        for row in self.jobs.values():
-            if row.credentials is not None:
-                row.credentials = reseal(row.credentials)
-                count += 1
-        return count
-
 
 def _report_order(row: _JobRow) -> tuple[datetime, int]:
     assert row.record.finished_at is not None
@@ -72,11 +64,13 @@ class MemoryJobStore(FinishOneJob):
         self._outbox = outbox
         data = outbox.extension(_EXTENSION, _JobData)
         assert isinstance(data, _JobData)
-        assert isinstance(data, SealedState)  # so that rotate_secrets re-seals job secrets
         self._data = data
 
     def __repr__(self) -> str:
         return f"MemoryJobStore(jobs={len(self._data.jobs)})"
+
+    async def migrate(self) -> None:
+        """Nothing to create; present for the protocol."""
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[_JobData]:
@@ -259,6 +253,19 @@ class MemoryJobStore(FinishOneJob):
             for job_id in expired:
                 del data.jobs[job_id]
             return len(expired)
+
+    async def rotate_secrets(self) -> int:
+        """Re-seal every job's push credentials under the cipher's primary key."""
+        sealer = Sealer(self._outbox.cipher)
+        if sealer.cipher is None:
+            return 0  # kept in clear: nothing to re-seal
+        async with self._locked() as data:
+            count = 0
+            for row in data.jobs.values():
+                if row.credentials is not None:
+                    row.credentials = sealer.reseal(row.credentials)
+                    count += 1
+            return count
 
     async def count_jobs(self) -> dict[JobState, int]:
         """How many jobs are in each state."""

@@ -11,8 +11,8 @@ lock per key), so the duplicate check sees every earlier job.
 Lost connections are retried as the outbox's operations are. Writes that must not happen
 twice find out after a reconnect whether their first try committed: created jobs by their
 id and content, finished jobs by the batch id stored with them. SQL lives in
-``sql/postgresql/jobs_queries.sql``; the tables are created by the outbox's migrations
-(``0002_jobs.sql``).
+``sql/postgresql/jobs_queries.sql``; the tables are created by the job store's own
+migrations (``sql/jobs_postgresql/``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from faxpush._db.migrations import Schema, migrate_postgres
 from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.storage import _pg_jobs_rows as rows
 from faxpush.storage._pg_jobs_rows import job_sql
@@ -43,6 +44,16 @@ from faxpush.storage.postgres import PostgresStore
 if TYPE_CHECKING:
     from faxpush.storage._pg_connection import PooledConnection
 
+SCHEMA = Schema(
+    "faxpush.storage",
+    "sql/jobs_postgresql",
+    "jobs_schema_version",
+    "faxpush jobs schema migration",
+    "the job store",
+)
+
+ROTATE_CHUNK = 500  # job credentials read and re-sealed at a time by rotate_secrets
+
 
 class PostgresJobStore(FinishOneJob):
     """A :class:`~faxpush.storage.jobs_base.JobStore` in the database of ``outbox``."""
@@ -53,6 +64,14 @@ class PostgresJobStore(FinishOneJob):
 
     def __repr__(self) -> str:
         return f"PostgresJobStore({self._outbox.url!r})"
+
+    async def migrate(self) -> None:
+        """Create or upgrade the job tables; a no-op when they are current. Concurrent
+        callers (several emulators starting at once) take turns."""
+        where = self._outbox.url
+        await self._outbox.run(
+            "migrate the job store", lambda c, _: migrate_postgres(c, SCHEMA, where=where)
+        )
 
     async def _fetch(self, action: str, name: str, params: dict[str, Any] | None = None) -> Any:
         """The rows of one named query, run as its own transaction."""
@@ -238,12 +257,42 @@ class PostgresJobStore(FinishOneJob):
         )
         return purged
 
+    async def rotate_secrets(self) -> int:
+        """Re-seal every job's push credentials under the cipher's primary key, reading
+        and writing in chunks (repeated whole after a lost connection: harmless)."""
+        cipher = self._cipher
+
+        async def work(conn: PooledConnection, _: int) -> int:
+            count = 0
+            async with conn.transaction():
+                (text,) = job_sql("job_secrets")
+                chunk: list[tuple[str, bytes]] = []
+                async for row in conn.cursor(text, prefetch=ROTATE_CHUNK):
+                    chunk.append((row["id"], cipher.rotate(row["secret"])))
+                    if len(chunk) >= ROTATE_CHUNK:
+                        count += await _reseal(conn, chunk)
+                count += await _reseal(conn, chunk)
+            return count
+
+        return await self._outbox.run("rotate the jobs' secrets", work)
+
     async def count_jobs(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
         found = await self._fetch("count jobs", "count_jobs")
         counts = dict.fromkeys(JobState, 0)
         counts.update({JobState(row["state"]): row["jobs"] for row in found})
         return counts
+
+
+async def _reseal(conn: PooledConnection, chunk: list[tuple[str, bytes]]) -> int:
+    """Write re-sealed credentials back; empties ``chunk`` and returns how many there were."""
+    if not chunk:
+        return 0
+    params = {"ids": [key for key, _ in chunk], "secrets": [sealed for _, sealed in chunk]}
+    await conn.execute(*job_sql("update_job_secrets", params))
+    count = len(chunk)
+    chunk.clear()
+    return count
 
 
 def _unique(job_ids: Sequence[str]) -> list[str]:

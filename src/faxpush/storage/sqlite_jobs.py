@@ -3,8 +3,8 @@
 It runs its work as functions on the :class:`~faxpush.storage.sqlite.SqliteStore`'s
 connection thread, in the outbox's transactions, so that :meth:`SqliteJobStore.finish_job`
 updates the job and inserts its push in one ``BEGIN IMMEDIATE`` transaction. SQL lives in
-``sql/sqlite/jobs_queries.sql``; the tables are created by the outbox's migrations
-(``0002_jobs.sql``).
+``sql/sqlite/jobs_queries.sql``; the tables are created by the job store's own migrations
+(``sql/jobs_sqlite/``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from faxpush._db.migrations import Schema, migrate_sqlite
 from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.core.models import AuthMethod, FaxJobReport
 from faxpush.storage._common import from_micros, to_micros
@@ -33,6 +34,14 @@ from faxpush.storage.jobs_base import (
     NewJob,
 )
 from faxpush.storage.sqlite import SqliteStore, insert_push
+
+SCHEMA = Schema(
+    "faxpush.storage",
+    "sql/jobs_sqlite",
+    "jobs_schema_version",
+    "faxpush jobs schema migration",
+    "the job store",
+)
 
 
 def _sql(name: str) -> str:
@@ -56,6 +65,13 @@ class SqliteJobStore(FinishOneJob):
 
     def __repr__(self) -> str:
         return f"SqliteJobStore({self._outbox.path!r})"
+
+    async def migrate(self) -> None:
+        """Create or upgrade the job tables; a no-op when they are current."""
+        where = self._outbox.path
+        await self._outbox.connection(
+            "migrate the job store", lambda conn: migrate_sqlite(conn, SCHEMA, where=where)
+        )
 
     # --- logins -----------------------------------------------------------------------
     async def put_login(self, login: Login) -> None:
@@ -229,6 +245,20 @@ class SqliteJobStore(FinishOneJob):
             "purge expired reports",
             lambda conn: conn.execute(_sql("purge_reports"), params).rowcount,
         )
+
+    async def rotate_secrets(self) -> int:
+        """Re-seal every job's push credentials under the cipher's primary key."""
+        cipher = self._cipher
+
+        def rotate(conn: sqlite3.Connection) -> int:
+            updates = [
+                {"id": row["id"], "secret": cipher.rotate(row["secret"])}
+                for row in _all(conn, "job_secrets")
+            ]
+            conn.executemany(_sql("update_job_secret"), updates)
+            return len(updates)
+
+        return await self._outbox.transaction("rotate the jobs' secrets", rotate)
 
     async def count_jobs(self) -> dict[JobState, int]:
         """How many jobs are in each state."""

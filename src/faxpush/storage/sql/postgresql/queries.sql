@@ -286,17 +286,6 @@ UPDATE accounts SET push_credentials = sealed.secret
 FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
 WHERE accounts.customer_number = sealed.id;
 
--- name: job_secrets
--- The emulator's jobs (0002_jobs.sql) keep their own push credentials, sealed the same way.
-SELECT seq::text AS id, target_credentials AS secret FROM fax_jobs
-WHERE target_credentials IS NOT NULL
-FOR UPDATE;
-
--- name: update_job_secrets
-UPDATE fax_jobs SET target_credentials = sealed.secret
-FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
-WHERE fax_jobs.seq = sealed.id::bigint;
-
 -- name: push_key_secrets
 -- Client certificate keys (0003_tls.sql), sealed like the credentials.
 SELECT seq::text AS id, target_client_key AS secret FROM pushes

@@ -91,3 +91,11 @@ WHERE seq IN (
 
 -- name: count_jobs
 SELECT state, count(*) AS jobs FROM fax_jobs GROUP BY state;
+
+-- name: job_secrets
+-- The jobs' own push credentials, sealed with the outbox's cipher (faxpush secrets rotate).
+SELECT seq AS id, target_credentials AS secret FROM fax_jobs WHERE target_credentials IS NOT NULL;
+
+-- name: update_job_secret
+-- Store one job's re-sealed push credentials.
+UPDATE fax_jobs SET target_credentials = :secret WHERE seq = :id;
