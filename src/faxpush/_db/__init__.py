@@ -4,7 +4,9 @@ emulator's job store (``storage.*_jobs``) and the receiver inbox (``receiver.inb
 * :mod:`.queries` loads a store's ``.sql`` query files: named blocks, each with a one-line
   description;
 * :mod:`.migrations` loads a store's numbered migrations and applies them, one migrator per
-  dialect, each store keeping its own schema-version table.
+  dialect, each store keeping its own schema-version table;
+* :mod:`.sqlite` owns every SQLite connection: one thread per connection, one transaction
+  per call, one translation of driver errors.
 
 Each store keeps its own schema, migrations and queries in its own package; this layer holds
 only what every store does the same way.

@@ -35,9 +35,10 @@ import struct
 import sys
 from typing import Any
 
+from faxpush._db.sqlite import connect, translated
 from faxpush.core.errors import ConfigurationError, StorageError
-from faxpush.storage._sqlite_connection import connect, translated
 from faxpush.storage._sqlite_hot import HOT_WORK
+from faxpush.storage._sqlite_sql import connection_setup
 
 _HEADER = struct.Struct("!I")
 _START_TIMEOUT_S = 30.0
@@ -197,7 +198,7 @@ def _serve(fd: int, location: str, busy_s: float) -> None:
 
 def _converse(channel: socket.socket, location: str, busy_s: float) -> None:
     try:
-        connection = connect(location, busy_s)
+        connection = connect(location, busy_s, setup=connection_setup())
     except (ConfigurationError, sqlite3.Error, OSError) as exc:  # the parent reports it
         _answer(channel, 0, False, exc)
         return

@@ -4,7 +4,7 @@ The connection runs in WAL mode with ``synchronous=FULL`` (a committed push surv
 cut). Writes run in ``BEGIN IMMEDIATE`` transactions, so several processes on the same file
 serialise on the write lock instead of failing half-way; claims use ``UPDATE … RETURNING``
 (SQLite 3.35 or newer). Every operation is one plain function run on the connection's own
-thread (see ``_sqlite_connection``): one thread hop per transaction. Opened with
+thread (see :mod:`faxpush._db.sqlite`): one thread hop per transaction. Opened with
 ``store_process``, claims and results run instead in a process of their own (see
 ``_sqlite_process``), and the two connections take turns. SQL lives in ``sql/sqlite/*.sql``.
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from faxpush._db.migrations import migrate_sqlite
+from faxpush._db.sqlite import SqliteThread, Work
 from faxpush.core.errors import InputError
 from faxpush.core.secrets import Secret
 from faxpush.storage import _sqlite_hot as hot
@@ -32,9 +33,8 @@ from faxpush.storage._common import (
     to_micros,
     token_sweep_params,
 )
-from faxpush.storage._sqlite_connection import SqliteThread, Work
 from faxpush.storage._sqlite_process import SqliteProcess
-from faxpush.storage._sqlite_sql import SCHEMA
+from faxpush.storage._sqlite_sql import SCHEMA, connection_setup
 from faxpush.storage._sqlite_sql import sql as _sql
 from faxpush.storage.base import (
     Account,
@@ -101,7 +101,8 @@ class SqliteStore:
 
         ``store_process``: run claims and results in a process of their own, started on the
         first claim (what ``faxpush worker`` does; see ``_sqlite_process``)."""
-        store = cls(await SqliteThread.open(str(path), busy_timeout), cipher)
+        thread = await SqliteThread.open(str(path), busy_timeout, setup=connection_setup())
+        store = cls(thread, cipher)
         if store_process:
             store._process = SqliteProcess(str(path), busy_timeout.total_seconds())
         return store

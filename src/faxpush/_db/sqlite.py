@@ -1,4 +1,18 @@
-"""The store's SQLite connection, owned by one thread, and the translation of driver errors.
+"""The one owner of faxpush's SQLite connections: a connection on a thread of its own, how
+every connection is set up, and the translation of driver errors.
+
+How a store uses it::
+
+    thread = await SqliteThread.open(path, busy_timeout, setup=statements, name=path)
+    rows = await thread.run("list accounts", lambda conn: conn.execute(sql).fetchall(),
+                            write=False)
+    await thread.run("save account 4711", save, write=True)  # BEGIN IMMEDIATE … COMMIT
+    await thread.close()
+
+``setup`` holds the store's own statements run on every new connection (its pragmas, from
+its query file); ``name`` is how messages call the database. A store that runs SQLite
+elsewhere (a process of its own) opens its connection with :func:`connect` and wraps its
+driver calls in :func:`translated`, so that its errors read the same.
 
 Each call hands the thread a whole unit of work, a plain function of the ``sqlite3``
 connection: a write runs as ``BEGIN IMMEDIATE`` … work … ``COMMIT`` (rolled back on any
@@ -26,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
@@ -34,7 +48,15 @@ from pathlib import Path
 from typing import TypeVar
 
 from faxpush.core.errors import ConfigurationError, StorageError
-from faxpush.storage._sqlite_sql import connection_setup
+
+__all__ = [
+    "MIN_SQLITE_VERSION",
+    "SqliteThread",
+    "Work",
+    "check_sqlite_version",
+    "connect",
+    "translated",
+]
 
 MIN_SQLITE_VERSION = (3, 35, 0)  # UPDATE ... RETURNING
 T = TypeVar("T")
@@ -44,26 +66,58 @@ Work = Callable[[sqlite3.Connection], T]
 class SqliteThread:
     """A ``sqlite3`` connection that only its own thread touches. Open with :meth:`open`."""
 
-    def __init__(self, executor: ThreadPoolExecutor, location: str, busy_s: float) -> None:
+    def __init__(
+        self,
+        executor: ThreadPoolExecutor,
+        location: str,
+        busy_s: float,
+        *,
+        setup: Sequence[str],
+        name: str,
+        read_only: bool,
+    ) -> None:
         self._executor = executor
         self._connection: sqlite3.Connection | None = None
         self._closed = False
+        self._setup = tuple(setup)
+        self._read_only = read_only
         self.location = location
         self.busy_s = busy_s
+        self.name = name
 
     @classmethod
-    async def open(cls, location: str, busy_timeout: timedelta) -> SqliteThread:
-        """Connect in autocommit mode (transactions are explicit), WAL, synchronous=FULL,
-        foreign keys on, waiting up to ``busy_timeout`` for another writer."""
-        _check_location(location)
+    async def open(
+        cls,
+        location: str,
+        busy_timeout: timedelta,
+        *,
+        setup: Sequence[str] = (),
+        name: str | None = None,
+        read_only: bool = False,
+        thread_name: str = "faxpush-sqlite",
+    ) -> SqliteThread:
+        """Connect as :func:`connect` does, waiting up to ``busy_timeout`` for another writer.
+
+        ``read_only``: open an existing file read-only and hold one read transaction from
+        here to :meth:`close`, so that every call reads the same snapshot (``write`` calls
+        are refused)."""
+        check_sqlite_version()
+        if location != ":memory:" and not Path(location).parent.is_dir():
+            raise ConfigurationError(
+                f"the directory of the database {location} does not exist; create it or fix "
+                "the database URL"
+            )
         bridge = cls(
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="faxpush-sqlite"),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name),
             location,
             busy_timeout.total_seconds(),
+            setup=setup,
+            name=location if name is None else name,
+            read_only=read_only,
         )
         connecting = bridge._executor.submit(bridge._connect)
         try:
-            with translated("set up the connection", location, bridge.busy_s):
+            with translated("set up the connection", bridge.name, bridge.busy_s):
                 await asyncio.wrap_future(connecting)
         except BaseException:
             bridge._closed = True
@@ -73,12 +127,16 @@ class SqliteThread:
         return bridge
 
     async def run(self, action: str, work: Work[T], *, write: bool) -> T:
-        """``work(connection)`` on the thread; inside one write transaction if ``write``."""
+        """``work(connection)`` on the thread; inside one write transaction if ``write``,
+        else each statement its own transaction (a transaction ``work`` leaves open is
+        rolled back)."""
         if self._closed:
-            raise StorageError(f"cannot {action}: the store for {self.location} is closed")
+            raise StorageError(f"cannot {action}: the connection to {self.name} is closed")
+        if write and self._read_only:
+            raise StorageError(f"cannot {action}: {self.name} is opened read-only")
         abandoned = threading.Event()
         job = self._executor.submit(self._transact if write else self._plain, work, abandoned)
-        with translated(action, self.location, self.busy_s):
+        with translated(action, self.name, self.busy_s):
             try:
                 return await asyncio.wrap_future(job)
             except asyncio.CancelledError:
@@ -98,7 +156,11 @@ class SqliteThread:
 
     # --- on the thread ----------------------------------------------------------------
     def _connect(self) -> None:
-        self._connection = connect(self.location, self.busy_s)
+        self._connection = connect(
+            self.location, self.busy_s, setup=self._setup, read_only=self._read_only
+        )
+        if self._read_only:
+            self._connection.execute("BEGIN")
 
     def _disconnect(self) -> None:
         connection, self._connection = self._connection, None
@@ -110,7 +172,8 @@ class SqliteThread:
         try:
             return work(connection)
         finally:
-            if connection.in_transaction:  # an unfinished SELECT; never keep it open
+            # An unfinished SELECT: never keep it open (a read-only snapshot is meant to be).
+            if connection.in_transaction and not self._read_only:
                 connection.execute("ROLLBACK")
 
     def _transact(self, work: Work[T], abandoned: threading.Event) -> T:
@@ -128,17 +191,22 @@ class SqliteThread:
 
     def _connected(self) -> sqlite3.Connection:
         if self._connection is None:  # closed while this job was queued
-            raise StorageError(f"the store for {self.location} is closed")
+            raise StorageError(f"the connection to {self.name} is closed")
         return self._connection
 
 
-def connect(location: str, busy_s: float) -> sqlite3.Connection:
-    """A connection set up as every faxpush connection is (autocommit, WAL, synchronous=FULL,
-    foreign keys, ``sqlite3.Row`` rows), waiting up to ``busy_s`` for another writer."""
+def connect(
+    location: str, busy_s: float, *, setup: Sequence[str] = (), read_only: bool = False
+) -> sqlite3.Connection:
+    """A connection set up as every faxpush connection is: autocommit (transactions are
+    explicit), ``sqlite3.Row`` rows, waiting up to ``busy_s`` for another writer, then the
+    store's ``setup`` statements; it must end in WAL mode (unless ``read_only``, which opens
+    an existing file without writing to it)."""
+    target = Path(location).resolve().as_uri() + "?mode=ro" if read_only else location
     try:
         # A larger statement cache: record_attempts has one statement per batch size.
         connection = sqlite3.connect(
-            location, isolation_level=None, timeout=busy_s, cached_statements=256
+            target, isolation_level=None, timeout=busy_s, cached_statements=256, uri=read_only
         )
     except sqlite3.Error as exc:
         raise ConfigurationError(
@@ -146,13 +214,15 @@ def connect(location: str, busy_s: float) -> sqlite3.Connection:
         ) from exc
     try:
         connection.row_factory = sqlite3.Row
-        for statement in connection_setup():
+        for statement in setup:
             connection.execute(statement)
-        journal_mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+        journal_mode = None
+        if not read_only:
+            journal_mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
     except BaseException:
         connection.close()
         raise
-    if journal_mode not in ("wal", "memory"):
+    if journal_mode not in (None, "wal", "memory"):
         connection.close()
         raise ConfigurationError(
             f"cannot switch {location} to WAL mode (it stays in {journal_mode!r} "
@@ -161,27 +231,23 @@ def connect(location: str, busy_s: float) -> sqlite3.Connection:
     return connection
 
 
-def _check_location(location: str) -> None:
+def check_sqlite_version() -> None:
+    """Refuse a Python linked against an SQLite too old for faxpush's SQL."""
     if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
         raise ConfigurationError(
             f"faxpush needs SQLite {'.'.join(map(str, MIN_SQLITE_VERSION))} or newer, but "
             f"Python is linked against SQLite {sqlite3.sqlite_version}; use a newer "
             "Python build, or PostgreSQL"
         )
-    if location != ":memory:" and not Path(location).parent.is_dir():
-        raise ConfigurationError(
-            f"the directory of the database {location} does not exist; create it or fix "
-            "the database URL"
-        )
 
 
 @contextmanager
-def translated(action: str, location: str, busy_s: float) -> Iterator[None]:
+def translated(action: str, name: str, busy_s: float) -> Iterator[None]:
     """Turn driver exceptions into StorageError naming the action and the database."""
     try:
         yield
     except sqlite3.Error as exc:
-        raise StorageError(_explain(f"cannot {action} in {location}", exc, busy_s)) from exc
+        raise StorageError(_explain(f"cannot {action} in {name}", exc, busy_s)) from exc
 
 
 def _explain(where: str, exc: sqlite3.Error, busy_s: float) -> str:
