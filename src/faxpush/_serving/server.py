@@ -21,6 +21,7 @@ from typing import Any, Literal
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from faxpush._loop import running_loop_name
 from faxpush._serving.connections import ConnectionGuard, guarded_protocol
 from faxpush._serving.limits import ServerLimits
 from faxpush._serving.throttle import AcceptErrorHandler, ExceptionHandler
@@ -120,6 +121,7 @@ def server_for(
     lifespan: Literal["on", "off"] = "on",
     handle_signals: bool = True,
     log_config: dict[str, Any] | None = LOGGING_CONFIG,
+    loop: Literal["auto", "asyncio", "uvloop"] | None = None,
 ) -> QuietServer:
     """A uvicorn server for the ASGI ``app``: httptools with ``limits`` (default:
     :class:`ServerLimits`), no access log, no WebSockets; HTTPS with ``tls_cert`` (a PEM
@@ -127,13 +129,21 @@ def server_for(
 
     ``log_config`` None leaves logging as the caller configured it (uvicorn's own
     configuration otherwise); ``lifespan`` and ``handle_signals`` as for uvicorn and
-    :class:`QuietServer`.
+    :class:`QuietServer`. ``loop`` is uvicorn's, for :meth:`~uvicorn.Server.run` only: the
+    commands await :meth:`~uvicorn.Server.serve` on the loop :mod:`faxpush._loop` chose.
+    None: the kind of loop running now, else ``auto`` (uvloop where installed).
     """
     guard = ConnectionGuard(limits or ServerLimits())
+    if loop is None:
+        try:
+            loop = running_loop_name()
+        except RuntimeError:  # no loop yet
+            loop = "auto"
     config = uvicorn.Config(
         app,
         http=guarded_protocol(guard),
         ws="none",
+        loop=loop,
         lifespan=lifespan,
         log_config=log_config,
         log_level="warning",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import ssl
@@ -22,6 +21,7 @@ from faxpush._serving.limits import (
     describe_limits,
     open_file_limit,
 )
+from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.core.secrets import Secret
 from faxpush.receiver.app import ASGIApp, ReceiverApp
 from faxpush.receiver.issuer import DEFAULT_AUDIENCE, DevIssuer
@@ -273,6 +273,7 @@ def listen(
             dir_okay=False,
         ),
     ] = None,
+    event_loop: EventLoopOption = None,
 ) -> None:
     """Receive status pushes locally and print each one (job id, recipients, auth result).
 
@@ -343,7 +344,7 @@ def listen(
         banner.append(f"  OAuth2 token URL: {issuer.token_url}   JWKS: {issuer.jwks_url}")
     server = server_for(app, limits, tls_cert=tls_cert, tls_key=tls_key)
     try:
-        asyncio.run(_serve(app, server, sock, banner))
+        run_on_loop(lambda: _serve(app, server, sock, banner), event_loop)
     except KeyboardInterrupt:
         pass  # Ctrl+C before the server was up: nothing to stop yet
     finally:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Annotated, Final
 
 import typer
 
 from faxpush.cli._errors import run
+from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.cli._runtime import DatabaseOption, configure_logging, notice
 from faxpush.emulator.config import load_settings
 from faxpush.emulator.serve import ServerInfo, banner, run_server
@@ -72,6 +72,7 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    event_loop: EventLoopOption = None,
 ) -> None:
     """Run the Fax4A REST API v1 emulator: accept fax jobs, simulate them, push their reports.
 
@@ -88,6 +89,7 @@ def serve(
         "serve_header_timeout": header_timeout,
         "serve_body_timeout": body_timeout,
         "serve_max_connections": max_connections,
+        "event_loop": event_loop,
     }
     settings, emulator_config = load_settings(os.environ, flags)
     configure_logging(settings.log_level)
@@ -95,8 +97,11 @@ def serve(
     def ready(info: ServerInfo) -> None:
         typer.echo(banner(info))
 
-    asyncio.run(
-        run_server(settings, emulator_config, host=host, port=port, on_ready=ready, notify=notice)
+    run_on_loop(
+        lambda: run_server(
+            settings, emulator_config, host=host, port=port, on_ready=ready, notify=notice
+        ),
+        settings.event_loop,
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
+from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.cli._runtime import (
     CaBundleOption,
     DatabaseOption,
@@ -23,6 +23,8 @@ EXAMPLES = """\
   FAXPUSH_DATABASE_URL=sqlite:////var/lib/faxpush/outbox.db faxpush worker --concurrency 128
 
   FAXPUSH_ALLOWED_NETWORKS=127.0.0.0/8 faxpush worker --log-level DEBUG
+
+  faxpush worker --event-loop asyncio     # asyncio's own loop, not uvloop
 """
 
 
@@ -43,6 +45,7 @@ def worker(
         str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR [env FAXPUSH_LOG_LEVEL].")
     ] = None,
     ca_bundle: CaBundleOption = None,
+    event_loop: EventLoopOption = None,
 ) -> None:
     """Deliver pushes from the outbox; one log line per attempt.
 
@@ -55,6 +58,7 @@ def worker(
         per_host_concurrency=per_host,
         log_level=log_level,
         ca_bundle=ca_bundle,
+        event_loop=event_loop,
     )
     configure_logging(settings.log_level)
-    asyncio.run(run_worker(settings))
+    run_on_loop(lambda: run_worker(settings), settings.event_loop)

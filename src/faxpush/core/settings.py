@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -20,6 +21,14 @@ from faxpush.core.secrets import Secret
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ENV_PREFIX = "FAXPUSH_"
+
+
+class EventLoop(StrEnum):
+    """The event loop of the long-running commands (see ``faxpush._loop``)."""
+
+    AUTO = "auto"  # uvloop if it can be imported, else asyncio's own
+    UVLOOP = "uvloop"  # uvloop, or a ConfigurationError when it is not installed
+    ASYNCIO = "asyncio"
 
 
 class Settings(BaseModel):
@@ -47,6 +56,7 @@ class Settings(BaseModel):
     sqlite_store_process: bool = True  # SQLite: claims and results in a process of their own
     token_expiry_margin: float = Field(60.0, ge=0, le=3600)
     log_level: str = "INFO"
+    event_loop: EventLoop = EventLoop.AUTO  # worker, serve and listen
     # REST v1 job API emulator (faxpush serve)
     sim_speed: float = Field(0.1, ge=0, le=1000)  # simulated time scale: 1 real, 0 instant
     report_retention_days: float = Field(30.0, gt=0, le=36500)

@@ -15,6 +15,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from faxpush import _loop
 from faxpush._serving.limits import ServerLimits
 from faxpush._serving.server import QuietServer, server_for
 from faxpush.core.errors import FaxpushError
@@ -209,7 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="faxpush-demo-") as workdir:
         try:
-            asyncio.run(run_demo(port=args.port, workdir=Path(workdir)))
+            # of the demo's settings, only the event loop comes from the environment
+            env = {"FAXPUSH_EVENT_LOOP": os.environ.get("FAXPUSH_EVENT_LOOP", "")}
+            choice = Settings.from_env(env).event_loop
+            _loop.run(lambda: run_demo(port=args.port, workdir=Path(workdir)), choice)
         except FaxpushError as exc:
             sys.stderr.write(f"faxpush demo: {exc}\n")
             return 1
