@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from faxpush.storage._pg_connection import Reconnect
+from faxpush._db.postgres import Reconnect
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.postgres import PostgresStore
 from tests import pg_support

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from faxpush.storage._pg_connection import POOL_LOGGER, PoolFloorLogFilter
+from faxpush._db.postgres_log import POOL_LOGGER, PoolFloorLogFilter
 from tests.faults import FaultProxy
 
 from .conftest import OpenStore

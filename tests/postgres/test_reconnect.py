@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from faxpush._db.postgres import Reconnect
 from faxpush.core.errors import ConfigurationError, StorageError
-from faxpush.storage._pg_connection import Reconnect
 from faxpush.storage.base import ClaimedPush, PushState, Verdict
 from faxpush.storage.cipher import SecretCipher
 from faxpush.storage.postgres import PostgresStore

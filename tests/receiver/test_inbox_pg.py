@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from faxpush._db.postgres import Reconnect
+from faxpush._db.postgres_log import POOL_LOGGER, PoolFloorLogFilter
 from faxpush.core.errors import StorageError
 from faxpush.receiver.handlers import HandlerRunner
 from faxpush.receiver.inbox import InboxEntry, PgInbox, TaskState, open_inbox
-from faxpush.storage._pg_connection import POOL_LOGGER, PoolFloorLogFilter, Reconnect
 from tests import pg_support
 from tests.receiver.test_inbox import LEASE, T0, push
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from faxpush.storage._pg_connection import (
+from faxpush._db.postgres_log import (
     POOL_LOGGER,
     PoolFloorLogFilter,
     quiet_pool_floor_warnings,

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 import aiosqlite
 import asyncpg
 
+from faxpush._db.postgres import driver_url, redacted, translated
 from faxpush.core.errors import ConfigurationError, StorageError
 from faxpush.storage._common import from_micros
-from faxpush.storage._pg_connection import DRIVER_ERRORS, driver_url, redacted, translate
 from faxpush.storage._sqlfiles import migrations
 from faxpush.storage.base import receiver_key
 
@@ -186,10 +186,8 @@ class PostgresSource:
     @classmethod
     async def open(cls, url: str) -> PostgresSource:
         dsn = driver_url(url)
-        try:
+        with translated("open the source", redacted(dsn)):
             connection = await asyncpg.connect(dsn, timeout=10)
-        except DRIVER_ERRORS as exc:
-            raise translate(exc, action="open the source", where=redacted(dsn)) from exc
         source = cls(connection, dsn)
         await source._transaction.start()
         return source

@@ -10,10 +10,10 @@ from typing import Any
 from asyncpg import Record
 from pydantic import ValidationError
 
+from faxpush._db.postgres_queries import PgQuery, compile_sql
 from faxpush.core.errors import StorageError
 from faxpush.core.models import AuthMethod, FaxJobReport
 from faxpush.storage._pg_rows import checked_time
-from faxpush.storage._pg_sql import DIALECT, Query, compile_query
 from faxpush.storage._sqlfiles import queries
 from faxpush.storage.base import ClientAuthStyle, PushTarget
 from faxpush.storage.cipher import SecretCipher
@@ -24,12 +24,12 @@ Params = dict[str, Any]
 
 
 @cache
-def _query(name: str) -> Query:
+def _query(name: str) -> PgQuery:
     try:
-        text = queries(DIALECT, JOB_QUERIES)[name]
+        text = queries("postgresql", JOB_QUERIES)[name]
     except KeyError:
         raise StorageError(f"no PostgreSQL job query named {name!r}; this is a bug") from None
-    return compile_query(name, text)
+    return compile_sql(name, text)
 
 
 def job_sql(name: str, params: Params | None = None) -> list[Any]:

@@ -29,25 +29,25 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
 
+from faxpush._db.postgres import (
+    DEFAULT_COMMAND_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    Endpoint,
+    Reconnect,
+    Runner,
+    closed_error,
+)
+from faxpush._db.postgres_listen import WorkListener
 from faxpush.core.errors import InputError, StorageError
 from faxpush.core.secrets import Secret
 from faxpush.storage import _pg_rows as rows
 from faxpush.storage._common import check_results, lease_micros, share_binds, to_micros
 from faxpush.storage._pg_admin import migrate_schema, rotate_all, sql
-from faxpush.storage._pg_connection import (
-    Reconnect,
-    Runner,
-    closed_error,
-    driver_url,
-    redacted,
-    server_settings,
-    with_retries,
-)
-from faxpush.storage._pg_listen import WorkListener
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -60,31 +60,20 @@ from faxpush.storage.base import (
 from faxpush.storage.cipher import SecretCipher
 
 if TYPE_CHECKING:
-    from faxpush.storage._pg_connection import Pool, PooledConnection
+    from faxpush._db.postgres import PooledConnection
 
 NOTIFY_CHANNEL = "faxpush_pushes"
-DEFAULT_MAX_CONNECTIONS = 10
-DEFAULT_CONNECT_TIMEOUT = timedelta(seconds=10)
-DEFAULT_COMMAND_TIMEOUT = timedelta(seconds=60)
 T = TypeVar("T")
 
 
 class PostgresStore:
     """A :class:`~faxpush.storage.base.Store` in a PostgreSQL database. Open with :meth:`open`."""
 
-    def __init__(
-        self,
-        pool: Pool,
-        url: str,
-        cipher: SecretCipher,
-        *,
-        reconnect: Reconnect,
-        connect_listener: Callable[[], Awaitable[asyncpg.Connection[asyncpg.Record]]],
-    ) -> None:
-        self._where = redacted(url)
-        self._runner = Runner(pool, self._where, reconnect)
+    def __init__(self, runner: Runner, cipher: SecretCipher, listener: WorkListener) -> None:
+        self._where = runner.where
+        self._runner = runner
         self._cipher = cipher
-        self._listener = WorkListener(connect_listener, NOTIFY_CHANNEL)
+        self._listener = listener
 
     @classmethod
     async def open(
@@ -100,24 +89,11 @@ class PostgresStore:
         """Connect to the database ``url`` names (``postgresql://user:pw@host:5432/db``).
 
         While the server is unreachable, opening is retried as operations are."""
-        dsn = driver_url(url)
-        if max_connections < 1:
-            raise InputError(f"max_connections must be at least 1, got {max_connections}")
-        options: dict[str, Any] = {
-            "timeout": connect_timeout.total_seconds(),
-            "command_timeout": command_timeout.total_seconds(),
-            "server_settings": server_settings(dsn),
-        }
-        policy = reconnect or Reconnect()
-
-        async def connect_listener() -> asyncpg.Connection[asyncpg.Record]:
-            return await asyncpg.connect(dsn, **options)
-
-        async def create() -> Pool:
-            return await asyncpg.create_pool(dsn, min_size=1, max_size=max_connections, **options)
-
-        pool = await with_retries(create, policy, action="connect", where=redacted(dsn))
-        return cls(pool, dsn, cipher, reconnect=policy, connect_listener=connect_listener)
+        endpoint = Endpoint.parse(
+            url, connect_timeout=connect_timeout, command_timeout=command_timeout
+        )
+        runner = await Runner.open(endpoint, max_connections=max_connections, reconnect=reconnect)
+        return cls(runner, cipher, WorkListener(endpoint.connect, NOTIFY_CHANNEL))
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._where!r})"

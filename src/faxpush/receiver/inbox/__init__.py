@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote
 
+from faxpush._db.postgres import SCHEMES as POSTGRES_SCHEMES
 from faxpush.core.errors import ConfigurationError
 from faxpush.receiver.inbox.base import (
     DELIVERY_ID_HEADER,
@@ -23,7 +24,6 @@ from faxpush.receiver.inbox.base import (
 from faxpush.receiver.inbox.memory import MemoryInbox
 from faxpush.receiver.inbox.postgres import PgInbox
 from faxpush.receiver.inbox.sqlite import SqliteInbox
-from faxpush.storage._pg_connection import SCHEMES as POSTGRES_SCHEMES
 
 
 async def open_inbox(url: str, *, synchronous: str = "FULL") -> InboxStore:

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from faxpush.storage._pg_connection import DRIVER_ERRORS
+from faxpush._db.postgres import DRIVER_ERRORS
 
-logger = logging.getLogger("faxpush.storage.postgres")
+logger = logging.getLogger("faxpush.storage.postgres")  # as the runner logs
 
 PING_INTERVAL_S = 30.0
 PING_TIMEOUT_S = 5.0
