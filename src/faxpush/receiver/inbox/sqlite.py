@@ -3,8 +3,9 @@
 Pushes arriving together are stored in one ``BEGIN IMMEDIATE`` transaction (group commit):
 each :meth:`SqliteInbox.accept` call waits until the transaction holding its push has
 committed, so a 2xx is never answered for a push that is not on disk, while one fsync serves
-every push of the batch. WAL mode with ``synchronous=FULL`` by default. SQL lives in
-``receiver/sql/inbox/``.
+every push of the batch. WAL mode with ``synchronous=FULL`` by default. The connection and its
+thread are faxpush's one SQLite connection owner (:class:`faxpush._db.sqlite.SqliteThread`);
+SQL lives in ``receiver/sql/inbox/``.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from faxpush._db.migrations import migrate_sqlite
 from faxpush._db.queries import split_statements
+from faxpush._db.sqlite import SqliteThread
 from faxpush.core.errors import ConfigurationError, StorageError
 from faxpush.receiver.inbox._rows import entry_from_row, entry_params, page, task_from_row
 from faxpush.receiver.inbox._sqlite_rows import SCHEMA, micros, sql, time_of
@@ -35,7 +36,6 @@ from faxpush.receiver.inbox.base import (
 )
 from faxpush.receiver.inbox.tasks import Claim, Finish, task_filter
 
-_T = TypeVar("_T")
 SYNCHRONOUS_MODES: Final = ("FULL", "NORMAL")
 MAX_BATCH: Final = 500  # pushes per transaction
 
@@ -52,10 +52,10 @@ class SqliteInbox:
     """An :class:`~faxpush.receiver.inbox.base.InboxStore` in one SQLite file. Use
     :meth:`open`."""
 
-    def __init__(self, path: str, connection: sqlite3.Connection, executor: ThreadPoolExecutor):
+    def __init__(self, path: str, thread: SqliteThread) -> None:
         self._path = path
-        self._connection: sqlite3.Connection | None = connection
-        self._executor = executor
+        self._thread = thread
+        self._closed = False
         self._pending: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
         self.batches = 0  # transactions that stored pushes, for tests and diagnostics
@@ -77,26 +77,20 @@ class SqliteInbox:
             raise ConfigurationError(
                 f"the directory of the inbox database {location} does not exist; create it"
             )
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faxpush-inbox")
-
-        def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(
-                location, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            for statement in split_statements(sql("connection_setup")):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA synchronous = {mode}")
-            return conn
-
+        setup = [*split_statements(sql("connection_setup")), f"PRAGMA synchronous = {mode}"]
         try:
-            connection = await asyncio.get_running_loop().run_in_executor(executor, connect)
-        except sqlite3.Error as exc:
-            executor.shutdown(wait=False)
+            thread = await SqliteThread.open(
+                location,
+                timedelta(seconds=busy_timeout),
+                setup=setup,
+                name=f"the inbox {location}",
+                thread_name="faxpush-inbox",
+            )
+        except StorageError as exc:  # the file cannot be opened or set up
             raise ConfigurationError(
-                f"cannot open the inbox database {location}: {exc}; check the path"
+                f"cannot open the inbox database {location}: {exc.__cause__ or exc}; check the path"
             ) from exc
-        return cls(location, connection, executor)
+        return cls(location, thread)
 
     def __repr__(self) -> str:
         return f"SqliteInbox({self._path!r})"
@@ -105,46 +99,48 @@ class SqliteInbox:
     def path(self) -> str:
         return self._path
 
-    async def _run(self, action: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        conn = self._connection
-        if conn is None:
-            raise StorageError(f"cannot {action}: the inbox {self._path} is closed")
+    # --- running named queries ----------------------------------------------------------
+    async def _rows(
+        self, action: str, name: str, params: dict[str, Any], *, write: bool = False
+    ) -> list[sqlite3.Row]:
+        query = sql(name)
+        rows: list[sqlite3.Row] = await self._thread.run(
+            action, lambda c: c.execute(query, params).fetchall(), write=write
+        )
+        return rows
 
-        def guarded() -> _T:
-            try:
-                return work(conn)
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.rollback()
-                raise StorageError(
-                    f"cannot {action} in the inbox {self._path}: {type(exc).__name__}: {exc}"
-                ) from exc
-            except BaseException:
-                if conn.in_transaction:
-                    conn.rollback()
-                raise
+    async def _value(self, action: str, name: str) -> Any:
+        query = sql(name)
+        return await self._thread.run(action, lambda c: c.execute(query).fetchone()[0], write=False)
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, guarded)
+    async def _changed(self, action: str, name: str, params: dict[str, Any]) -> int:
+        query = sql(name)
+        changed: int = await self._thread.run(
+            action, lambda c: c.execute(query, params).rowcount, write=True
+        )
+        return changed
 
     async def migrate(self) -> None:
         """Create or upgrade the inbox tables."""
-        await self._run("migrate the schema", lambda c: migrate_sqlite(c, SCHEMA, where=self._path))
+        await self._thread.run(
+            "migrate the schema",
+            lambda c: migrate_sqlite(c, SCHEMA, where=self._path),
+            write=False,  # the migrator runs its own transaction
+        )
 
     async def close(self) -> None:
         """Wait for pending writes, then close the connection and its thread."""
         if self._writer is not None:
             await asyncio.shield(self._writer)
-        conn, self._connection = self._connection, None
-        if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
-            self._executor.shutdown(wait=True)
+        self._closed = True
+        await self._thread.close()
 
     # --- accepting pushes (group commit) -----------------------------------------------
     async def accept(
         self, push: IncomingPush, *, handlers: Sequence[str], now: datetime
     ) -> Accepted:
         """Store the push (or count the duplicate); returns once committed."""
-        if self._connection is None:
+        if self._closed:
             raise StorageError(f"cannot store push {push.key}: the inbox {self._path} is closed")
         done: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         unique = tuple(dict.fromkeys(handlers)) if handlers else ()
@@ -159,21 +155,25 @@ class SqliteInbox:
             while self._pending:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 try:
-                    results = await self._run("store pushes", partial(self._store, batch=batch))
+                    results = await self._thread.run(
+                        "store pushes", partial(self._store, batch=batch), write=True
+                    )
                 except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
                     for item in batch:
                         if not item.done.done():
                             item.done.set_exception(exc)
                     continue
+                self.batches += 1
                 for item, result in zip(batch, results, strict=True):
                     if not item.done.done():
                         item.done.set_result(result)
         finally:
             self._writer = None
 
-    def _store(self, conn: sqlite3.Connection, *, batch: list[_Pending]) -> list[Accepted]:
-        """One transaction for the whole batch: new keys inserted, known ones counted."""
-        conn.execute("BEGIN IMMEDIATE")
+    @staticmethod
+    def _store(conn: sqlite3.Connection, *, batch: list[_Pending]) -> list[Accepted]:
+        """The whole batch in the caller's transaction: new keys inserted, known ones
+        counted."""
         keys = json.dumps([item.push.key for item in batch])
         times = dict(conn.execute(sql("known_keys"), {"keys": keys}).fetchall())
         inserts: list[dict[str, Any]] = []
@@ -199,50 +199,24 @@ class SqliteInbox:
             )
         if tasks:
             conn.executemany(sql("insert_task"), tasks)
-        conn.execute("COMMIT")
-        self.batches += 1
         return results
 
     # --- reading ------------------------------------------------------------------------
     async def get(self, key: str) -> InboxEntry | None:
         """The push stored under ``key``."""
-        row = await self._run(
-            f"read push {key}",
-            lambda c: c.execute(sql("get_entry"), {"key": key}).fetchone(),
-        )
-        return None if row is None else entry_from_row(row, time_of)
+        rows = await self._rows(f"read push {key}", "get_entry", {"key": key})
+        return entry_from_row(rows[0], time_of) if rows else None
 
     async def list_entries(self, *, limit: int = 100, offset: int = 0) -> list[InboxEntry]:
         """Newest first."""
-        params = page(limit=limit, offset=offset)
-        rows = await self._run(
-            "list pushes", lambda c: c.execute(sql("list_entries"), params).fetchall()
-        )
+        rows = await self._rows("list pushes", "list_entries", page(limit=limit, offset=offset))
         return [entry_from_row(row, time_of) for row in rows]
 
     async def count(self) -> int:
         """How many pushes are stored."""
-        return int(
-            await self._run("count pushes", lambda c: c.execute(sql("count_entries")).fetchone()[0])
-        )
+        return int(await self._value("count pushes", "count_entries"))
 
     # --- handler tasks ------------------------------------------------------------------
-    @staticmethod
-    def _write_rows(
-        conn: sqlite3.Connection, name: str, params: dict[str, Any]
-    ) -> list[sqlite3.Row]:
-        conn.execute("BEGIN IMMEDIATE")
-        rows = conn.execute(sql(name), params).fetchall()
-        conn.execute("COMMIT")
-        return rows
-
-    @staticmethod
-    def _write_count(conn: sqlite3.Connection, name: str, params: dict[str, Any]) -> int:
-        conn.execute("BEGIN IMMEDIATE")
-        changed = conn.execute(sql(name), params).rowcount
-        conn.execute("COMMIT")
-        return changed
-
     async def claim_tasks(
         self, *, now: datetime, lease: timedelta, limit: int, key: str | None = None
     ) -> list[ClaimedTask]:
@@ -250,8 +224,7 @@ class SqliteInbox:
         claim = Claim.start(now=now, lease=lease, limit=limit, key=key)
         if claim is None:
             return []
-        params = claim.params(micros)
-        rows = await self._run("claim tasks", lambda c: self._write_rows(c, "claim_due", params))
+        rows = await self._rows("claim tasks", "claim_due", claim.params(micros), write=True)
         return claim.claimed(task_from_row(row, time_of) for row in rows)
 
     async def finish_task(
@@ -263,41 +236,30 @@ class SqliteInbox:
         retry_at: datetime | None = None,
     ) -> bool:
         """Apply the outcome if the claim is still current."""
-        params = Finish.of(claimed, now=now, error=error, retry_at=retry_at).params(micros)
-        changed = await self._run(
-            "finish a task", lambda c: self._write_count(c, "finish_task", params)
-        )
-        return changed == 1
+        finish = Finish.of(claimed, now=now, error=error, retry_at=retry_at)
+        return await self._changed("finish a task", "finish_task", finish.params(micros)) == 1
 
     async def list_tasks(
         self, *, key: str | None = None, state: TaskState | None = None, limit: int = 1000
     ) -> list[HandlerTask]:
         """Tasks by push arrival, then handler name."""
         params = task_filter(key=key, state=state, limit=limit)
-        rows = await self._run(
-            "list tasks", lambda c: c.execute(sql("list_tasks"), params).fetchall()
-        )
+        rows = await self._rows("list tasks", "list_tasks", params)
         return [task_from_row(row, time_of) for row in rows]
 
     async def retry_failed(self, *, now: datetime, key: str | None = None) -> int:
         """FAILED tasks become PENDING, due now."""
-        params = {"now": micros(now), "key": key}
-        return await self._run(
-            "retry tasks", lambda c: self._write_count(c, "retry_failed", params)
-        )
+        return await self._changed("retry tasks", "retry_failed", {"now": micros(now), "key": key})
 
     async def next_task_due(self) -> datetime | None:
         """The earliest due time among PENDING tasks and RUNNING leases."""
-        value = await self._run(
-            "read the next due task",
-            lambda c: c.execute(sql("next_task_due")).fetchone()[0],
-        )
+        value = await self._value("read the next due task", "next_task_due")
         return None if value is None else time_of(value)
 
     async def purge(self, *, received_before: datetime) -> int:
         """Drop old pushes whose tasks are all DONE."""
         params = {"received_before": micros(received_before)}
-        return await self._run("purge pushes", lambda c: self._write_count(c, "purge", params))
+        return await self._changed("purge pushes", "purge", params)
 
 
 __all__ = ["SqliteInbox"]
