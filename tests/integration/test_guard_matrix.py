@@ -28,12 +28,12 @@ from faxpush.core.models import AuthMethod
 from faxpush.core.outcome import Verdict, classify
 from faxpush.core.settings import Settings
 from faxpush.core.targets import PushTarget
+from faxpush.core.urls import legacy_ipv4
 from faxpush.delivery.checker import EndpointChecker
 from faxpush.delivery.guard import (
     AddressGuard,
     BlockedAddressError,
     GuardedResolver,
-    legacy_ipv4,
     loopback_name_addresses,
 )
 from faxpush.delivery.send import SendResult

@@ -19,9 +19,9 @@ from rich.text import Text
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import ClientAuthStyle
+from faxpush.core.urls import check_http_url
 from faxpush.delivery.checker import EVERYWHERE, CheckResult, EndpointChecker, all_passed
 from faxpush.delivery.guard import IPNetwork
-from faxpush.delivery.http import check_http_url
 from faxpush.delivery.tls import CA_BUNDLE_ENV, TlsMaterialError, read_pem
 
 EPILOG = """\

@@ -24,8 +24,8 @@ from faxpush.core.outcome import Verdict
 from faxpush.core.secrets import Secret
 from faxpush.core.settings import Settings
 from faxpush.core.targets import ClientAuthStyle, PushTarget
+from faxpush.core.urls import check_http_url
 from faxpush.delivery.hooks import AttemptDetails
-from faxpush.delivery.http import check_http_url
 from faxpush.delivery.worker import delivery_engine
 from faxpush.storage.base import NewPush, PushRecord, PushState, Store
 

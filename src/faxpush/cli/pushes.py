@@ -17,7 +17,7 @@ from rich.text import Text
 
 from faxpush.cli._runtime import DatabaseOption, load_settings, run_with_store
 from faxpush.core.errors import InputError
-from faxpush.delivery.http import display_url
+from faxpush.core.urls import display_url
 from faxpush.storage.base import AttemptRecord, PushRecord, PushState, Store
 
 app = typer.Typer(help="Inspect the outbox and redeliver pushes.", no_args_is_help=True)

@@ -33,10 +33,11 @@ import aiohttp
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import ClientAuthStyle, PushTarget
+from faxpush.core.urls import display_url
 from faxpush.delivery.auth import TokenCache
 from faxpush.delivery.auth.digest import DigestNonceCache
 from faxpush.delivery.guard import IPNetwork
-from faxpush.delivery.http import DELIVERY_ID_HEADER, Timeouts, build_session, display_url
+from faxpush.delivery.http import DELIVERY_ID_HEADER, Timeouts, build_session
 from faxpush.delivery.send import SendResult, send_push
 from faxpush.delivery.tls import TlsContexts
 

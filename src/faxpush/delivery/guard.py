@@ -27,6 +27,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.connector import AddrInfoType, SocketFactoryType
 
 from faxpush.core.errors import AddressRefusedError
+from faxpush.core.urls import legacy_ipv4
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
@@ -123,25 +124,10 @@ class BlockedAddressError(OSError):
         return AddressRefusedError(f"refused to connect to {where}, {self.reason}. {fix}")
 
 
-_IPV4_NUMBER_CHARACTERS = frozenset("0123456789abcdefxABCDEFX.")
 _IPV6_LOOPBACK_NAMES = frozenset(
     {"ip6-localhost", "ip6-loopback", "localhost6", "localhost6.localdomain6"}
 )
 _LOOPBACK_NAMES = frozenset({"localhost.localdomain", "localhost4", "localhost4.localdomain4"})
-
-
-def legacy_ipv4(host: str) -> IPv4Address | None:
-    """The address ``host`` means when it is a legacy numeric IPv4 form (``127.1``,
-    ``0x7f.1``, ``0177.0.0.1``, ``2130706433``, ``127.0.0.1.``), else None (a name, or an
-    address written as four decimal numbers)."""
-    text = host.removesuffix(".")
-    if not text or not set(text) <= _IPV4_NUMBER_CHARACTERS:
-        return None
-    try:
-        address = IPv4Address(socket.inet_aton(text))  # the C library's reading of the host
-    except OSError:
-        return None
-    return None if str(address) == host else address
 
 
 def loopback_name_addresses(host: str) -> tuple[str, ...] | None:

@@ -17,7 +17,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
-from yarl import URL
 
 from faxpush._version import __version__
 from faxpush.core.errors import ConfigurationError
@@ -27,7 +26,6 @@ from faxpush.delivery.guard import (
     GuardedResolver,
     IPNetwork,
     guarded_socket_factory,
-    legacy_ipv4,
 )
 from faxpush.delivery.tls import TlsContexts
 from faxpush.storage.base import RESPONSE_BODY_LIMIT
@@ -152,46 +150,6 @@ def session_from_settings(
         resolver=resolver,
         tls=TlsContexts(settings.ca_bundle),
     )
-
-
-def check_http_url(url: str, *, role: str = "push URL") -> None:
-    """Raise :class:`ConfigurationError` unless ``url`` is an absolute http(s) URL
-    without user info (credentials belong in the push principal and credentials)."""
-    problem = _url_problem(url, role)
-    if problem is not None:
-        raise ConfigurationError(problem)
-
-
-@lru_cache(maxsize=4096)  # pushes repeat a few receiver URLs: parse each once
-def _url_problem(url: str, role: str) -> str | None:
-    try:
-        parsed = URL(url)
-    except (ValueError, TypeError):
-        return f"the {role} is not a valid URL"
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        return f"the {role} {display_url(url)} must be an absolute http:// or https:// URL"
-    if parsed.user is not None or parsed.password is not None:
-        return (
-            f"the {role} {display_url(url)} contains user info; put the credentials in the "
-            "push principal and credentials instead"
-        )
-    legacy = legacy_ipv4(parsed.raw_host or "")
-    if legacy is not None:
-        return (
-            f"the {role} {display_url(url)} writes its host as a legacy numeric IPv4 form; "
-            f"write the address as {legacy}"
-        )
-    return None
-
-
-@lru_cache(maxsize=4096)  # one parse per receiver URL, not one per push
-def display_url(url: str) -> str:
-    """``url`` without user info, query or fragment: safe for messages and logs."""
-    try:
-        parsed = URL(url)
-        return str(parsed.with_user(None).with_query(None).with_fragment(None))
-    except (ValueError, TypeError):
-        return "<invalid URL>"
 
 
 async def read_capped(

@@ -10,8 +10,8 @@ from typing import Protocol
 
 from faxpush.core.outcome import ErrorClass, Verdict, classify
 from faxpush.core.retry import RetrySchedule, next_attempt_at
+from faxpush.core.urls import display_url
 from faxpush.delivery.hooks import AttemptDetails
-from faxpush.delivery.http import display_url
 from faxpush.storage.base import AttemptRecord, AttemptResult, ClaimedPush
 
 

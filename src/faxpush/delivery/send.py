@@ -35,6 +35,7 @@ from faxpush.core.errors import (
     ConfigurationError,
 )
 from faxpush.core.targets import PushTarget
+from faxpush.core.urls import check_http_url, display_url
 from faxpush.delivery.auth import AuthTrace, build_auth_middleware
 from faxpush.delivery.auth.basic import BasicAuthMiddleware
 from faxpush.delivery.auth.digest import DigestNonceCache
@@ -42,14 +43,7 @@ from faxpush.delivery.auth.oauth2 import TokenEndpointError
 from faxpush.delivery.auth.token_cache import TokenCache
 from faxpush.delivery.deadlines import Deadlines, ReceiverSilentError
 from faxpush.delivery.guard import BlockedAddressError
-from faxpush.delivery.http import (
-    DELIVERY_ID_HEADER,
-    Timeouts,
-    check_http_url,
-    display_url,
-    read_capped,
-    tls_contexts,
-)
+from faxpush.delivery.http import DELIVERY_ID_HEADER, Timeouts, read_capped, tls_contexts
 from faxpush.delivery.tls import TlsError, TlsMaterialError, reset_hint, tls_failure
 from faxpush.storage.base import RESPONSE_BODY_LIMIT
 

@@ -18,7 +18,7 @@ from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import Account, ClientAuthStyle, PushFormat
 from faxpush.core.templates import PushTemplate
-from faxpush.delivery.http import check_http_url
+from faxpush.core.urls import check_http_url
 from faxpush.delivery.tls import check_tls_material, read_pem
 from faxpush.emulator.config import EmulatorConfig
 from faxpush.emulator.passwords import hash_password, is_password_hash

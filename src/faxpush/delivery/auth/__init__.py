@@ -23,12 +23,13 @@ from faxpush.core.errors import AuthenticationFailedError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import PushTarget
+from faxpush.core.urls import check_http_url
 from faxpush.delivery.auth.basic import BasicAuthMiddleware
 from faxpush.delivery.auth.digest import DigestAuthMiddleware, DigestNonceCache
 from faxpush.delivery.auth.oauth2 import OAuth2Middleware
 from faxpush.delivery.auth.token_cache import TokenCache
 from faxpush.delivery.auth.trace import AuthTrace
-from faxpush.delivery.http import Timeouts, check_http_url
+from faxpush.delivery.http import Timeouts
 
 __all__ = [
     "AuthTrace",

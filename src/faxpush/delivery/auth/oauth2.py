@@ -22,10 +22,11 @@ from yarl import URL
 from faxpush.core.errors import AuthenticationFailedError, RetryableDeliveryError
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import ClientAuthStyle
+from faxpush.core.urls import display_url
 from faxpush.delivery.auth.token_cache import IssuedToken, TokenCache
 from faxpush.delivery.auth.trace import AuthTrace
 from faxpush.delivery.guard import BlockedAddressError
-from faxpush.delivery.http import Timeouts, display_url, read_capped
+from faxpush.delivery.http import Timeouts, read_capped
 from faxpush.delivery.tls import TlsError, presents_client_cert, tls_failure
 
 TOKEN_RESPONSE_LIMIT = 64 * 1024
