@@ -14,7 +14,6 @@
     │       ├── AuthenticationFailedError  credentials rejected (second 401, invalid_client)
     │       └── AddressRefusedError   the URL resolves to a network that is not allowed
     ├── StorageError                  the database failed or is in an unexpected state
-    │   └── LeaseLostError            a claim was taken over; the worker must drop the push
     └── VerificationError             a receiver refused an incoming push (auth, size, type)
 
 When a subclass is raised without a message, its docstring's first line is the message.
@@ -105,10 +104,6 @@ class AddressRefusedError(PermanentDeliveryError):
 
 class StorageError(FaxpushError):
     """The database failed."""
-
-
-class LeaseLostError(StorageError):
-    """The claim on this push expired and another worker owns it now."""
 
 
 class VerificationError(FaxpushError):
