@@ -4,15 +4,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from functools import cache
-from typing import Any, Final
+from typing import Final
 
 from faxpush._db.migrations import Schema
-from faxpush._db.queries import load_queries
+from faxpush._db.postgres_queries import PgQueries
 from faxpush.core.errors import StorageError
-from faxpush.storage._pg_sql import Query, compile_query
 
 SCHEMA: Final = Schema(
     "faxpush.receiver",
@@ -21,22 +18,7 @@ SCHEMA: Final = Schema(
     "faxpush inbox schema migration",
     "the inbox",
 )
-QUERY_FILE: Final = "sql/inbox_postgresql/queries.sql"
-
-
-@cache
-def _compiled(name: str) -> Query:
-    try:
-        text = load_queries("faxpush.receiver", QUERY_FILE)[name].sql
-    except KeyError:
-        raise StorageError(f"no PostgreSQL inbox query named {name!r}; this is a bug") from None
-    return compile_query(name, text)
-
-
-def sql(name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
-    """The named query followed by its positional arguments: ``conn.fetch(*sql(...))``."""
-    compiled = _compiled(name)
-    return [compiled.text, *compiled.args(params or {})]
+QUERIES: Final = PgQueries("faxpush.receiver", "sql/inbox_postgresql/queries.sql")
 
 
 def checked(value: datetime) -> datetime:

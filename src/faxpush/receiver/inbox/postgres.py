@@ -4,9 +4,10 @@ Storing a push is one ``INSERT … ON CONFLICT (key) DO UPDATE`` statement that 
 its tasks, so the database's unique key decides, across processes, whether a push is new or
 a duplicate, before the receiver answers 2xx. Handler tasks are leased with ``FOR UPDATE SKIP
 LOCKED`` and a fresh claim id (the fencing token), so one handler run happens per push and
-handler no matter how many receivers run handlers. Lost connections are retried with the
-outbox's backoff; accepts, claims and finishes first ask whether their earlier try committed
-(by accept id, claim id, finished claim id) instead of doing the work twice. SQL lives in
+handler no matter how many receivers run handlers. The pool is faxpush's one PostgreSQL
+runner (:class:`faxpush._db.postgres.Runner`), which repeats work after a lost connection;
+accepts, claims and finishes first ask whether their earlier try committed (by accept id,
+claim id, finished claim id) instead of doing the work twice. SQL lives in
 ``receiver/sql/inbox_postgresql/``; the tables and the schema-version table carry an
 ``inbox_`` prefix, so the inbox may share a database with the outbox.
 """
@@ -16,13 +17,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from faxpush._db.migrations import migrate_postgres
-from faxpush.core.errors import InputError
-from faxpush.receiver.inbox._pg_rows import SCHEMA, checked, sql, time_of
+from faxpush._db.postgres import (
+    DEFAULT_COMMAND_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    Endpoint,
+    Reconnect,
+    Runner,
+)
+from faxpush.receiver.inbox._pg_rows import QUERIES, SCHEMA, checked, time_of
 from faxpush.receiver.inbox._rows import entry_from_row, entry_params, page, task_from_row
 from faxpush.receiver.inbox.base import (
     Accepted,
@@ -33,30 +41,18 @@ from faxpush.receiver.inbox.base import (
     TaskState,
 )
 from faxpush.receiver.inbox.tasks import Claim, Finish, task_filter
-from faxpush.storage._pg_connection import (
-    Reconnect,
-    Runner,
-    driver_url,
-    redacted,
-    server_settings,
-    with_retries,
-)
 
 if TYPE_CHECKING:
-    from faxpush.storage._pg_connection import Pool, PooledConnection
-
-DEFAULT_MAX_CONNECTIONS: Final = 10
-DEFAULT_CONNECT_TIMEOUT: Final = timedelta(seconds=10)
-DEFAULT_COMMAND_TIMEOUT: Final = timedelta(seconds=60)
+    from faxpush._db.postgres import PooledConnection
 
 
 class PgInbox:
     """An :class:`~faxpush.receiver.inbox.base.InboxStore` in a PostgreSQL database. Use
     :meth:`open`."""
 
-    def __init__(self, pool: Pool, url: str, *, reconnect: Reconnect) -> None:
-        self._where = redacted(url)
-        self._runner = Runner(pool, self._where, reconnect)
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+        self._where = runner.where
 
     @classmethod
     async def open(
@@ -70,23 +66,11 @@ class PgInbox:
     ) -> PgInbox:
         """Connect to the database ``url`` names (``postgresql://user:pw@host:5432/db``);
         while the server is unreachable, connecting is retried as operations are."""
-        dsn = driver_url(url)
-        if max_connections < 1:
-            raise InputError(f"max_connections must be at least 1, got {max_connections}")
-        policy = reconnect or Reconnect()
-
-        async def create() -> Pool:
-            return await asyncpg.create_pool(
-                dsn,
-                min_size=1,
-                max_size=max_connections,
-                timeout=connect_timeout.total_seconds(),
-                command_timeout=command_timeout.total_seconds(),
-                server_settings=server_settings(dsn),
-            )
-
-        pool = await with_retries(create, policy, action="connect", where=redacted(dsn))
-        return cls(pool, dsn, reconnect=policy)
+        endpoint = Endpoint.parse(
+            url, connect_timeout=connect_timeout, command_timeout=command_timeout
+        )
+        runner = await Runner.open(endpoint, max_connections=max_connections, reconnect=reconnect)
+        return cls(runner)
 
     def __repr__(self) -> str:
         return f"PgInbox({self._where!r})"
@@ -115,7 +99,7 @@ class PgInbox:
         params = entry_params(push, checked(now))
         params["accept_id"] = accept_id
         params["handlers"] = list(dict.fromkeys(handlers))
-        store, earlier = sql("accept", params), sql("accepted_by", params)
+        store, earlier = QUERIES.bind("accept", params), QUERIES.bind("accepted_by", params)
 
         async def work(conn: PooledConnection, attempt: int) -> int:
             if attempt > 0:  # did the try whose answer was lost commit?
@@ -131,19 +115,19 @@ class PgInbox:
     # --- reading ------------------------------------------------------------------------
     async def get(self, key: str) -> InboxEntry | None:
         """The push stored under ``key``."""
-        statement = sql("get_entry", {"key": key})
+        statement = QUERIES.bind("get_entry", {"key": key})
         row = await self._runner.run(f"read push {key}", lambda c, _: c.fetchrow(*statement))
         return None if row is None else entry_from_row(row, time_of)
 
     async def list_entries(self, *, limit: int = 100, offset: int = 0) -> list[InboxEntry]:
         """Newest first."""
-        statement = sql("list_entries", page(limit=limit, offset=offset))
+        statement = QUERIES.bind("list_entries", page(limit=limit, offset=offset))
         rows = await self._runner.run("list pushes", lambda c, _: c.fetch(*statement))
         return [entry_from_row(row, time_of) for row in rows]
 
     async def count(self) -> int:
         """How many pushes are stored."""
-        statement = sql("count_entries")
+        statement = QUERIES.bind("count_entries")
         found: int = await self._runner.run("count pushes", lambda c, _: c.fetchval(*statement))
         return found
 
@@ -156,7 +140,7 @@ class PgInbox:
         if claim is None:
             return []
         params = claim.params(checked)
-        taking, earlier = sql("claim_due", params), sql("claimed_by", params)
+        taking, earlier = QUERIES.bind("claim_due", params), QUERIES.bind("claimed_by", params)
 
         async def work(conn: PooledConnection, attempt: int) -> list[asyncpg.Record]:
             if attempt > 0:  # did the try whose answer was lost commit?
@@ -178,7 +162,7 @@ class PgInbox:
     ) -> bool:
         """Apply the outcome if the claim is still current."""
         params = Finish.of(claimed, now=now, error=error, retry_at=retry_at).params(checked)
-        finish, earlier = sql("finish_task", params), sql("finished_by", params)
+        finish, earlier = QUERIES.bind("finish_task", params), QUERIES.bind("finished_by", params)
 
         async def work(conn: PooledConnection, attempt: int) -> bool:
             if attempt > 0 and await conn.fetchval(*earlier) is not None:
@@ -191,14 +175,14 @@ class PgInbox:
         self, *, key: str | None = None, state: TaskState | None = None, limit: int = 1000
     ) -> list[HandlerTask]:
         """Tasks by push arrival, then handler name."""
-        statement = sql("list_tasks", task_filter(key=key, state=state, limit=limit))
+        statement = QUERIES.bind("list_tasks", task_filter(key=key, state=state, limit=limit))
         rows = await self._runner.run("list handler tasks", lambda c, _: c.fetch(*statement))
         return [task_from_row(row, time_of) for row in rows]
 
     async def retry_failed(self, *, now: datetime, key: str | None = None) -> int:
         """FAILED tasks become PENDING, due now. After a reconnect the count covers only what
         the repeated try changed."""
-        statement = sql("retry_failed", {"now": checked(now), "key": key})
+        statement = QUERIES.bind("retry_failed", {"now": checked(now), "key": key})
         found: int = await self._runner.run(
             "retry failed tasks", lambda c, _: c.fetchval(*statement)
         )
@@ -206,7 +190,7 @@ class PgInbox:
 
     async def next_task_due(self) -> datetime | None:
         """The earliest due time among PENDING tasks and RUNNING leases."""
-        statement = sql("next_task_due")
+        statement = QUERIES.bind("next_task_due")
         due: datetime | None = await self._runner.run(
             "read the next due task", lambda c, _: c.fetchval(*statement)
         )
@@ -215,7 +199,7 @@ class PgInbox:
     async def purge(self, *, received_before: datetime) -> int:
         """Drop old pushes whose tasks are all DONE. After a reconnect the count covers only
         what the repeated try deleted."""
-        statement = sql("purge", {"received_before": checked(received_before)})
+        statement = QUERIES.bind("purge", {"received_before": checked(received_before)})
         found: int = await self._runner.run("purge pushes", lambda c, _: c.fetchval(*statement))
         return found
 
