@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 from pydantic import BaseModel
 
 from faxpush.core.errors import ReportFormatError
+from faxpush.core.fields import REPORT, Field
 from faxpush.core.models import FaxJobReport
 from faxpush.core.spellings import (
     RECIPIENT_SHAPE,
@@ -69,19 +70,7 @@ def format_timestamp(value: datetime) -> str:
     return f"{utc.isoformat()}Z"
 
 
-def _plain(value: Any) -> Any:
-    # The models declare their fields in wire order (spec §2-§4), so walking them in
-    # declaration order yields the canonical key order.
-    if isinstance(value, BaseModel):
-        rendered = {}
-        for name in type(value).model_fields:
-            item = getattr(value, name)
-            if item is None or item == ():
-                continue
-            rendered[name] = _plain(item)
-        return rendered
-    if isinstance(value, tuple):
-        return [_plain(item) for item in value]
+def _scalar(value: object) -> object:
     if isinstance(value, datetime):
         return format_timestamp(value)
     if isinstance(value, Enum):
@@ -89,9 +78,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _plain(model: BaseModel, fields: tuple[Field, ...]) -> dict[str, Any]:
+    # The keys in the order of the field table, which is the wire order (spec §2-§4).
+    rendered: dict[str, Any] = {}
+    for spec in fields:
+        value = getattr(model, spec.name)
+        if value is None or value == ():
+            continue
+        if spec.children:
+            if spec.many:
+                rendered[spec.name] = [_plain(item, spec.children) for item in value]
+            else:
+                rendered[spec.name] = _plain(value, spec.children)
+        else:
+            rendered[spec.name] = [_scalar(v) for v in value] if spec.many else _scalar(value)
+    return rendered
+
+
 def render_json(report: FaxJobReport) -> bytes:
     """Render ``report`` in the default JSON layout, byte for byte as the golden samples."""
-    return (json.dumps(_plain(report), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(_plain(report, REPORT), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 # --- decoding with limits ---------------------------------------------------------------------

@@ -6,7 +6,8 @@ A report in JSON comes in three spellings that senders mix freely: the push layo
 request's ``statusReportOptions`` and the options spread over ``reference``,
 ``transportOptions``, ``renderingOptions`` and ``meta``). :data:`REPORT_SHAPE` lists, per
 model field, every key (or ``/``-separated key path) it may arrive under, so each field is
-read on its own whatever spelling the others use. A field given in two spellings is an error
+read on its own whatever spelling the others use; the spellings come from the field table
+(:mod:`faxpush.core.fields`). A field given in two spellings is an error
 naming both; a recognised key the model cannot hold (``reportPurgeTs``, a validity end given as
 a duration) is an error too, never dropped. Other unknown keys are ignored, so a report from a
 newer service version still parses; the push target's ``principal`` and ``credentials`` are
@@ -27,6 +28,7 @@ from enum import StrEnum
 from typing import Any, NoReturn
 
 from faxpush.core.errors import ReportFormatError
+from faxpush.core.fields import RECIPIENT, REPORT, Field, Kind
 from faxpush.core.models import FaxJobReport
 from faxpush.core.validation import validate_report
 
@@ -102,97 +104,40 @@ class ObjectShape:
 
 Shape = Scalar | ListShape | ObjectShape
 
-_S, _I, _B, _T = Scalar.STRING, Scalar.INTEGER, Scalar.BOOLEAN, Scalar.TIMESTAMP
+_SCALARS = {
+    Kind.TEXT: Scalar.STRING,
+    Kind.CODE: Scalar.STRING,
+    Kind.INTEGER: Scalar.INTEGER,
+    Kind.BOOLEAN: Scalar.BOOLEAN,
+    Kind.TIMESTAMP: Scalar.TIMESTAMP,
+}
 
 
-def _fields(*specs: tuple[str, Shape] | FieldShape) -> ObjectShape:
-    return ObjectShape(tuple(s if isinstance(s, FieldShape) else FieldShape(*s) for s in specs))
+def _field_shape(spec: Field, *, spread_child: bool = False) -> FieldShape:
+    # keys[0] is the preferred spelling. A spread group's children keep their REST paths for
+    # the spread spelling below: inside the group's own object they go by their names.
+    rest = (spec.rest,) if spec.rest and not spread_child else ()
+    keys = (spec.name, *rest, *spec.json_also)
+    spread = None
+    if spec.spread:
+        # The children read from the enclosing object by their REST paths (spec §4 and §7).
+        spread = ObjectShape(tuple(FieldShape(c.name, _shape(c), (c.rest,)) for c in spec.children))
+    return FieldShape(spec.name, _shape(spec), keys if keys != (spec.name,) else (), spread)
 
 
-def _at(name: str, shape: Shape, *keys: str) -> FieldShape:
-    return FieldShape(name, shape, keys=keys)
+def _shape(spec: Field) -> Shape:
+    inner = _object(spec.children, spec.spread) if spec.kind is Kind.GROUP else _SCALARS[spec.kind]
+    return ListShape(inner) if spec.many else inner
 
 
-RECIPIENT_SHAPE = _fields(
-    ("number", _S),
-    ("numId", _S),
-    ("alternativeNumbers", ListShape(_S)),
-    ("properties", ListShape(_fields(("key", _S), ("value", _S)))),
-    ("status", _S),
-    ("reason", _S),
-    _at("sentTS", _T, "sentTS", "sentTs"),
-    ("durationInSecs", _I),
-    ("sentToNumber", _S),
-    ("remoteCsid", _S),
-)
+def _object(fields: tuple[Field, ...], spread: bool = False) -> ObjectShape:
+    return ObjectShape(tuple(_field_shape(spec, spread_child=spread) for spec in fields))
 
-_OVERLAY = _fields(("name", _S), ("mode", _S))
 
-_OPTIONS = _fields(
-    ("csid", _S),
-    ("header", _S),
-    ("isExpress", _B),
-    ("isBlacklistEnabled", _B),
-    ("resolution", _S),
-    ("paperFormat", _S),
-    ("coverpageTemplate", _S),
-    ("overlay", _OVERLAY),
-    ("customerReference", _S),
-    ("customerDefinedId", _S),
-    ("billingCode", _S),
-    ("billingInfo", _S),
-    ("jobValidStart", _T),
-    ("jobValidEnd", _T),
-)
-
-# The REST job request's blocks that the options come from (spec §4 and §7), in model order.
-_REST_OPTIONS = ObjectShape(
-    (
-        _at("csid", _S, "transportOptions/csid"),
-        _at("header", _S, "renderingOptions/header"),
-        _at("isExpress", _B, "transportOptions/isExpress"),
-        _at("isBlacklistEnabled", _B, "transportOptions/isBlacklistEnabled"),
-        _at("resolution", _S, "renderingOptions/resolution"),
-        _at("paperFormat", _S, "renderingOptions/paperFormat"),
-        _at("coverpageTemplate", _S, "renderingOptions/coverpageTemplate"),
-        _at("overlay", _OVERLAY, "renderingOptions/overlay"),
-        _at("customerReference", _S, "meta/customerReference"),
-        _at("customerDefinedId", _S, "reference/customerDefinedId"),
-        _at("billingCode", _S, "reference/billingCode"),
-        _at("billingInfo", _S, "reference/billingInfo"),
-        _at("jobValidStart", _T, "meta/jobValid/start"),
-        _at("jobValidEnd", _T, "meta/jobValid/end"),
-    )
-)
-
-_REPORT_MAIL = _fields(
-    ("successAddress", _S),
-    ("failureAddress", _S),
-    ("attachedFaxImageMode", _S),
-    ("attachedFaxImageFormat", _S),
-)
+RECIPIENT_SHAPE = _object(RECIPIENT)
 
 REPORT_SHAPE = ObjectShape(
-    (
-        FieldShape("jobId", _S),
-        _at("reportMail", _REPORT_MAIL, "reportMail", "statusReportOptions/reportMail"),
-        _at(
-            "httpStatusPush",
-            _fields(_at("url", _S, "url", "targetUrl"), ("authMethod", _S)),
-            "httpStatusPush",
-            "statusReportOptions/httpStatusPush",
-        ),
-        _at(
-            "faxRecipients",
-            ListShape(RECIPIENT_SHAPE),
-            "faxRecipients",
-            "recipientStatus",
-            "faxRecipient",
-        ),
-        _at("documents", ListShape(_fields(("name", _S), ("isText", _B))), "documents", "document"),
-        FieldShape("options", _OPTIONS, spread=_REST_OPTIONS),
-        FieldShape("pages", _I),
-    ),
+    _object(REPORT).fields,
     unrepresentable=(
         (
             "statusReportOptions/reportPurgeTs",
@@ -200,7 +145,8 @@ REPORT_SHAPE = ObjectShape(
         ),
     ),
 )
-"""Every model field of a report and the spellings it is read from, in model order."""
+"""Every model field of a report and the spellings it is read from, in model order (derived
+from :data:`faxpush.core.fields.REPORT`)."""
 
 # The date and time must both be there; pydantic would otherwise read "1714986843" as epoch
 # seconds. Offsets, fractions and a space separator are left to the model to judge.

@@ -14,15 +14,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
-from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
 from lxml import etree
-from pydantic import BaseModel
 
 from faxpush.core.errors import ReportFormatError
-from faxpush.core.models import FaxJobReport, RecipientStatus
+from faxpush.core.fields import REPORT, Field, Kind, element_names
+from faxpush.core.models import FaxJobReport
 from faxpush.core.validation import validate_report
 from faxpush.core.xml_safety import parse_untrusted
 
@@ -64,85 +62,57 @@ def _timestamp_text(value: datetime) -> str:
     )
 
 
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
+# The writer functions are generated from the field table, one per group, as straight-line
+# code: "if (v := m.numId) is not None: add(...)" per field. A loop over the table doing the
+# same measured about 20 µs against 15 µs for the full sample (3.1 against 1.8 µs for the
+# minimal one); the generated code is as quick as the hand-written renderer it replaced.
+_VALUE = {
+    Kind.TEXT: "_escape(v)",
+    Kind.CODE: "_escape(v) if type(v) is str else v.value",  # the status code or an enum
+    Kind.INTEGER: "v",
+    Kind.BOOLEAN: "'true' if v else 'false'",
+    Kind.TIMESTAMP: "_timestamp_text(v)",
+}
 
 
-def _leaf_text(value: object) -> str:
-    if isinstance(value, bool):
-        return _flag(value)
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, datetime):
-        return _timestamp_text(value)
-    return _escape(value) if isinstance(value, str) else str(value)
-
-
-def _render_group(add: Callable[[str], None], name: str, group: BaseModel, indent: str) -> None:
-    # For the flat groups (reportMail, options, overlay), whose fields are in wire order.
-    add(f"{indent}<{name}>")
-    inner = indent + "  "
-    for field, value in group.__dict__.items():
-        if value is None:
-            continue
-        if type(value) is str:
-            add(f"{inner}<{field}>{_escape(value)}</{field}>")
-        elif isinstance(value, BaseModel):
-            _render_group(add, field, value, inner)
+def _writer(name: str, fields: tuple[Field, ...], indent: str, code: list[str]) -> None:
+    """Append the source of ``def name(add, m)``, which writes ``m``'s ``fields`` (and of the
+    writers of the groups among them, first)."""
+    body = []
+    for spec in fields:
+        tag = spec.element
+        if spec.children:
+            inner = f"{name}_{spec.name}"
+            _writer(inner, spec.children, indent + "  ", code)
+            write = [f"add('{indent}<{tag}>')", f"{inner}(add, v)", f"add('{indent}</{tag}>')"]
         else:
-            add(f"{inner}<{field}>{_leaf_text(value)}</{field}>")
-    add(f"{indent}</{name}>")
+            write = [f'add(f"{indent}<{tag}>{{{_VALUE[spec.kind]}}}</{tag}>")']
+        if spec.many:
+            body += [f"for v in m.{spec.name}:", *(f"    {line}" for line in write)]
+        elif spec.required:
+            body += [f"v = m.{spec.name}", *write]
+        else:
+            body += [f"if (v := m.{spec.name}) is not None:", *(f"    {line}" for line in write)]
+    code += [f"def {name}(add, m):", *(f"    {line}" for line in body), ""]
 
 
-def _render_recipient(add: Callable[[str], None], r: RecipientStatus) -> None:
-    add(f"  <faxRecipient>\n    <number>{_escape(r.number)}</number>")
-    if (v := r.numId) is not None:
-        add(f"    <numId>{_escape(v)}</numId>")
-    for v in r.alternativeNumbers:
-        add(f"    <alternativeNumber>{_escape(v)}</alternativeNumber>")
-    for p in r.properties:
-        add(
-            f"    <property>\n      <key>{_escape(p.key)}</key>\n"
-            f"      <value>{_escape(p.value)}</value>\n    </property>"
-        )
-    if (v := r.status) is not None:
-        add(f"    <status>{_escape(v)}</status>")
-    if (v := r.reason) is not None:
-        add(f"    <reason>{_escape(v)}</reason>")
-    if (t := r.sentTS) is not None:
-        add(f"    <sentTS>{_timestamp_text(t)}</sentTS>")
-    if (n := r.durationInSecs) is not None:
-        add(f"    <durationInSecs>{n}</durationInSecs>")
-    if (v := r.sentToNumber) is not None:
-        add(f"    <sentToNumber>{_escape(v)}</sentToNumber>")
-    if (v := r.remoteCsid) is not None:
-        add(f"    <remoteCsid>{_escape(v)}</remoteCsid>")
-    add("  </faxRecipient>")
+def _compile_writer() -> Callable[[Callable[[str], None], FaxJobReport], None]:
+    code: list[str] = []
+    _writer("_write", REPORT, "  ", code)
+    scope: dict[str, Any] = {"_escape": _escape, "_timestamp_text": _timestamp_text}
+    exec(compile("\n".join(code), "<xml_codec writers>", "exec"), scope)  # noqa: S102  # own code
+    writer: Callable[[Callable[[str], None], FaxJobReport], None] = scope["_write"]
+    return writer
+
+
+_write = _compile_writer()
 
 
 def render_xml(report: FaxJobReport) -> bytes:
     """Render ``report`` in the default XML layout (UTF-8, 2-space indent, final newline)."""
-    out = [_HEAD, f"  <jobId>{_escape(report.jobId)}</jobId>"]
-    add = out.append
-    if report.reportMail is not None:
-        _render_group(add, "reportMail", report.reportMail, "  ")
-    if (push := report.httpStatusPush) is not None:
-        add(f"  <httpStatusPush>\n    <url>{_escape(push.url)}</url>")
-        if (method := push.authMethod) is not None:
-            add(f"    <authMethod>{method.value}</authMethod>")
-        add("  </httpStatusPush>")
-    for recipient in report.faxRecipients:
-        _render_recipient(add, recipient)
-    for d in report.documents:
-        add(
-            f"  <document>\n    <name>{_escape(d.name)}</name>\n"
-            f"    <isText>{_flag(d.isText)}</isText>\n  </document>"
-        )
-    if report.options is not None:
-        _render_group(add, "options", report.options, "  ")
-    if (pages := report.pages) is not None:
-        add(f"  <pages>{pages}</pages>")
-    add(f"</{_ROOT}>\n")
+    out = [_HEAD]
+    _write(out.append, report)
+    out.append(f"</{_ROOT}>\n")
     return "\n".join(out).encode("utf-8")
 
 
@@ -211,66 +181,32 @@ class _Field:
     many: bool = False
 
 
-# Model field -> element name where they differ (one element per item of a sequence).
-_ELEMENT_NAMES = {
-    "faxRecipients": "faxRecipient",
-    "documents": "document",
-    "alternativeNumbers": "alternativeNumber",
-    "properties": "property",
-}
-_ALIASES = {"sentTs": "sentTS"}  # the REST spelling, seen from other senders
-_CODES = {"status"}  # free strings that are codes: trimmed like enums
-
-
-def _unwrap(annotation: Any) -> tuple[Any, bool]:
-    """``Annotated[X, …] | None`` -> X; ``tuple[X, ...]`` -> (X, True)."""
-    many = False
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, UnionType):
-            annotation = next(a for a in get_args(annotation) if a is not type(None))
-        elif origin is tuple:
-            annotation, many = get_args(annotation)[0], True
-        else:
-            return annotation, many
-
-
-_READERS: dict[Any, Callable[[str], object]] = {
-    bool: _boolean,
-    int: _integer,
-    datetime: _timestamp,
-    str: _text,
+_READERS: dict[Kind, Callable[[str], object]] = {
+    Kind.TEXT: _text,
+    Kind.CODE: _code,
+    Kind.INTEGER: _integer,
+    Kind.BOOLEAN: _boolean,
+    Kind.TIMESTAMP: _timestamp,
 }
 
 
-def _reader(name: str, kind: Any) -> Callable[[str], object]:
-    if name in _CODES or (isinstance(kind, type) and issubclass(kind, Enum)):
-        return _code
-    return _READERS[kind]
-
-
-def _schema(model: type[BaseModel]) -> dict[str, _Field]:
-    """Element name -> field, read off the models so the reader follows them."""
+def _schema(fields: tuple[Field, ...]) -> dict[str, _Field]:
+    """Element name -> field, for every spelling the field table lists."""
     schema: dict[str, _Field] = {}
-    for name, info in model.model_fields.items():
-        kind, many = _unwrap(info.annotation)
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            field = _Field(name, group=_schema(kind), many=many)
+    for spec in fields:
+        if spec.children:
+            field = _Field(spec.name, group=_schema(spec.children), many=spec.many)
         else:
-            field = _Field(name, read=_reader(name, kind), many=many)
-        schema[_ELEMENT_NAMES.get(name, name)] = field
-    for alias, element in _ALIASES.items():
-        if element in schema:
-            schema[alias] = schema[element]
+            field = _Field(spec.name, read=_READERS[spec.kind], many=spec.many)
+        schema.update(dict.fromkeys(spec.xml_elements(), field))
     # Keyed by the tag lxml gives too ("{namespace}name"), so that an element in the vendor's
     # namespace or in none is found with one lookup; any other namespace misses.
     schema.update({f"{_OWN_NAMESPACE}{name}": field for name, field in schema.items()})
     return schema
 
 
-_REPORT = _schema(FaxJobReport)
+_REPORT = _schema(REPORT)
+_ELEMENT_NAMES = element_names()
 
 
 def _local_name(tag: str) -> str:
