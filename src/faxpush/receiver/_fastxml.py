@@ -15,9 +15,10 @@ the captured values, into the field dict the core's XML reader would build.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from faxpush.core.fields import REPORT, Field, Kind
 from faxpush.core.xml_codec import NAMESPACE
 from faxpush.receiver._canonical import STAMP, DeclineError, utc_datetime
 
@@ -30,113 +31,50 @@ _W: Final = "[ \t\n]*+"
 # Character data: no markup, and none of the characters XML refuses (C0 controls but tab and
 # line feed, U+FFFE, U+FFFF) or a parser would normalise (carriage return).
 _CHARS: Final = "[^<\x00-\x08\x0b-\x1f\ufffe\uffff]*+"
-_TEXT: Final = f"({_CHARS})"
-_INT: Final = "([0-9]{1,15})"  # the core allows a sign and surrounding spaces: it decides those
-_BOOL: Final = "(true|false)"  # the core also reads 1, 0 and other letter cases
-_STAMP: Final = f"({STAMP})"
-_KINDS: Final = {
-    "isExpress": _BOOL,
-    "isBlacklistEnabled": _BOOL,
-    "isText": _BOOL,
-    "durationInSecs": _INT,
-    "pages": _INT,
-    "sentTS": _STAMP,
-    "jobValidStart": _STAMP,
-    "jobValidEnd": _STAMP,
+# Values of the kinds that have a canonical spelling; text and codes are any _CHARS.
+_VALUES: Final = {
+    Kind.INTEGER: "[0-9]{1,15}",  # the core allows a sign and surrounding spaces: it decides those
+    Kind.BOOLEAN: "true|false",  # the core also reads 1, 0 and other letter cases
+    Kind.TIMESTAMP: STAMP,
 }
 
 
-def _leaf(name: str, *, optional: bool = True, capture: bool = True) -> str:
-    value = _KINDS.get(name, _TEXT)
-    if not capture:
-        value = "(?:" + value[1:]
-    element = f"<{name}>{value}</{name}>{_W}"
-    return f"(?:{element})?" if optional else element
+def _grammar(fields: tuple[Field, ...], prefix: str | None) -> str:
+    """The elements of ``fields`` in table order, each optional unless required. With a
+    ``prefix``, every value, list and group gets a named group: prefix + the field's path
+    (``faxRecipients__number``); a group's names its start tag, which tells it is there."""
+    parts = []
+    for spec in fields:
+        tag, name = spec.element, None if prefix is None else prefix + spec.name
+        inner = None if name is None else name + "__"
+        if spec.children and spec.many:
+            item = f"<{tag}>{_W}{_grammar(spec.children, None)}</{tag}>{_W}"
+            block = f"(?:{item})*" if name is None else f"(?P<{name}>(?:{item})*)"
+            if spec.required:  # one or more: the first one's fields are captured as well
+                block = f"<{tag}>{_W}{_grammar(spec.children, inner)}</{tag}>{_W}{block}"
+            parts.append(block)
+            continue
+        if spec.children:
+            start = f"<{tag}>" if name is None else f"(?P<{name}><{tag}>)"
+            element = f"{start}{_W}{_grammar(spec.children, inner)}</{tag}>{_W}"
+        else:
+            value = _VALUES.get(spec.kind, _CHARS)
+            if spec.many:
+                item = f"<{tag}>(?:{value})</{tag}>{_W}"
+                parts.append(f"(?:{item})*" if name is None else f"(?P<{name}>(?:{item})*)")
+                continue
+            value = f"(?:{value})" if name is None else f"(?P<{name}>{value})"
+            element = f"<{tag}>{value}</{tag}>{_W}"
+        parts.append(element if spec.required else f"(?:{element})?")
+    return "".join(parts)
 
 
-def _leaves(names: Sequence[str], *, capture: bool = True) -> str:
-    return "".join(_leaf(name, capture=capture) for name in names)
-
-
-_MAIL: Final = (
-    "successAddress",
-    "failureAddress",
-    "attachedFaxImageMode",
-    "attachedFaxImageFormat",
-)
-_PUSH: Final = ("url", "authMethod")
-_RECIPIENT_HEAD: Final = ("number", "numId")
-_RECIPIENT_TAIL: Final = (
-    "status",
-    "reason",
-    "sentTS",
-    "durationInSecs",
-    "sentToNumber",
-    "remoteCsid",
-)
-_RECIPIENT_FIELDS: Final = (*_RECIPIENT_HEAD, *_RECIPIENT_TAIL)
-_OPTIONS_HEAD: Final = (
-    "csid",
-    "header",
-    "isExpress",
-    "isBlacklistEnabled",
-    "resolution",
-    "paperFormat",
-    "coverpageTemplate",
-)
-_OVERLAY: Final = ("name", "mode")
-_OPTIONS_TAIL: Final = (
-    "customerReference",
-    "customerDefinedId",
-    "billingCode",
-    "billingInfo",
-    "jobValidStart",
-    "jobValidEnd",
-)
-_OPTIONS_FIELDS: Final = (*_OPTIONS_HEAD, *_OPTIONS_TAIL)
-
-
-def _recipient(*, capture: bool) -> str:
-    block = "({})" if capture else "{}"
-    alternatives = f"(?:<alternativeNumber>{_CHARS}</alternativeNumber>{_W})*"
-    properties = (
-        f"(?:<property>{_W}<key>{_CHARS}</key>{_W}<value>{_CHARS}</value>{_W}</property>{_W})*"
-    )
-    return (
-        f"<faxRecipient>{_W}{_leaf('number', optional=False, capture=capture)}"
-        f"{_leaf('numId', capture=capture)}"
-        f"{block.format(alternatives)}{block.format(properties)}"
-        f"{_leaves(_RECIPIENT_TAIL, capture=capture)}</faxRecipient>{_W}"
-    )
-
-
-_DOCUMENT_ITEM: Final = (
-    f"<document>{_W}<name>{_CHARS}</name>{_W}<isText>(?:true|false)</isText>{_W}</document>{_W}"
-)
-
-# Capturing groups, in order (see read_xml): jobId; the <reportMail> tag and its 4 fields;
-# url, authMethod; the first recipient's 10 groups; the other recipients; the documents; the
-# <options> tag, its 7 first fields, the overlay's 2, its 6 last fields; pages.
 _DOCUMENT: Final = re.compile(
     f'<\\?xml version="1\\.0" encoding="UTF-8"\\?>\n<faxJobReport xmlns="{NAMESPACE}">{_W}'
-    + _leaf("jobId", optional=False)
-    + f"(?:(<reportMail>){_W}{_leaves(_MAIL)}</reportMail>{_W})?"
-    + f"(?:<httpStatusPush>{_W}{_leaf('url', optional=False)}{_leaf('authMethod')}"
-    + f"</httpStatusPush>{_W})?"
-    + _recipient(capture=True)
-    + f"((?:{_recipient(capture=False)})*)"
-    + f"((?:{_DOCUMENT_ITEM})*)"
-    + f"(?:(<options>){_W}{_leaves(_OPTIONS_HEAD)}"
-    + f"(?:<overlay>{_W}{_leaf('name', optional=False)}{_leaf('mode')}</overlay>{_W})?"
-    + f"{_leaves(_OPTIONS_TAIL)}</options>{_W})?"
-    + _leaf("pages")
+    + _grammar(REPORT, "")
     + f"</faxJobReport>{_W}"
 )
-_RECIPIENT: Final = re.compile(_recipient(capture=True))
-# Within blocks the grammar has matched already:
-_ALTERNATIVE: Final = re.compile("<alternativeNumber>([^<]*)</alternativeNumber>")
-_PROPERTY: Final = re.compile(f"<key>([^<]*)</key>{_W}<value>([^<]*)</value>")
-_DOCUMENT_FIELDS: Final = re.compile(f"<name>([^<]*)</name>{_W}<isText>(true|false)</isText>")
+
 
 # --- values -----------------------------------------------------------------------------------
 
@@ -154,52 +92,73 @@ def _unescape(text: str) -> str:
     )
 
 
-def _pick(names: Sequence[str], texts: Sequence[str | None], escaped: bool) -> dict[str, Any]:
-    """Field name -> text, for the elements present."""
-    if escaped:
-        return {
-            name: text if "&" not in text else _unescape(text)
-            for name, text in zip(names, texts, strict=True)
-            if text is not None
-        }
-    return {name: text for name, text in zip(names, texts, strict=True) if text is not None}
+# The readers are generated from the field table as straight-line code, one function per
+# group, reading the match's groups at indices looked up by name once, here: "if (t := g[9]) is
+# not None: v['numId'] = …". For the full sample read_xml takes about 19 µs so, where a loop
+# over the table at run time took about 31 µs and the hand-written reader before it 24 µs.
+# Text holds only the references _BAD_REFERENCE lets through, so "&" means one is there.
+_CONVERT: Final = {
+    Kind.TEXT: "t if '&' not in t else _unescape(t)",
+    Kind.CODE: "(t if '&' not in t else _unescape(t)).strip()",  # trimmed, as the core does
+    Kind.INTEGER: "int(t)",
+    Kind.BOOLEAN: "t == 'true'",
+    Kind.TIMESTAMP: "_utc(t)",
+}
 
 
-def _text(text: str, escaped: bool) -> str:
-    return _unescape(text) if escaped and "&" in text else text
+def _reader(
+    name: str, fields: tuple[Field, ...], prefix: str, index: Mapping[str, int], code: list[str]
+) -> dict[str, Any]:
+    """Append the source of ``def name(g)``, which builds the field dict of ``fields`` from the
+    groups ``g`` of a match of the pattern whose ``groupindex`` is ``index`` (and the source
+    of the readers it calls, first). Returns the item patterns the source refers to."""
+    scope: dict[str, Any] = {}
+    body = ["v = {}"]
+    for spec in fields:
+        path = prefix + spec.name
+        at = index[path] - 1 if path in index else None
+        key = repr(spec.name)
+        if spec.children and not spec.many:
+            inner = f"{name}_{spec.name}"
+            scope |= _reader(inner, spec.children, path + "__", index, code)
+            body += [f"if g[{at}] is not None:", f"    v[{key}] = {inner}(g)"]
+        elif spec.many:
+            items = f"_{name}_{spec.name}_items"
+            if spec.children:
+                item = (
+                    f"<{spec.element}>{_W}{_grammar(spec.children, path + '__')}</{spec.element}>"
+                )
+                scope[items] = pattern = re.compile(item)
+                inner = f"{name}_{spec.name}"
+                scope |= _reader(inner, spec.children, path + "__", pattern.groupindex, code)
+                read = f"[{inner}(m.groups()) for m in {items}.finditer(t)]"
+            else:
+                scope[items] = re.compile(f"<{spec.element}>(?P<t>{_CHARS})</{spec.element}>")
+                read = f"[{_CONVERT[spec.kind]} for t in {items}.findall(t)]"
+            if spec.required:  # one or more: the first one read from this match, the rest later
+                first = f"{name}_{spec.name}_first"
+                scope |= _reader(first, spec.children, path + "__", index, code)
+                body += [f"t = g[{at}]", f"v[{key}] = [{first}(g), *({read} if t else ())]"]
+            else:
+                body += [f"if t := g[{at}]:", f"    v[{key}] = {read}"]
+        elif spec.required:
+            body += [f"t = g[{at}]", f"v[{key}] = {_CONVERT[spec.kind]}"]
+        else:
+            body += [f"if (t := g[{at}]) is not None:", f"    v[{key}] = {_CONVERT[spec.kind]}"]
+    code += [f"def {name}(g):", *(f"    {line}" for line in body), "    return v", ""]
+    return scope
 
 
-def _trim(values: dict[str, Any], *names: str) -> None:
-    # Enumerations and the status code are trimmed by the core before validation.
-    for name in names:
-        if (text := values.get(name)) is not None:
-            values[name] = text.strip()
+def _compile_reader() -> Callable[[Sequence[str | None]], dict[str, Any]]:
+    code: list[str] = []
+    scope = _reader("_read", REPORT, "", _DOCUMENT.groupindex, code)
+    scope |= {"_unescape": _unescape, "_utc": utc_datetime}
+    exec(compile("\n".join(code), "<_fastxml readers>", "exec"), scope)  # noqa: S102  # own code
+    read: Callable[[Sequence[str | None]], dict[str, Any]] = scope["_read"]
+    return read
 
 
-def _stamp(values: dict[str, Any], name: str) -> None:
-    if (text := values.get(name)) is not None:
-        values[name] = utc_datetime(text)
-
-
-def _recipient_fields(groups: Sequence[str | None], escaped: bool) -> dict[str, Any]:
-    number, num_id, alternatives, properties, *tail = groups
-    values = _pick(_RECIPIENT_FIELDS, (number, num_id, *tail), escaped)
-    if (status := values.get("status")) is not None:
-        values["status"] = status.strip()
-    _stamp(values, "sentTS")
-    if (seconds := values.get("durationInSecs")) is not None:
-        values["durationInSecs"] = int(seconds)
-    if alternatives:
-        numbers = _ALTERNATIVE.findall(alternatives)
-        if escaped:
-            numbers = [_text(n, escaped) for n in numbers]
-        values["alternativeNumbers"] = numbers
-    if properties:
-        values["properties"] = [
-            {"key": _text(key, escaped), "value": _text(value, escaped)}
-            for key, value in _PROPERTY.findall(properties)
-        ]
-    return values
+_read = _compile_reader()
 
 
 def read_xml(body: bytes) -> dict[str, Any]:
@@ -210,45 +169,12 @@ def read_xml(body: bytes) -> dict[str, Any]:
         raise DeclineError from None
     if "]" in doc and "]]>" in doc:  # (a search for one character is much the quicker)
         raise DeclineError
-    escaped = "&" in doc
-    if escaped and _BAD_REFERENCE.search(doc) is not None:
+    if "&" in doc and _BAD_REFERENCE.search(doc) is not None:
         raise DeclineError
     match = _DOCUMENT.fullmatch(doc)
     if match is None:
         raise DeclineError
-    groups = match.groups()
-    fields: dict[str, Any] = {"jobId": _text(groups[0], escaped)}
-    if groups[1] is not None:
-        mail = fields["reportMail"] = _pick(_MAIL, groups[2:6], escaped)
-        _trim(mail, "attachedFaxImageMode", "attachedFaxImageFormat")
-    if groups[6] is not None:
-        push = fields["httpStatusPush"] = _pick(_PUSH, groups[6:8], escaped)
-        _trim(push, "authMethod")
-    recipients = [_recipient_fields(groups[8:18], escaped)]
-    if groups[18]:
-        recipients += [
-            _recipient_fields(more.groups(), escaped) for more in _RECIPIENT.finditer(groups[18])
-        ]
-    fields["faxRecipients"] = recipients
-    if groups[19]:
-        fields["documents"] = [
-            {"name": _text(name, escaped), "isText": flag == "true"}
-            for name, flag in _DOCUMENT_FIELDS.findall(groups[19])
-        ]
-    if groups[20] is not None:
-        options = fields["options"] = _pick(_OPTIONS_FIELDS, groups[21:28] + groups[30:36], escaped)
-        _trim(options, "resolution", "paperFormat")
-        for name in ("isExpress", "isBlacklistEnabled"):
-            if (flag := options.get(name)) is not None:
-                options[name] = flag == "true"
-        _stamp(options, "jobValidStart")
-        _stamp(options, "jobValidEnd")
-        if groups[28] is not None:
-            overlay = options["overlay"] = _pick(_OVERLAY, groups[28:30], escaped)
-            _trim(overlay, "mode")
-    if groups[36] is not None:
-        fields["pages"] = int(groups[36])
-    return fields
+    return _read(match.groups())
 
 
 __all__ = ["read_xml"]

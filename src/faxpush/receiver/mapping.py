@@ -25,7 +25,7 @@ Example, for a JSON layout ``{"fax": {"id": …, "pageCount": …}, "results": [
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Protocol
@@ -33,54 +33,25 @@ from typing import Any, Final, Protocol
 from lxml import etree
 
 from faxpush.core.errors import ConfigurationError, ReportFormatError
+from faxpush.core.fields import RECIPIENT, REPORT, Field
 from faxpush.core.models import FaxJobReport
 from faxpush.core.validation import validate_report
 from faxpush.core.xml_safety import parse_untrusted
 
-REPORT_TARGETS: Final = frozenset(
-    {
-        "jobId",
-        "pages",
-        *(f"reportMail.{n}" for n in ("successAddress", "failureAddress")),
-        *(f"reportMail.{n}" for n in ("attachedFaxImageMode", "attachedFaxImageFormat")),
-        "httpStatusPush.url",
-        "httpStatusPush.authMethod",
-        *(
-            f"options.{n}"
-            for n in (
-                "csid",
-                "header",
-                "isExpress",
-                "isBlacklistEnabled",
-                "resolution",
-                "paperFormat",
-                "coverpageTemplate",
-                "customerReference",
-                "customerDefinedId",
-                "billingCode",
-                "billingInfo",
-                "jobValidStart",
-                "jobValidEnd",
-            )
-        ),
-        "options.overlay.name",
-        "options.overlay.mode",
-    }
-)
-RECIPIENT_TARGETS: Final = frozenset(
-    {
-        "number",
-        "numId",
-        "alternativeNumbers",
-        "status",
-        "reason",
-        "sentTS",
-        "durationInSecs",
-        "sentToNumber",
-        "remoteCsid",
-    }
-)
-_LIST_TARGETS: Final = frozenset({"alternativeNumbers"})
+
+def _targets(fields: tuple[Field, ...], prefix: str = "") -> Iterator[str]:
+    # One value per target: lists of groups (recipients, documents, properties) are not
+    # mapped field by field here; the recipients are, by recipients and recipient_fields.
+    for spec in fields:
+        if spec.children and not spec.many:
+            yield from _targets(spec.children, f"{prefix}{spec.name}.")
+        elif not spec.children:
+            yield prefix + spec.name
+
+
+REPORT_TARGETS: Final = frozenset(_targets(REPORT))
+RECIPIENT_TARGETS: Final = frozenset(_targets(RECIPIENT))
+_LIST_TARGETS: Final = frozenset(spec.name for spec in RECIPIENT if spec.many and not spec.children)
 
 
 def _steps(location: str, what: str) -> tuple[str, ...]:
