@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from faxpush._db.postgres_queries import PgQuery, compile_sql
 from faxpush.core.errors import StorageError
-from faxpush.storage._pg_sql import DIALECT, query
-from faxpush.storage._sqlfiles import migrations
+from faxpush.storage._sqlfiles import migrations, queries
 from faxpush.storage.cipher import SecretCipher
 
 if TYPE_CHECKING:
-    from faxpush.storage._pg_connection import PooledConnection
+    from faxpush._db.postgres import PooledConnection
 
+DIALECT = "postgresql"
 ROTATE_CHUNK = 500
+
+
+@cache
+def query(name: str) -> PgQuery:
+    """The named PostgreSQL query, compiled."""
+    try:
+        text = queries(DIALECT)[name]
+    except KeyError:
+        raise StorageError(f"no PostgreSQL query named {name!r}; this is a bug") from None
+    return compile_sql(name, text)
 
 
 def sql(name: str, params: dict[str, Any] | None = None) -> list[Any]:
     """The named query followed by its positional arguments: ``conn.fetch(*sql(...))``."""
-    compiled = query(name)
-    return [compiled.text, *compiled.args(params or {})]
+    return query(name).bind(params)
 
 
 async def migrate_schema(conn: PooledConnection, where: str) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from faxpush._db.postgres import SCHEMES, driver_url, redacted, translated
 from faxpush.core.errors import ConfigurationError, InputError, StorageError
 from faxpush.storage._copy_sources import (
     PUSHES,
@@ -32,13 +33,6 @@ from faxpush.storage._copy_sources import (
     Table,
 )
 from faxpush.storage._pg_admin import sql
-from faxpush.storage._pg_connection import (
-    DRIVER_ERRORS,
-    SCHEMES,
-    driver_url,
-    redacted,
-    translate,
-)
 from faxpush.storage.cipher import SecretCipher
 from faxpush.storage.factory import sqlite_path
 from faxpush.storage.postgres import PostgresStore
@@ -148,20 +142,17 @@ class _Copier:
 
     async def run(self, target_dsn: str, *, force: bool) -> CopyReport:
         where = redacted(target_dsn)
-        try:
+        with translated("open the copy target", where):
             conn = await asyncpg.connect(target_dsn, timeout=10)
-        except DRIVER_ERRORS as exc:
-            raise translate(exc, action="open the copy target", where=where) from exc
         try:
-            async with conn.transaction():
-                await self._prepare(conn, where, force=force)
-                expected = {table.name: await self._source.count(table) for table in TABLES}
-                for table in TABLES:
-                    await self._copy_table(conn, table, expected[table.name])
-                await conn.execute(*sql("copy_reset_identities"))
-                await self._verify(conn, where, expected)
-        except DRIVER_ERRORS as exc:
-            raise translate(exc, action="copy the outbox", where=where) from exc
+            with translated("copy the outbox", where):
+                async with conn.transaction():
+                    await self._prepare(conn, where, force=force)
+                    expected = {table.name: await self._source.count(table) for table in TABLES}
+                    for table in TABLES:
+                        await self._copy_table(conn, table, expected[table.name])
+                    await conn.execute(*sql("copy_reset_identities"))
+                    await self._verify(conn, where, expected)
         finally:
             await conn.close()
         return CopyReport(

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from faxpush._db.migrations import Schema, migrate_postgres
 from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.storage import _pg_jobs_rows as rows
+from faxpush.storage._pg_admin import query
 from faxpush.storage._pg_jobs_rows import job_sql
 from faxpush.storage._pg_rows import checked_time, push_params
-from faxpush.storage._pg_sql import query
 from faxpush.storage.base import NewPush
 from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
@@ -42,7 +42,7 @@ from faxpush.storage.jobs_base import (
 from faxpush.storage.postgres import PostgresStore
 
 if TYPE_CHECKING:
-    from faxpush.storage._pg_connection import PooledConnection
+    from faxpush._db.postgres import PooledConnection
 
 SCHEMA = Schema(
     "faxpush.storage",
