@@ -114,11 +114,25 @@ class FinishedJob:
     purge_at: datetime
 
 
-class FinishOneJob:
-    """``finish_job`` for every backend: finishing one job is a batch of one."""
+class OneJobCalls:
+    """``create_job`` and ``finish_job`` for every backend: one job is a batch of one."""
+
+    async def create_jobs(
+        self, jobs: Sequence[NewJob], *, now: datetime, duplicate_since: datetime | None = None
+    ) -> list[JobRecord | FaxpushError]:
+        raise NotImplementedError  # provided by the backend
 
     async def finish_jobs(self, finished: Sequence[FinishedJob], *, now: datetime) -> set[str]:
         raise NotImplementedError  # provided by the backend
+
+    async def create_job(
+        self, job: NewJob, *, now: datetime, duplicate_since: datetime | None = None
+    ) -> JobRecord:
+        """Store a new ACTIVE job, unless it duplicates a recent one (DuplicateJobError)."""
+        (outcome,) = await self.create_jobs([job], now=now, duplicate_since=duplicate_since)
+        if isinstance(outcome, FaxpushError):
+            raise outcome
+        return outcome
 
     async def finish_job(
         self,

@@ -23,11 +23,11 @@ from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
     DuplicateJobError,
     FinishedJob,
-    FinishOneJob,
     JobRecord,
     JobState,
     Login,
     NewJob,
+    OneJobCalls,
 )
 from faxpush.storage.memory import MemoryStore
 
@@ -57,7 +57,7 @@ def _report_order(row: _JobRow) -> tuple[datetime, int]:
     return row.record.finished_at, row.seq
 
 
-class MemoryJobStore(FinishOneJob):
+class MemoryJobStore(OneJobCalls):
     """A :class:`~faxpush.storage.jobs_base.JobStore` kept in ``outbox``'s memory database."""
 
     def __init__(self, outbox: MemoryStore) -> None:
@@ -101,15 +101,6 @@ class MemoryJobStore(FinishOneJob):
             ]
 
     # --- jobs -------------------------------------------------------------------------
-    async def create_job(
-        self, job: NewJob, *, now: datetime, duplicate_since: datetime | None = None
-    ) -> JobRecord:
-        """Store a new ACTIVE job, unless it duplicates a recent one (DuplicateJobError)."""
-        (outcome,) = await self.create_jobs([job], now=now, duplicate_since=duplicate_since)
-        if isinstance(outcome, FaxpushError):
-            raise outcome
-        return outcome
-
     async def create_jobs(
         self, jobs: Sequence[NewJob], *, now: datetime, duplicate_since: datetime | None = None
     ) -> list[JobRecord | FaxpushError]:

@@ -33,11 +33,11 @@ from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
     DuplicateJobError,
     FinishedJob,
-    FinishOneJob,
     JobRecord,
     JobState,
     Login,
     NewJob,
+    OneJobCalls,
 )
 from faxpush.storage.postgres import PostgresStore
 
@@ -55,7 +55,7 @@ SCHEMA = Schema(
 ROTATE_CHUNK = 500  # job credentials read and re-sealed at a time by rotate_secrets
 
 
-class PostgresJobStore(FinishOneJob):
+class PostgresJobStore(OneJobCalls):
     """A :class:`~faxpush.storage.jobs_base.JobStore` in the database of ``outbox``."""
 
     def __init__(self, outbox: PostgresStore) -> None:
@@ -96,15 +96,6 @@ class PostgresJobStore(FinishOneJob):
         return [rows.login_from_row(row) for row in found]
 
     # --- jobs -------------------------------------------------------------------------
-    async def create_job(
-        self, job: NewJob, *, now: datetime, duplicate_since: datetime | None = None
-    ) -> JobRecord:
-        """Store a new ACTIVE job, unless it duplicates a recent one (DuplicateJobError)."""
-        (outcome,) = await self.create_jobs([job], now=now, duplicate_since=duplicate_since)
-        if isinstance(outcome, FaxpushError):
-            raise outcome
-        return outcome
-
     async def create_jobs(
         self, jobs: Sequence[NewJob], *, now: datetime, duplicate_since: datetime | None = None
     ) -> list[JobRecord | FaxpushError]:

@@ -13,25 +13,22 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-from pydantic import ValidationError
+from typing import Any, LiteralString
 
 from faxpush._db.migrations import Schema, migrate_sqlite
+from faxpush._db.queries import load_queries
 from faxpush.core.errors import FaxpushError, StorageError
-from faxpush.core.models import AuthMethod, FaxJobReport
+from faxpush.storage import _jobs_rows as rows
 from faxpush.storage._common import from_micros, to_micros
-from faxpush.storage._sqlfiles import queries
-from faxpush.storage.base import ClientAuthStyle, PushTarget
 from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
     DuplicateJobError,
     FinishedJob,
-    FinishOneJob,
     JobRecord,
     JobState,
     Login,
     NewJob,
+    OneJobCalls,
 )
 from faxpush.storage.sqlite import SqliteStore, insert_push
 
@@ -42,21 +39,19 @@ SCHEMA = Schema(
     "faxpush jobs schema migration",
     "the job store",
 )
+_QUERIES = "sql/sqlite/jobs_queries.sql"
+TIMES = rows.Times(store=lambda value, name: to_micros(value, name=name), read=from_micros)
 
 
-def _sql(name: str) -> str:
-    return queries("sqlite", "jobs_queries.sql")[name]
+def _sql(name: str) -> LiteralString:
+    return load_queries(SCHEMA.package, _QUERIES)[name].sql
 
 
 def _all(conn: sqlite3.Connection, name: str, params: Any = ()) -> list[sqlite3.Row]:
     return conn.execute(_sql(name), params).fetchall()
 
 
-def _optional_time(value: int | None) -> datetime | None:
-    return None if value is None else from_micros(value)
-
-
-class SqliteJobStore(FinishOneJob):
+class SqliteJobStore(OneJobCalls):
     """A :class:`~faxpush.storage.jobs_base.JobStore` in the database of ``outbox``."""
 
     def __init__(self, outbox: SqliteStore) -> None:
@@ -73,49 +68,32 @@ class SqliteJobStore(FinishOneJob):
             "migrate the job store", lambda conn: migrate_sqlite(conn, SCHEMA, where=where)
         )
 
+    async def _read(self, action: str, name: str, params: Any = ()) -> list[sqlite3.Row]:
+        """The rows of one named query, run on its own (reads, single-statement writes)."""
+        return await self._outbox.connection(action, lambda conn: _all(conn, name, params))
+
     # --- logins -----------------------------------------------------------------------
     async def put_login(self, login: Login) -> None:
         """Insert or replace a login."""
-        params = {
-            "login": login.login,
-            "customer_number": login.customer_number,
-            "password_hash": login.password_hash,
-            "created_at": to_micros(login.created_at, name="created_at"),
-        }
-        await self._outbox.connection(
-            f"save login {login.login}", lambda conn: _all(conn, "put_login", params)
-        )
+        await self._read(f"save login {login.login}", "put_login", rows.login_params(login, TIMES))
 
     async def get_login(self, login: str) -> Login | None:
         """The login, or None."""
-        found = await self._outbox.connection(
-            f"read login {login}", lambda conn: _all(conn, "get_login", {"login": login})
-        )
-        return next((_login(row) for row in found), None)
+        found = await self._read(f"read login {login}", "get_login", {"login": login})
+        return next((rows.login_from_row(row, TIMES) for row in found), None)
 
     async def list_logins(self, customer_number: str | None = None) -> list[Login]:
         """Logins by name, of one customer number or of all."""
-        found = await self._outbox.connection(
-            "list logins",
-            lambda conn: _all(conn, "list_logins", {"customer_number": customer_number}),
-        )
-        return [_login(row) for row in found]
+        params = {"customer_number": customer_number}
+        found = await self._read("list logins", "list_logins", params)
+        return [rows.login_from_row(row, TIMES) for row in found]
 
     # --- jobs -------------------------------------------------------------------------
-    async def create_job(
-        self, job: NewJob, *, now: datetime, duplicate_since: datetime | None = None
-    ) -> JobRecord:
-        """Store a new ACTIVE job, unless it duplicates a recent one (DuplicateJobError)."""
-        (outcome,) = await self.create_jobs([job], now=now, duplicate_since=duplicate_since)
-        if isinstance(outcome, FaxpushError):
-            raise outcome
-        return outcome
-
     async def create_jobs(
         self, jobs: Sequence[NewJob], *, now: datetime, duplicate_since: datetime | None = None
     ) -> list[JobRecord | FaxpushError]:
         """Store new ACTIVE jobs in one transaction; duplicates come back as errors."""
-        all_params = [self._job_params(job, now) for job in jobs]
+        all_params = [rows.job_params(job, self._cipher, now, TIMES) for job in jobs]
         since = None if duplicate_since is None else to_micros(duplicate_since, name="since")
         if not jobs:
             return []
@@ -146,17 +124,13 @@ class SqliteJobStore(FinishOneJob):
     async def get_job(self, customer_number: str, job_id: str) -> JobRecord | None:
         """The customer's job, or None."""
         params = {"customer_number": customer_number, "job_id": job_id}
-        found = await self._outbox.connection(
-            f"read job {job_id}", lambda conn: _all(conn, "get_job", params)
-        )
+        found = await self._read(f"read job {job_id}", "get_job", params)
         return next((self._record(row) for row in found), None)
 
     async def get_jobs(self, customer_number: str, job_ids: Sequence[str]) -> list[JobRecord]:
         """The customer's jobs among ``job_ids``, in the order asked."""
-        params = {"customer_number": customer_number, "job_ids": _unique_json(job_ids)}
-        found = await self._outbox.connection(
-            f"read {len(job_ids)} jobs", lambda conn: _all(conn, "get_jobs", params)
-        )
+        params = {"customer_number": customer_number, "job_ids": _json(job_ids)}
+        found = await self._read(f"read {len(job_ids)} jobs", "get_jobs", params)
         return [self._record(row) for row in found]
 
     async def list_finished(
@@ -164,14 +138,12 @@ class SqliteJobStore(FinishOneJob):
     ) -> list[JobRecord]:
         """The customer's finished jobs, oldest report first."""
         params = {"customer_number": customer_number, "limit": max(limit, 0)}
-        found = await self._outbox.connection(
-            "list reports", lambda conn: _all(conn, "list_finished", params)
-        )
+        found = await self._read("list reports", "list_finished", params)
         return [self._record(row) for row in found]
 
     async def delete_reports(self, customer_number: str, job_ids: Sequence[str]) -> set[str]:
         """Delete the customer's finished jobs among ``job_ids``; return the deleted ids."""
-        params = {"customer_number": customer_number, "job_ids": _unique_json(job_ids)}
+        params = {"customer_number": customer_number, "job_ids": _json(job_ids)}
         if not job_ids:
             return set()
         found = await self._outbox.transaction(
@@ -187,25 +159,19 @@ class SqliteJobStore(FinishOneJob):
         found = await self._outbox.transaction(
             "delete the oldest reports", lambda conn: _all(conn, "delete_oldest", params)
         )
-        ordered = sorted(found, key=lambda row: (row["finished_at"], row["seq"]))
-        return [row["job_id"] for row in ordered]
+        return rows.oldest_first(found)
 
     # --- the simulator ----------------------------------------------------------------
     async def due_jobs(self, *, now: datetime, limit: int) -> list[JobRecord]:
         """ACTIVE jobs whose finish time has come, earliest first."""
         params = {"now": to_micros(now, name="now"), "limit": max(limit, 0)}
-        found = await self._outbox.connection(
-            "find due jobs", lambda conn: _all(conn, "due_jobs", params)
-        )
+        found = await self._read("find due jobs", "due_jobs", params)
         return [self._record(row) for row in found]
 
     async def next_finish_at(self) -> datetime | None:
         """The earliest finish time of an ACTIVE job."""
-        found = await self._outbox.connection(
-            "find the next due job", lambda conn: _all(conn, "next_finish_at")
-        )
-        value = next((row[0] for row in found), None)
-        return _optional_time(value)
+        found = await self._read("find the next due job", "next_finish_at")
+        return TIMES.optional(next((row[0] for row in found), None))
 
     async def finish_jobs(self, finished: Sequence[FinishedJob], *, now: datetime) -> set[str]:
         """Finish ACTIVE jobs and enqueue their pushes, all in one transaction."""
@@ -262,75 +228,11 @@ class SqliteJobStore(FinishOneJob):
 
     async def count_jobs(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
-        found = await self._outbox.connection("count jobs", lambda conn: _all(conn, "count_jobs"))
-        counts = dict.fromkeys(JobState, 0)
-        counts.update({JobState(row["state"]): row["jobs"] for row in found})
-        return counts
-
-    # --- rows -------------------------------------------------------------------------
-    def _job_params(self, job: NewJob, now: datetime) -> dict[str, Any]:
-        target = job.push_target
-        return {
-            "job_id": job.job_id,
-            "customer_number": job.customer_number,
-            "login": job.login,
-            "plan": job.plan,
-            "finish_at": to_micros(job.finish_at, name="finish_at"),
-            "target_url": None if target is None else target.url,
-            "target_auth": None if target is None else target.auth_method.value,
-            "target_principal": None if target is None else target.principal,
-            "target_credentials": None
-            if target is None or target.credentials is None
-            else self._cipher.encrypt(target.credentials),
-            "target_token_url": None if target is None else target.token_url,
-            "target_client_auth": None if target is None else target.client_auth.value,
-            "dedup_key": job.dedup_key,
-            "created_at": to_micros(now, name="now"),
-            "purge_at": None if job.purge_at is None else to_micros(job.purge_at, name="purge_at"),
-        }
+        return rows.job_counts(await self._read("count jobs", "count_jobs"))
 
     def _record(self, row: sqlite3.Row) -> JobRecord:
-        target = None
-        if row["target_url"] is not None:
-            sealed = row["target_credentials"]
-            target = PushTarget(
-                url=row["target_url"],
-                auth_method=AuthMethod(row["target_auth"]),
-                principal=row["target_principal"],
-                credentials=None if sealed is None else self._cipher.decrypt(sealed),
-                token_url=row["target_token_url"],
-                client_auth=ClientAuthStyle(row["target_client_auth"]),
-            )
-        return JobRecord(
-            job_id=row["job_id"],
-            customer_number=row["customer_number"],
-            login=row["login"],
-            state=JobState(row["state"]),
-            plan=row["plan"],
-            finish_at=from_micros(row["finish_at"]),
-            created_at=from_micros(row["created_at"]),
-            push_target=target,
-            finished_at=_optional_time(row["finished_at"]),
-            purge_at=_optional_time(row["purge_at"]),
-            report=None if row["report"] is None else _report(row["job_id"], row["report"]),
-        )
+        return rows.job_from_row(row, self._cipher, TIMES)
 
 
-def _login(row: sqlite3.Row) -> Login:
-    return Login(
-        login=row["login"],
-        customer_number=row["customer_number"],
-        password_hash=row["password_hash"],
-        created_at=from_micros(row["created_at"]),
-    )
-
-
-def _report(job_id: str, text: str) -> FaxJobReport:
-    try:
-        return FaxJobReport.model_validate_json(text)
-    except ValidationError as exc:
-        raise StorageError(f"the stored report of job {job_id} is damaged: {exc}") from None
-
-
-def _unique_json(job_ids: Sequence[str]) -> str:
-    return json.dumps(list(dict.fromkeys(job_ids)))
+def _json(job_ids: Sequence[str]) -> str:
+    return json.dumps(rows.unique(job_ids))
