@@ -11,19 +11,22 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiosqlite
 import asyncpg
 
+from faxpush._db.migrations import load_migrations
 from faxpush._db.postgres import driver_url, redacted, translated
+from faxpush._db.sqlite import SqliteThread
 from faxpush.core.errors import ConfigurationError, StorageError
 from faxpush.storage._common import from_micros
-from faxpush.storage._sqlfiles import migrations
+from faxpush.storage._sqlite_sql import SCHEMA
 from faxpush.storage.base import receiver_key
 
 Row = dict[str, Any]
+_BUSY_TIMEOUT = timedelta(seconds=5)
 WAS_IN_FLIGHT = "_was_in_flight"
 
 
@@ -123,38 +126,36 @@ class Source(Protocol):
 class SqliteSource:
     """A SQLite outbox, opened read-only and read inside one transaction (a snapshot)."""
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, connection: SqliteThread, path: Path) -> None:
         self._connection = connection
         self.description = str(path)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteSource:
         """Open ``path`` read-only; refuse it unless its schema is the current one."""
-        try:
-            connection = await aiosqlite.connect(_read_only_uri(path), uri=True)
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open the source database {path}: {exc}") from exc
-        connection.row_factory = sqlite3.Row
+        _check_exists(path)
+        connection = await SqliteThread.open(
+            str(path), _BUSY_TIMEOUT, name=str(path), read_only=True, thread_name="faxpush-copy"
+        )
         source = cls(connection, path)
         try:
             await source._check_schema()
-            await connection.execute("BEGIN")
         except BaseException:
             await connection.close()
             raise
         return source
 
     async def _check_schema(self) -> None:
-        latest = migrations("sqlite")[-1].version
+        latest = load_migrations(SCHEMA.package, SCHEMA.folder)[-1].version
         try:
-            found = await self._connection.execute_fetchall(
-                "SELECT coalesce(max(version), 0) FROM schema_version"
+            version = await self._connection.run(
+                "read the schema version", _schema_version, write=False
             )
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             raise StorageError(
-                f"{self.description} holds no faxpush schema ({exc}); is it a faxpush database?"
-            ) from exc
-        version = next(iter(found))[0]
+                f"{self.description} holds no faxpush schema ({exc.__cause__}); is it a "
+                "faxpush database?"
+            ) from exc.__cause__
         if version != latest:
             raise StorageError(
                 f"{self.description} has schema version {version}, this faxpush expects "
@@ -162,17 +163,29 @@ class SqliteSource:
             )
 
     async def count(self, table: Table) -> int:
-        found = await self._connection.execute_fetchall(f"SELECT count(*) FROM {table.name}")  # noqa: S608 - constant
-        return int(next(iter(found))[0])
+        query = f"SELECT count(*) FROM {table.name}"  # noqa: S608 - constant
+        return await self._connection.run(
+            f"count {table.name}", lambda conn: int(conn.execute(query).fetchone()[0]), write=False
+        )
 
     async def rows(self, table: Table, chunk: int) -> AsyncIterator[list[Row]]:
         query = select_all(table, _SQLITE_READ_FROM.get(table.name))
-        async with self._connection.execute(query) as cursor:
-            while batch := await cursor.fetchmany(chunk):
+        action = f"read {table.name}"
+        cursor = await self._connection.run(action, lambda conn: conn.execute(query), write=False)
+        try:
+            while batch := await self._connection.run(
+                action, lambda _: cursor.fetchmany(chunk), write=False
+            ):
                 yield [_from_sqlite(table, dict(row)) for row in batch]
+        finally:
+            await self._connection.run(action, lambda _: cursor.close(), write=False)
 
     async def close(self) -> None:
         await self._connection.close()
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
 
 
 class PostgresSource:
@@ -211,10 +224,9 @@ class PostgresSource:
         await self._connection.close()
 
 
-def _read_only_uri(path: Path) -> str:
+def _check_exists(path: Path) -> None:
     if not path.is_file():
         raise ConfigurationError(f"the source database {path} does not exist; check the URL")
-    return f"{path.resolve().as_uri()}?mode=ro"
 
 
 def _from_sqlite(table: Table, row: Row) -> Row:
