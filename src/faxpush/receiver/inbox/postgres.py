@@ -15,11 +15,9 @@ claim id, finished claim id) instead of doing the work twice. SQL lives in
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-
-import asyncpg
+from typing import TYPE_CHECKING, Any
 
 from faxpush._db.migrations import migrate_postgres
 from faxpush._db.postgres import (
@@ -30,7 +28,7 @@ from faxpush._db.postgres import (
     Reconnect,
     Runner,
 )
-from faxpush.receiver.inbox._pg_rows import QUERIES, SCHEMA, checked, time_of
+from faxpush.receiver.inbox._pg_dialect import QUERIES, SCHEMA, checked, time_of
 from faxpush.receiver.inbox._rows import entry_from_row, entry_params, page, task_from_row
 from faxpush.receiver.inbox.base import (
     Accepted,
@@ -43,7 +41,12 @@ from faxpush.receiver.inbox.base import (
 from faxpush.receiver.inbox.tasks import Claim, Finish, task_filter
 
 if TYPE_CHECKING:
+    from asyncpg import Record
+
     from faxpush._db.postgres import PooledConnection
+
+# How a query's answer is read: its first value, or all its rows.
+Fetch = Callable[["PooledConnection", list[Any]], Awaitable[Any]]
 
 
 class PgInbox:
@@ -82,54 +85,66 @@ class PgInbox:
 
     async def migrate(self) -> None:
         """Create or upgrade the inbox tables; receivers starting at once take turns."""
-        await self._runner.run("migrate the inbox schema", lambda c, _: self._migrate(c))
-
-    async def _migrate(self, conn: PooledConnection) -> None:
-        await migrate_postgres(conn, SCHEMA, where=self._where)
+        await self._runner.run(
+            "migrate the inbox schema",
+            lambda c, _: migrate_postgres(c, SCHEMA, where=self._where),
+        )
 
     async def close(self) -> None:
         """Close the connections; later calls raise StorageError. Safe to call twice."""
         await self._runner.close()
 
+    # --- running named queries ----------------------------------------------------------
+    async def _fetch(self, action: str, name: str, params: dict[str, Any]) -> list[Record]:
+        statement = QUERIES.bind(name, params)
+        rows: list[Record] = await self._runner.run(action, lambda c, _: c.fetch(*statement))
+        return rows
+
+    async def _value(self, action: str, name: str, params: dict[str, Any]) -> Any:
+        statement = QUERIES.bind(name, params)
+        return await self._runner.run(action, lambda c, _: c.fetchval(*statement))
+
+    async def _once(
+        self, action: str, fetch: Fetch, name: str, earlier: str, params: dict[str, Any]
+    ) -> Any:
+        """Query ``name`` once: a repeated try (after a lost answer) first asks query
+        ``earlier`` what the try before did, in case it committed."""
+        statement, asking = QUERIES.bind(name, params), QUERIES.bind(earlier, params)
+
+        async def work(conn: PooledConnection, attempt: int) -> Any:
+            if attempt > 0 and (found := await fetch(conn, asking)):
+                return found
+            return await fetch(conn, statement)
+
+        return await self._runner.run(action, work)
+
+    # --- accepting pushes ---------------------------------------------------------------
     async def accept(
         self, push: IncomingPush, *, handlers: Sequence[str], now: datetime
     ) -> Accepted:
         """Store the push with its tasks (or count the duplicate); returns once committed."""
-        accept_id = uuid.uuid4()
         params = entry_params(push, checked(now))
-        params["accept_id"] = accept_id
+        params["accept_id"] = uuid.uuid4()
         params["handlers"] = list(dict.fromkeys(handlers))
-        store, earlier = QUERIES.bind("accept", params), QUERIES.bind("accepted_by", params)
-
-        async def work(conn: PooledConnection, attempt: int) -> int:
-            if attempt > 0:  # did the try whose answer was lost commit?
-                seen: int | None = await conn.fetchval(*earlier)
-                if seen is not None:
-                    return seen
-            times: int = await conn.fetchval(*store)
-            return times
-
-        times = await self._runner.run(f"store push {push.key}", work)
+        times: int = await self._once(
+            f"store push {push.key}", _first_value, "accept", "accepted_by", params
+        )
         return Accepted(push.key, times == 1, times)
 
     # --- reading ------------------------------------------------------------------------
     async def get(self, key: str) -> InboxEntry | None:
         """The push stored under ``key``."""
-        statement = QUERIES.bind("get_entry", {"key": key})
-        row = await self._runner.run(f"read push {key}", lambda c, _: c.fetchrow(*statement))
-        return None if row is None else entry_from_row(row, time_of)
+        rows = await self._fetch(f"read push {key}", "get_entry", {"key": key})
+        return entry_from_row(rows[0], time_of) if rows else None
 
     async def list_entries(self, *, limit: int = 100, offset: int = 0) -> list[InboxEntry]:
         """Newest first."""
-        statement = QUERIES.bind("list_entries", page(limit=limit, offset=offset))
-        rows = await self._runner.run("list pushes", lambda c, _: c.fetch(*statement))
+        rows = await self._fetch("list pushes", "list_entries", page(limit=limit, offset=offset))
         return [entry_from_row(row, time_of) for row in rows]
 
     async def count(self) -> int:
         """How many pushes are stored."""
-        statement = QUERIES.bind("count_entries")
-        found: int = await self._runner.run("count pushes", lambda c, _: c.fetchval(*statement))
-        return found
+        return int(await self._value("count pushes", "count_entries", {}))
 
     # --- handler tasks ------------------------------------------------------------------
     async def claim_tasks(
@@ -140,16 +155,7 @@ class PgInbox:
         if claim is None:
             return []
         params = claim.params(checked)
-        taking, earlier = QUERIES.bind("claim_due", params), QUERIES.bind("claimed_by", params)
-
-        async def work(conn: PooledConnection, attempt: int) -> list[asyncpg.Record]:
-            if attempt > 0:  # did the try whose answer was lost commit?
-                taken = await conn.fetch(*earlier)
-                if taken:
-                    return taken
-            return await conn.fetch(*taking)
-
-        rows = await self._runner.run("claim handler tasks", work)
+        rows = await self._once("claim handler tasks", _all_rows, "claim_due", "claimed_by", params)
         return claim.claimed(task_from_row(row, time_of) for row in rows)
 
     async def finish_task(
@@ -162,46 +168,42 @@ class PgInbox:
     ) -> bool:
         """Apply the outcome if the claim is still current."""
         params = Finish.of(claimed, now=now, error=error, retry_at=retry_at).params(checked)
-        finish, earlier = QUERIES.bind("finish_task", params), QUERIES.bind("finished_by", params)
-
-        async def work(conn: PooledConnection, attempt: int) -> bool:
-            if attempt > 0 and await conn.fetchval(*earlier) is not None:
-                return True  # the try whose answer was lost committed
-            return await conn.fetchval(*finish) is not None
-
-        return await self._runner.run(f"finish handler {claimed.task.handler}", work)
+        action = f"finish handler {claimed.task.handler}"
+        done = await self._once(action, _first_value, "finish_task", "finished_by", params)
+        return done is not None
 
     async def list_tasks(
         self, *, key: str | None = None, state: TaskState | None = None, limit: int = 1000
     ) -> list[HandlerTask]:
         """Tasks by push arrival, then handler name."""
-        statement = QUERIES.bind("list_tasks", task_filter(key=key, state=state, limit=limit))
-        rows = await self._runner.run("list handler tasks", lambda c, _: c.fetch(*statement))
+        params = task_filter(key=key, state=state, limit=limit)
+        rows = await self._fetch("list handler tasks", "list_tasks", params)
         return [task_from_row(row, time_of) for row in rows]
 
     async def retry_failed(self, *, now: datetime, key: str | None = None) -> int:
         """FAILED tasks become PENDING, due now. After a reconnect the count covers only what
         the repeated try changed."""
-        statement = QUERIES.bind("retry_failed", {"now": checked(now), "key": key})
-        found: int = await self._runner.run(
-            "retry failed tasks", lambda c, _: c.fetchval(*statement)
-        )
-        return found
+        params = {"now": checked(now), "key": key}
+        return int(await self._value("retry failed tasks", "retry_failed", params))
 
     async def next_task_due(self) -> datetime | None:
         """The earliest due time among PENDING tasks and RUNNING leases."""
-        statement = QUERIES.bind("next_task_due")
-        due: datetime | None = await self._runner.run(
-            "read the next due task", lambda c, _: c.fetchval(*statement)
-        )
+        due: datetime | None = await self._value("read the next due task", "next_task_due", {})
         return due
 
     async def purge(self, *, received_before: datetime) -> int:
         """Drop old pushes whose tasks are all DONE. After a reconnect the count covers only
         what the repeated try deleted."""
-        statement = QUERIES.bind("purge", {"received_before": checked(received_before)})
-        found: int = await self._runner.run("purge pushes", lambda c, _: c.fetchval(*statement))
-        return found
+        params = {"received_before": checked(received_before)}
+        return int(await self._value("purge pushes", "purge", params))
+
+
+async def _first_value(conn: PooledConnection, statement: list[Any]) -> Any:
+    return await conn.fetchval(*statement)
+
+
+async def _all_rows(conn: PooledConnection, statement: list[Any]) -> list[Record]:
+    return await conn.fetch(*statement)
 
 
 __all__ = ["PgInbox"]

@@ -25,7 +25,7 @@ from faxpush._db.queries import split_statements
 from faxpush._db.sqlite import SqliteThread
 from faxpush.core.errors import ConfigurationError, StorageError
 from faxpush.receiver.inbox._rows import entry_from_row, entry_params, page, task_from_row
-from faxpush.receiver.inbox._sqlite_rows import SCHEMA, micros, sql, time_of
+from faxpush.receiver.inbox._sqlite_dialect import SCHEMA, micros, sql, time_of
 from faxpush.receiver.inbox.base import (
     Accepted,
     ClaimedTask,
