@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from faxpush._db.migrations import load_migrations
 from faxpush.core.errors import StorageError
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import Account
-from faxpush.storage._sqlfiles import migrations
+from faxpush.storage._pg_admin import SCHEMA
 from faxpush.storage.base import PushState
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.factory import open_store as open_store_from_url
@@ -41,7 +42,8 @@ async def test_concurrent_migrations_apply_each_version_once(
     await stores[0].migrate()  # and again: a no-op
     async with pg_support.admin_connection(empty_pg_url) as conn:
         versions = await conn.fetch("SELECT version FROM schema_version ORDER BY 1")
-    assert [row["version"] for row in versions] == [m.version for m in migrations("postgresql")]
+    known = load_migrations(SCHEMA.package, SCHEMA.folder)
+    assert [row["version"] for row in versions] == [m.version for m in known]
     assert set(TABLES) <= set(await _tables(empty_pg_url))
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
 
+from faxpush._db.migrations import migrate_postgres
 from faxpush._db.postgres import (
     DEFAULT_COMMAND_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
@@ -47,7 +48,7 @@ from faxpush.core.errors import InputError, StorageError
 from faxpush.core.secrets import Secret
 from faxpush.storage import _pg_rows as rows
 from faxpush.storage._common import check_results, lease_micros, share_binds, to_micros
-from faxpush.storage._pg_admin import migrate_schema, rotate_all, sql
+from faxpush.storage._pg_admin import SCHEMA, rotate_all, sql
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -142,7 +143,10 @@ class PostgresStore:
     async def migrate(self) -> None:
         """Create or upgrade the schema; a no-op when it is current. Concurrent callers
         (several workers starting at once) take turns."""
-        await self._runner.run("migrate the schema", lambda c, _: migrate_schema(c, self._where))
+        where = self._where
+        await self._runner.run(
+            "migrate the schema", lambda c, _: migrate_postgres(c, SCHEMA, where=where)
+        )
 
     # --- accounts ---------------------------------------------------------------------
     async def put_account(self, account: Account) -> None:

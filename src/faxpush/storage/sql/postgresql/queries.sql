@@ -1,26 +1,9 @@
--- Named queries of the PostgreSQL store. Each block starts with "-- name: <name>"; parameters
--- are named (:now) and become $n when loaded. Times are timestamptz; batches travel as arrays
+-- Named queries of the PostgreSQL store. Each block starts with "-- name: <name>" and a
+-- one-line description; parameters are named (:now) and become $n when loaded. Times are timestamptz; batches travel as arrays
 -- unnested in SQL, so that a batch is one statement and one round trip.
 
--- name: lock_migrations
--- Held until the migration transaction ends: several processes starting at once migrate
--- one after the other.
-SELECT pg_advisory_xact_lock(hashtext('faxpush schema migration'));
-
--- name: create_schema_version
-CREATE TABLE IF NOT EXISTS schema_version (
-    version    integer PRIMARY KEY,
-    name       text NOT NULL,
-    applied_at timestamptz NOT NULL
-);
-
--- name: current_schema_version
-SELECT coalesce(max(version), 0) AS version FROM schema_version;
-
--- name: record_schema_version
-INSERT INTO schema_version (version, name, applied_at) VALUES (:version, :name, :applied_at);
-
 -- name: put_account
+-- Insert an account's push settings, or replace those stored under its customer number.
 INSERT INTO accounts (
     customer_number, push_format, push_template, push_template_content_type, push_url,
     push_auth, push_principal, push_credentials, oauth2_token_url, oauth2_client_auth,
@@ -46,12 +29,15 @@ ON CONFLICT (customer_number) DO UPDATE SET
     push_client_key = excluded.push_client_key;
 
 -- name: get_account
+-- One account's push settings, by customer number.
 SELECT * FROM accounts WHERE customer_number = :customer_number;
 
 -- name: list_accounts
+-- Every account, by customer number.
 SELECT * FROM accounts ORDER BY customer_number;
 
 -- name: insert_push
+-- Store a new push as pending; nothing when its delivery id is stored already.
 -- A concurrent insert of the same delivery id makes this one wait, then do nothing; the
 -- caller then reads the winner's row in a new statement (which sees that commit).
 INSERT INTO pushes (
@@ -69,9 +55,11 @@ ON CONFLICT (delivery_id) DO NOTHING
 RETURNING *;
 
 -- name: get_push
+-- One push, by its delivery id.
 SELECT * FROM pushes WHERE delivery_id = :delivery_id;
 
 -- name: claim_due
+-- Lease the due pushes to one worker, oldest due first, each under a fresh claim id.
 -- Oldest due first: due PENDING pushes and IN_FLIGHT pushes whose lease expired, skipping
 -- saturated receivers (:exclude). SKIP LOCKED lets concurrent claimers pass each other's
 -- rows instead of waiting; a row another claimer took meanwhile is re-checked against the
@@ -105,6 +93,7 @@ WHERE pushes.seq = picked.seq
 RETURNING pushes.*;
 
 -- name: claim_due_shared
+-- Lease the due pushes as claim_due does, with a share per receiver.
 -- claim_due, but of the oldest due :limit a receiver gets at most :receiver_limit minus what
 -- the worker holds for it already (:held_receivers, :held_counts): one receiver's backlog
 -- cannot take the whole claim. The rows considered but not taken are locked only for the
@@ -150,6 +139,7 @@ SELECT * FROM pushes
 WHERE state = 'in_flight' AND left(claim_id, length(:claim_prefix)) = :claim_prefix;
 
 -- name: renew_claims
+-- Extend the leases whose claim is still current; return their delivery ids.
 UPDATE pushes
 SET claimed_until = :claimed_until, updated_at = :now
 FROM unnest(:delivery_ids::text[], :claim_ids::text[]) AS held (delivery_id, claim_id)
@@ -159,6 +149,7 @@ WHERE pushes.delivery_id = held.delivery_id
 RETURNING pushes.delivery_id;
 
 -- name: release_claims
+-- Put held pushes back to pending, due at :due, without recording an attempt.
 UPDATE pushes
 SET state = 'pending', claim_id = NULL, claimed_until = NULL,
     next_attempt_at = :due, updated_at = :now
@@ -169,6 +160,7 @@ WHERE pushes.delivery_id = held.delivery_id
 RETURNING pushes.delivery_id;
 
 -- name: finish
+-- Record a batch of attempts and apply the verdicts whose claim is still current.
 -- One statement, so one transaction: apply the verdicts whose claim is still current
 -- (fencing), then record every attempt of a known push, in the order given, marking whether
 -- its verdict applied. :v_* hold one verdict per (delivery_id, claim_id), the first given;
@@ -214,35 +206,42 @@ WITH applied AS (
 SELECT delivery_id FROM applied;
 
 -- name: finished_batch
+-- What one finish batch recorded: its attempts, and whether their verdicts applied.
 -- After a connection loss: what an earlier try of the same finish call recorded, if it
 -- committed (every row of a committed batch is there; none of one that was rolled back).
 SELECT delivery_id, verdict_applied FROM attempts
 WHERE delivery_id = ANY (:delivery_ids::text[]) AND finish_batch = :finish_batch;
 
 -- name: next_due_at
+-- When the earliest pending push is due, or the earliest lease expires.
 SELECT least(
     (SELECT min(next_attempt_at) FROM pushes WHERE state = 'pending'),
     (SELECT min(claimed_until) FROM pushes WHERE state = 'in_flight')
 ) AS due;
 
 -- name: list_pushes
+-- A page of pushes, newest first.
 SELECT * FROM pushes
 ORDER BY created_at DESC, seq DESC
 LIMIT :limit OFFSET :offset;
 
 -- name: list_pushes_in_state
+-- A page of the pushes in one state, newest first.
 SELECT * FROM pushes
 WHERE state = :state
 ORDER BY created_at DESC, seq DESC
 LIMIT :limit OFFSET :offset;
 
 -- name: list_attempts
+-- A push's attempts, oldest first.
 SELECT * FROM attempts WHERE delivery_id = :delivery_id ORDER BY id;
 
 -- name: count_by_state
+-- How many pushes are in each state (states without pushes are left out).
 SELECT state, count(*) AS pushes FROM pushes GROUP BY state;
 
 -- name: redeliver
+-- Put finished pushes back to pending, due now, keeping their attempt count.
 -- :failed_since may be NULL (then only the listed ids are requeued).
 UPDATE pushes
 SET state = 'pending', next_attempt_at = :now, updated_at = :now
@@ -252,9 +251,11 @@ WHERE (delivery_id = ANY (:delivery_ids::text[])
 RETURNING delivery_id;
 
 -- name: get_token
+-- A cached OAuth2 access token, unless it expired by :now.
 SELECT token FROM oauth_tokens WHERE cache_key = :cache_key AND expires_at > :now;
 
 -- name: put_token
+-- Cache an OAuth2 access token, replacing the one stored under its cache key.
 INSERT INTO oauth_tokens (cache_key, token, expires_at) VALUES (:cache_key, :token, :expires_at)
 ON CONFLICT (cache_key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at;
 
@@ -267,56 +268,67 @@ DELETE FROM oauth_tokens WHERE cache_key IN (
 );
 
 -- name: push_secrets
+-- Lock and read every push's sealed credentials, to re-seal them under a new key.
 SELECT seq::text AS id, target_credentials AS secret FROM pushes
 WHERE target_credentials IS NOT NULL
 FOR UPDATE;
 
 -- name: update_push_secrets
+-- Write re-sealed push credentials back, by push seq.
 UPDATE pushes SET target_credentials = sealed.secret
 FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
 WHERE pushes.seq = sealed.id::bigint;
 
 -- name: account_secrets
+-- Lock and read every account's sealed push credentials, to re-seal them.
 SELECT customer_number AS id, push_credentials AS secret FROM accounts
 WHERE push_credentials IS NOT NULL
 FOR UPDATE;
 
 -- name: update_account_secrets
+-- Write re-sealed account credentials back, by customer number.
 UPDATE accounts SET push_credentials = sealed.secret
 FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
 WHERE accounts.customer_number = sealed.id;
 
 -- name: push_key_secrets
+-- Lock and read every push's sealed client certificate key, to re-seal it.
 -- Client certificate keys (0003_tls.sql), sealed like the credentials.
 SELECT seq::text AS id, target_client_key AS secret FROM pushes
 WHERE target_client_key IS NOT NULL
 FOR UPDATE;
 
 -- name: update_push_key_secrets
+-- Write re-sealed push client keys back, by push seq.
 UPDATE pushes SET target_client_key = sealed.secret
 FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
 WHERE pushes.seq = sealed.id::bigint;
 
 -- name: account_key_secrets
+-- Lock and read every account's sealed client certificate key, to re-seal it.
 SELECT customer_number AS id, push_client_key AS secret FROM accounts
 WHERE push_client_key IS NOT NULL
 FOR UPDATE;
 
 -- name: update_account_key_secrets
+-- Write re-sealed account client keys back, by customer number.
 UPDATE accounts SET push_client_key = sealed.secret
 FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
 WHERE accounts.customer_number = sealed.id;
 
 -- name: token_secrets
+-- Lock and read every cached OAuth2 token, to re-seal it.
 SELECT cache_key AS id, token AS secret FROM oauth_tokens
 FOR UPDATE;
 
 -- name: update_token_secrets
+-- Write re-sealed OAuth2 tokens back, by cache key.
 UPDATE oauth_tokens SET token = sealed.secret
 FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
 WHERE oauth_tokens.cache_key = sealed.id;
 
 -- name: copy_existing_rows
+-- How many rows each copied table holds on the copy target.
 -- `faxpush db copy` (faxpush/storage/copy.py) on its PostgreSQL target, from here on.
 SELECT (SELECT count(*) FROM accounts) AS accounts,
        (SELECT count(*) FROM pushes) AS pushes,
@@ -326,6 +338,7 @@ SELECT (SELECT count(*) FROM accounts) AS accounts,
        (SELECT count(*) FROM fax_jobs) AS fax_jobs;
 
 -- name: copy_empty_outbox
+-- Empty the copy target's outbox and job tables (db copy --force).
 TRUNCATE attempts, pushes, accounts, oauth_tokens, fax_jobs, rest_logins RESTART IDENTITY;
 
 -- name: copy_reset_identities
