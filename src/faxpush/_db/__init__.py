@@ -6,7 +6,10 @@ emulator's job store (``storage.*_jobs``) and the receiver inbox (``receiver.inb
 * :mod:`.migrations` loads a store's numbered migrations and applies them, one migrator per
   dialect, each store keeping its own schema-version table;
 * :mod:`.sqlite` owns every SQLite connection: one thread per connection, one transaction
-  per call, one translation of driver errors.
+  per call, one translation of driver errors;
+* :mod:`.postgres` opens every PostgreSQL pool and runs work on it, repeating it after a lost
+  connection, with one translation of driver errors; :mod:`.postgres_queries` turns named
+  queries into asyncpg's form, :mod:`.postgres_listen` keeps a ``LISTEN`` session up.
 
 Each store keeps its own schema, migrations and queries in its own package; this layer holds
 only what every store does the same way.
