@@ -70,18 +70,22 @@ class PgQueries:
     def __init__(self, package: str, path: str) -> None:
         self._package = package
         self._path = path
+        self._compiled: dict[str, PgQuery] = {}  # a store's hot paths look up by name only
 
     def __repr__(self) -> str:
         return f"PgQueries({self._package!r}, {self._path!r})"
 
     def __getitem__(self, name: str) -> PgQuery:
-        try:
-            query = load_queries(self._package, self._path)[name]
-        except KeyError:
-            raise StorageError(
-                f"no query named {name!r} in {self._package}: {self._path}; this is a bug"
-            ) from None
-        return compile_query(query)
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            try:
+                query = load_queries(self._package, self._path)[name]
+            except KeyError:
+                raise StorageError(
+                    f"no query named {name!r} in {self._package}: {self._path}; this is a bug"
+                ) from None
+            compiled = self._compiled[name] = compile_query(query)
+        return compiled
 
     def bind(self, name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         """The named query followed by its positional arguments."""
