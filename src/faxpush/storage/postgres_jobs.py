@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from faxpush._db.migrations import Schema, migrate_postgres
 from faxpush.core.errors import FaxpushError, StorageError
-from faxpush.storage import _pg_jobs_rows as rows
+from faxpush.storage import _jobs_rows as rows
 from faxpush.storage._pg_admin import query
-from faxpush.storage._pg_jobs_rows import job_sql
+from faxpush.storage._pg_jobs_rows import TIMES, finish_params, is_same_job, job_sql
 from faxpush.storage._pg_rows import checked_time, push_params
 from faxpush.storage.base import NewPush
 from faxpush.storage.jobs_base import (
@@ -42,6 +42,8 @@ from faxpush.storage.jobs_base import (
 from faxpush.storage.postgres import PostgresStore
 
 if TYPE_CHECKING:
+    from asyncpg import Record
+
     from faxpush._db.postgres import PooledConnection
 
 SCHEMA = Schema(
@@ -81,26 +83,26 @@ class PostgresJobStore(OneJobCalls):
     # --- logins -----------------------------------------------------------------------
     async def put_login(self, login: Login) -> None:
         """Insert or replace a login."""
-        await self._fetch(f"save login {login.login}", "put_login", rows.login_params(login))
+        await self._fetch(f"save login {login.login}", "put_login", rows.login_params(login, TIMES))
 
     async def get_login(self, login: str) -> Login | None:
         """The login, or None."""
         found = await self._fetch(f"read login {login}", "get_login", {"login": login})
-        return next((rows.login_from_row(row) for row in found), None)
+        return next((rows.login_from_row(row, TIMES) for row in found), None)
 
     async def list_logins(self, customer_number: str | None = None) -> list[Login]:
         """Logins by name, of one customer number or of all."""
         found = await self._fetch(
             "list logins", "list_logins", {"customer_number": customer_number}
         )
-        return [rows.login_from_row(row) for row in found]
+        return [rows.login_from_row(row, TIMES) for row in found]
 
     # --- jobs -------------------------------------------------------------------------
     async def create_jobs(
         self, jobs: Sequence[NewJob], *, now: datetime, duplicate_since: datetime | None = None
     ) -> list[JobRecord | FaxpushError]:
         """Store new ACTIVE jobs in one transaction; duplicates come back as errors."""
-        all_params = [rows.job_params(job, self._cipher, now) for job in jobs]
+        all_params = [rows.job_params(job, self._cipher, now, TIMES) for job in jobs]
         since = None if duplicate_since is None else checked_time(duplicate_since, "since")
         if not jobs:
             return []
@@ -139,23 +141,23 @@ class PostgresJobStore(OneJobCalls):
         row = await conn.fetchrow(*job_sql("insert_job", params))
         if row is None:
             existing = await conn.fetchrow(*job_sql("job_by_id", {"job_id": job_id}))
-            if existing is None or not (own_earlier and rows.is_same_job(existing, params)):
+            if existing is None or not (own_earlier and is_same_job(existing, params)):
                 return StorageError(f"job id {job_id} is already taken")
             row = existing
         taken.add(job_id)
-        return rows.job_from_row(row, self._cipher)
+        return self._record(row)
 
     async def get_job(self, customer_number: str, job_id: str) -> JobRecord | None:
         """The customer's job, or None."""
         params = {"customer_number": customer_number, "job_id": job_id}
         found = await self._fetch(f"read job {job_id}", "get_job", params)
-        return next((rows.job_from_row(row, self._cipher) for row in found), None)
+        return next((self._record(row) for row in found), None)
 
     async def get_jobs(self, customer_number: str, job_ids: Sequence[str]) -> list[JobRecord]:
         """The customer's jobs among ``job_ids``, in the order asked."""
-        params = {"customer_number": customer_number, "job_ids": _unique(job_ids)}
+        params = {"customer_number": customer_number, "job_ids": rows.unique(job_ids)}
         found = await self._fetch(f"read {len(job_ids)} jobs", "get_jobs", params)
-        return [rows.job_from_row(row, self._cipher) for row in found]
+        return [self._record(row) for row in found]
 
     async def list_finished(
         self, customer_number: str, *, limit: int = MAX_REPORTS_PER_CALL
@@ -163,7 +165,7 @@ class PostgresJobStore(OneJobCalls):
         """The customer's finished jobs, oldest report first."""
         params = {"customer_number": customer_number, "limit": max(limit, 0)}
         found = await self._fetch("list reports", "list_finished", params)
-        return [rows.job_from_row(row, self._cipher) for row in found]
+        return [self._record(row) for row in found]
 
     async def delete_reports(self, customer_number: str, job_ids: Sequence[str]) -> set[str]:
         """Delete the customer's finished jobs among ``job_ids``; return the deleted ids.
@@ -171,7 +173,7 @@ class PostgresJobStore(OneJobCalls):
         After a lost connection the answer covers only what the repeated try deleted."""
         if not job_ids:
             return set()
-        params = {"customer_number": customer_number, "job_ids": _unique(job_ids)}
+        params = {"customer_number": customer_number, "job_ids": rows.unique(job_ids)}
         found = await self._fetch(f"delete {len(job_ids)} reports", "delete_reports", params)
         return {row["job_id"] for row in found}
 
@@ -186,15 +188,14 @@ class PostgresJobStore(OneJobCalls):
         found = await self._outbox.run(
             "delete the oldest reports", lambda c, _: c.fetch(*statement), retry=False
         )
-        ordered = sorted(found, key=lambda row: (row["finished_at"], row["seq"]))
-        return [row["job_id"] for row in ordered]
+        return rows.oldest_first(found)
 
     # --- the simulator ----------------------------------------------------------------
     async def due_jobs(self, *, now: datetime, limit: int) -> list[JobRecord]:
         """ACTIVE jobs whose finish time has come, earliest first."""
         params = {"now": checked_time(now, "now"), "limit": max(limit, 0)}
         found = await self._fetch("find due jobs", "due_jobs", params)
-        return [rows.job_from_row(row, self._cipher) for row in found]
+        return [self._record(row) for row in found]
 
     async def next_finish_at(self) -> datetime | None:
         """The earliest finish time of an ACTIVE job."""
@@ -210,7 +211,7 @@ class PostgresJobStore(OneJobCalls):
         if not finished:
             return set()
         batch = uuid.uuid4()
-        params = {**rows.finish_params(finished), "now": now, "finish_batch": batch}
+        params = {**finish_params(finished), "now": now, "finish_batch": batch}
         earlier = job_sql(
             "finished_in_batch", {"job_ids": params["job_ids"], "finish_batch": batch}
         )
@@ -269,10 +270,10 @@ class PostgresJobStore(OneJobCalls):
 
     async def count_jobs(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
-        found = await self._fetch("count jobs", "count_jobs")
-        counts = dict.fromkeys(JobState, 0)
-        counts.update({JobState(row["state"]): row["jobs"] for row in found})
-        return counts
+        return rows.job_counts(await self._fetch("count jobs", "count_jobs"))
+
+    def _record(self, row: Record) -> JobRecord:
+        return rows.job_from_row(row, self._cipher, TIMES)
 
 
 async def _reseal(conn: PooledConnection, chunk: list[tuple[str, bytes]]) -> int:
@@ -284,7 +285,3 @@ async def _reseal(conn: PooledConnection, chunk: list[tuple[str, bytes]]) -> int
     count = len(chunk)
     chunk.clear()
     return count
-
-
-def _unique(job_ids: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(job_ids))
