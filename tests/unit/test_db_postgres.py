@@ -20,7 +20,8 @@ from faxpush._db.postgres import (
     translated,
     with_retries,
 )
-from faxpush._db.postgres_queries import PgQueries, compile_sql
+from faxpush._db.postgres_queries import PgQueries, compile_query
+from faxpush._db.queries import Query
 from faxpush.core.errors import ConfigurationError, InputError, StorageError
 
 QUERIES = PgQueries("tests.unit", "db_layer/pg_queries.sql")
@@ -45,7 +46,7 @@ def test_a_missing_parameter_or_query_is_a_bug_said_plainly() -> None:
 
 
 def test_compiling_is_the_same_for_one_statement() -> None:
-    query = compile_sql("one", "SELECT :a, :b, :a")
+    query = compile_query(Query("one", "Three values, two of them the same.", "SELECT :a, :b, :a"))
     assert (query.text, query.names) == ("SELECT $1, $2, $1", ("a", "b"))
 
 

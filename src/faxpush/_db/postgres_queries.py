@@ -45,13 +45,8 @@ class PgQuery:
 
 @cache
 def compile_query(query: Query) -> PgQuery:
-    """``query`` in asyncpg's form."""
-    return compile_sql(query.name, query.sql)
-
-
-def compile_sql(name: str, sql: str) -> PgQuery:
-    """Replace each distinct ``:name`` in ``sql`` with ``$1``, ``$2``, … in order of first
-    use."""
+    """``query`` in asyncpg's form: each distinct ``:name`` becomes ``$1``, ``$2``, … in
+    order of first use."""
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
@@ -60,8 +55,8 @@ def compile_sql(name: str, sql: str) -> PgQuery:
             names.append(param)
         return f"${names.index(param) + 1}"
 
-    text = _PLACEHOLDER.sub(number, _COMMENT.sub("", sql)).strip()
-    return PgQuery(name, text, tuple(names))
+    text = _PLACEHOLDER.sub(number, _COMMENT.sub("", query.sql)).strip()
+    return PgQuery(query.name, text, tuple(names))
 
 
 class PgQueries:
