@@ -31,6 +31,13 @@ def test_dispatch_benchmark_reports_its_ratio() -> None:
     assert summary["ratio"] > 0
     assert isinstance(summary["p99_ms"], float)
     assert summary["p99_ms"] > 0
+    loops = summary["loops"]
+    assert isinstance(loops, dict)
+    assert set(loops) == {"asyncio", "uvloop"}  # each pair on one loop, both loops
+    for figures in loops.values():
+        assert figures["worker_cpu_us_per_push"] > 0
+        assert figures["store_cpu_us_per_push"] >= 0  # /proc counts in 10 ms ticks
+        assert figures["baseline_cpu_us_per_push"] > 0
 
 
 def test_reference_loops_deliver_every_variant() -> None:
