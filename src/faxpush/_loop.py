@@ -9,12 +9,14 @@
 * ``asyncio``: asyncio's own loop, for a platform or a library that does not get along with
   uvloop.
 
+Why: the same code does the same work on less CPU. In paired runs of ``bench/dispatch.py``
+(``docs/benchmarks.md``, Event loop) the worker spent 186 µs of CPU per push on uvloop
+against 200 on asyncio's loop, and delivered 0.52 of the bare aiohttp loop's pushes/s against
+0.44 (each side on the same loop).
+
 One difference shows: a server out of file descriptors. asyncio stops accepting for a second
 and reports the failed accepts (throttled by ``_serving.throttle``); libuv accepts and closes
 such connections at once on a descriptor it keeps in reserve, and nothing is reported.
-
-Why: the same code does the same work on less CPU. Paired runs of ``bench/dispatch.py``
-(``docs/benchmarks.md``, Event loop) show what it buys the worker.
 
 The short commands (``push send``, ``pushes``, ``db``, ...) keep asyncio's loop: they do one
 round of work and exit, and there is nothing to gain.
