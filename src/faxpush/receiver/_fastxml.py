@@ -42,7 +42,8 @@ _VALUES: Final = {
 def _grammar(fields: tuple[Field, ...], prefix: str | None) -> str:
     """The elements of ``fields`` in table order, each optional unless required. With a
     ``prefix``, every value, list and group gets a named group: prefix + the field's path
-    (``faxRecipients__number``); a group's names its start tag, which tells it is there."""
+    (``faxRecipients__number``); a group's named group holds its start tag, to tell that the
+    group is there."""
     parts = []
     for spec in fields:
         tag, name = spec.element, None if prefix is None else prefix + spec.name
@@ -116,7 +117,7 @@ def _reader(
     body = ["v = {}"]
     for spec in fields:
         path = prefix + spec.name
-        at = index[path] - 1 if path in index else None
+        at = index[path] - 1  # the index in match.groups()
         key = repr(spec.name)
         if spec.children and not spec.many:
             inner = f"{name}_{spec.name}"
@@ -135,7 +136,7 @@ def _reader(
             else:
                 scope[items] = re.compile(f"<{spec.element}>(?P<t>{_CHARS})</{spec.element}>")
                 read = f"[{_CONVERT[spec.kind]} for t in {items}.findall(t)]"
-            if spec.required:  # one or more: the first one read from this match, the rest later
+            if spec.required and spec.children:  # the first one's fields are in this match
                 first = f"{name}_{spec.name}_first"
                 scope |= _reader(first, spec.children, path + "__", index, code)
                 body += [f"t = g[{at}]", f"v[{key}] = [{first}(g), *({read} if t else ())]"]
