@@ -212,10 +212,11 @@ class Dispatcher:
 
     async def _wait(self, stop_wait: asyncio.Task[bool], seconds: float) -> None:
         """Sleep until woken (enqueue, freed room, store notification), stopped or timed out."""
-        waiters = {asyncio.create_task(self._wake.wait()), stop_wait}
-        notify = getattr(self._store, "wait_for_work", None)
-        if notify is not None:  # PostgreSQL LISTEN/NOTIFY; only ever a shortcut
-            waiters.add(asyncio.create_task(notify(seconds)))
+        waiters = {
+            asyncio.create_task(self._wake.wait()),
+            asyncio.create_task(self._store.wait_for_work(seconds)),  # another process's news
+            stop_wait,
+        }
         try:
             await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -1,13 +1,12 @@
-"""What the memory store keeps and hands out: secrets sealed with its cipher (or kept as they
-are without one), and the records built from its rows."""
+"""What the memory store keeps and hands out: its data, secrets sealed with its cipher (or
+kept as they are without one), and the records built from its rows."""
 
 from __future__ import annotations
 
+import asyncio
 import heapq
-from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol, runtime_checkable
 
 from faxpush.core.errors import ConfigurationError
 from faxpush.core.secrets import Secret
@@ -17,19 +16,26 @@ from faxpush.storage._common import (
     truncate_body,
     unreadable_credentials,
 )
-from faxpush.storage._memory_schedule import PushRow, Sealed
-from faxpush.storage.base import AttemptRecord, ClaimedPush, PushRecord
+from faxpush.storage._memory_schedule import PushRow, Schedule, Sealed
+from faxpush.storage.base import Account, AttemptRecord, ClaimedPush, PushRecord
 from faxpush.storage.cipher import SecretCipher
 
 
-@runtime_checkable
-class SealedState(Protocol):
-    """Extension state (see :meth:`MemoryStore.extension
-    <faxpush.storage.memory.MemoryStore.extension>`) holding sealed secrets."""
+@dataclass(slots=True)
+class MemoryData:
+    """What several handles on one memory database share."""
 
-    def reseal_all(self, reseal: Callable[[Sealed], Sealed]) -> int:
-        """Replace every sealed secret held by ``reseal(it)``; return how many there were."""
-        ...
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    work: asyncio.Event = field(default_factory=asyncio.Event)  # set when pushes become due
+    pushes: dict[str, PushRow] = field(default_factory=dict)
+    attempts: dict[str, list[AttemptRecord]] = field(default_factory=dict)
+    accounts: dict[str, tuple[Account, Sealed | None]] = field(default_factory=dict)
+    # Sealed client certificate keys (mutual TLS), by customer number and by delivery id.
+    account_keys: dict[str, Sealed] = field(default_factory=dict)
+    push_keys: dict[str, Sealed] = field(default_factory=dict)
+    tokens: dict[str, tuple[Sealed, int]] = field(default_factory=dict)
+    schedule: Schedule = field(default_factory=Schedule)
+    extensions: dict[str, object] = field(default_factory=dict)
 
 
 class Sealer:
@@ -62,6 +68,27 @@ class Sealer:
         if isinstance(sealed, Secret):
             return self.cipher.encrypt(sealed)
         return self.cipher.rotate(sealed)
+
+
+def reseal_all(data: MemoryData, sealer: Sealer) -> int:
+    """Re-seal every secret of the outbox in ``data`` under the primary key; how many."""
+    count = 0
+    for row in data.pushes.values():
+        if row.credentials is not None:
+            row.credentials = sealer.reseal(row.credentials)
+            count += 1
+    for key, (account, sealed) in data.accounts.items():
+        if sealed is not None:
+            data.accounts[key] = (account, sealer.reseal(sealed))
+            count += 1
+    for key, (token, expires_us) in data.tokens.items():
+        data.tokens[key] = (sealer.reseal(token), expires_us)
+        count += 1
+    for keys in (data.account_keys, data.push_keys):
+        for name, sealed_key in keys.items():
+            keys[name] = sealer.reseal(sealed_key)
+            count += 1
+    return count
 
 
 def keep_sealed(keys: dict[str, Sealed], name: str, sealed: Sealed | None) -> None:

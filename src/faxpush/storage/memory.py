@@ -9,9 +9,10 @@ encrypting secrets when given a :class:`SecretCipher`; without one it keeps them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from faxpush.core.errors import InputError, StorageError
@@ -25,15 +26,16 @@ from faxpush.storage._common import (
     to_micros,
 )
 from faxpush.storage._memory_records import (
-    SealedState,
+    MemoryData,
     Sealer,
     claimed_push,
     drop_expired_tokens,
     keep_sealed,
     push_record,
+    reseal_all,
     stored_attempt,
 )
-from faxpush.storage._memory_schedule import PushRow, Schedule, Sealed, Shares
+from faxpush.storage._memory_schedule import PushRow, Sealed, Shares
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -46,25 +48,9 @@ from faxpush.storage.base import (
 )
 from faxpush.storage.cipher import SecretCipher
 
-__all__ = ["MemoryStore", "SealedState"]
+__all__ = ["MemoryStore"]
 
 _REQUEUEABLE = frozenset({PushState.FAILED, PushState.DELIVERED, PushState.CANCELLED})
-
-
-@dataclass(slots=True)
-class _Data:
-    """What several handles on one memory database share."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    pushes: dict[str, PushRow] = field(default_factory=dict)
-    attempts: dict[str, list[AttemptRecord]] = field(default_factory=dict)
-    accounts: dict[str, tuple[Account, Sealed | None]] = field(default_factory=dict)
-    # Sealed client certificate keys (mutual TLS), by customer number and by delivery id.
-    account_keys: dict[str, Sealed] = field(default_factory=dict)
-    push_keys: dict[str, Sealed] = field(default_factory=dict)
-    tokens: dict[str, tuple[Sealed, int]] = field(default_factory=dict)
-    schedule: Schedule = field(default_factory=Schedule)
-    extensions: dict[str, object] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -73,7 +59,7 @@ class MemoryStore:
     def __init__(self, cipher: SecretCipher | None = None) -> None:
         self._cipher = cipher
         self._sealer = Sealer(cipher)
-        self._data = _Data()
+        self._data = MemoryData()
         self._closed = False
 
     def reopen(self, cipher: SecretCipher | None) -> MemoryStore:
@@ -92,8 +78,7 @@ class MemoryStore:
 
     def extension(self, name: str, factory: Callable[[], object]) -> object:
         """State another store keeps in this memory database (the emulator's jobs), shared
-        by every handle on it; created by ``factory`` on first use. State that keeps sealed
-        secrets implements :class:`SealedState`, so that :meth:`rotate_secrets` reaches them."""
+        by every handle on it; created by ``factory`` on first use."""
         extensions = self._data.extensions
         if name not in extensions:
             extensions[name] = factory()
@@ -168,6 +153,7 @@ class MemoryStore:
                 )
                 data.attempts[push.delivery_id] = []
                 data.schedule.track(row)
+                data.work.set()
             return self._record(row)
 
     async def claim(
@@ -252,6 +238,8 @@ class MemoryStore:
                 row.next_attempt_at, row.updated_at = due_us, now_us
                 data.schedule.track(row)
                 released += 1
+            if released:
+                data.work.set()
             return released
 
     async def next_due_at(self) -> datetime | None:
@@ -259,6 +247,15 @@ class MemoryStore:
         async with self._locked() as data:
             earliest = data.schedule.earliest()
             return None if earliest is None else from_micros(earliest)
+
+    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - the protocol's
+        """Return once a push is enqueued, released or redelivered through any handle on
+        this database, or after ``timeout`` seconds."""
+        self._check_open()
+        work = self._data.work
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(work.wait(), timeout)
+        work.clear()
 
     # --- queries and operator actions -------------------------------------------------
     async def get_push(self, delivery_id: str) -> PushRecord | None:
@@ -314,6 +311,8 @@ class MemoryStore:
                 row.state = PushState.PENDING
                 row.next_attempt_at = row.updated_at = now_us
                 data.schedule.track(row)
+            if chosen:
+                data.work.set()
             return len(chosen)
 
     # --- OAuth2 token cache -----------------------------------------------------------
@@ -337,32 +336,10 @@ class MemoryStore:
 
     # --- secrets ----------------------------------------------------------------------
     async def rotate_secrets(self) -> int:
-        """Re-encrypt every stored secret (the emulator jobs' push credentials included) with
-        the cipher's primary key, in one transaction; return the count."""
+        """Re-encrypt every stored secret with the cipher's primary key, at once; return the
+        count. (The emulator's jobs kept beside the outbox rotate their own.)"""
         async with self._locked() as data:
-            if self._cipher is None:
-                return 0
-            count = 0
-            for row in data.pushes.values():
-                if row.credentials is not None:
-                    row.credentials = self._sealer.reseal(row.credentials)
-                    count += 1
-            for key, (account, sealed) in data.accounts.items():
-                if sealed is not None:
-                    data.accounts[key] = (account, self._sealer.reseal(sealed))
-                    count += 1
-            for key, (token, expires_us) in data.tokens.items():
-                data.tokens[key] = (self._sealer.reseal(token), expires_us)
-                count += 1
-            for keys in (data.account_keys, data.push_keys):
-                for name, sealed_key in keys.items():
-                    keys[name] = self._sealer.reseal(sealed_key)
-                    count += 1
-            # No await from here on: nobody sees the extensions half re-sealed.
-            for state in data.extensions.values():
-                if isinstance(state, SealedState):
-                    count += state.reseal_all(self._sealer.reseal)
-            return count
+            return 0 if self._cipher is None else reseal_all(data, self._sealer)
 
     # --- internals --------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -370,7 +347,7 @@ class MemoryStore:
             raise StorageError("the memory store is closed; open a new one")
 
     @asynccontextmanager
-    async def _locked(self) -> AsyncIterator[_Data]:
+    async def _locked(self) -> AsyncIterator[MemoryData]:
         self._check_open()
         async with self._data.lock:
             yield self._data
@@ -390,7 +367,7 @@ class MemoryStore:
         return push_record(row, self._sealer, self._data.push_keys.get(row.new.delivery_id))
 
     @staticmethod
-    def _held(data: _Data, claims: Sequence[tuple[str, str]]) -> list[PushRow]:
+    def _held(data: MemoryData, claims: Sequence[tuple[str, str]]) -> list[PushRow]:
         held: dict[str, PushRow] = {}
         for delivery_id, claim_id in claims:
             row = data.pushes.get(delivery_id)
