@@ -147,11 +147,21 @@ async def test_worker_delivers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
             *CLI, "worker", env={**env, "FAXPUSH_RETRY_DELAYS": "0,0.1"},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        await asyncio.sleep(2)
+        seen: list[str] = []
+
+        async def until_the_second_attempt() -> None:
+            assert worker.stderr is not None
+            while line := await worker.stderr.readline():
+                seen.append(line.decode())
+                if "attempt 2 to http://127.0.0.1:9/x" in seen[-1]:
+                    return
+
+        # Stopped once it has worked (not after a fixed time: a busy machine starts it slowly)
+        await asyncio.wait_for(until_the_second_attempt(), 60)
         worker.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(worker.communicate(), 30)
-    assert worker.returncode == 0, err.decode()
-    log = err.decode()
+    log = "".join(seen) + err.decode()
+    assert worker.returncode == 0, log
     assert "attempt 2 to http://127.0.0.1:9/x" in log
     assert "worker stopped" in log
     assert receiver.requests == []
