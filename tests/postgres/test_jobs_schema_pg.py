@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from faxpush.storage.cipher import SecretCipher, generate_key
+from faxpush.storage.copy import copy_outbox
 from faxpush.storage.jobs_base import JobState, Login
 from faxpush.storage.jobs_factory import jobs_for, open_jobs
 from faxpush.storage.postgres_jobs import PostgresJobStore
+from faxpush.storage.sqlite import SqliteStore
 from tests import pg_support
+from tests.contract.builders import NOW, new_push
 from tests.contract.jobs_builders import CUSTOMER, T0, job_target, new_job
 
 from .conftest import OpenStore
@@ -93,3 +97,33 @@ async def test_job_tables_made_by_the_outbox_are_kept_with_their_jobs(
     async with pg_support.fresh_database(await pg_support.outbox_template()) as fresh:
         await open_jobs(await open_store(fresh))
         assert await _layout(fresh) == old_layout  # the very same tables and indexes
+
+
+async def test_an_outbox_without_job_tables_is_copied(tmp_path: Path, pg_url: str) -> None:
+    """An outbox that never held the emulator's tables copies (with no jobs) and the target
+    gets the job tables all the same."""
+    cipher = SecretCipher([generate_key()])
+    source = await SqliteStore.open(tmp_path / "outbox.db", cipher)
+    try:
+        await source.migrate()
+        await source.enqueue(new_push("d1"), now=NOW)
+    finally:
+        await source.close()
+
+    report = await copy_outbox(f"sqlite:///{tmp_path / 'outbox.db'}", pg_url, source_cipher=cipher)
+
+    assert (report.rows["pushes"], report.rows["fax_jobs"], report.rows["rest_logins"]) == (1, 0, 0)
+    assert await _versions(pg_url) == [1]
+
+
+async def test_a_postgresql_outbox_without_job_tables_is_copied(
+    open_store: OpenStore, pg_url: str
+) -> None:
+    store = await open_store()
+    await store.enqueue(new_push("d1"), now=NOW)
+    assert (await _layout(pg_url))["columns"] == []
+
+    async with pg_support.fresh_database() as target:
+        report = await copy_outbox(pg_url, target, source_cipher=store.cipher)
+        assert (report.rows["pushes"], report.rows["fax_jobs"]) == (1, 0)
+        assert await _versions(target) == [1]
