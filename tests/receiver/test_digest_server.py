@@ -1,4 +1,5 @@
-"""Server-side digest: the pure math of faxpush.core.digest_server and the DigestVerifier.
+"""Server-side digest: the pure math (faxpush.core.digest_server, digest_math) and the
+DigestVerifier.
 
 The RFC 7616 §3.9.1 example is checked through the whole verifier (with a nonce source that
 knows the RFC's nonce), not only through the hash functions.
@@ -18,14 +19,8 @@ from faxpush.core.digest import (
     format_authorization,
     parse_auth_header,
 )
-from faxpush.core.digest_server import (
-    NONCE_LENGTH,
-    issue_nonce,
-    open_nonce,
-    parse_nc,
-    response_from_ha1,
-    user_ha1,
-)
+from faxpush.core.digest_math import response_from_ha1, user_ha1
+from faxpush.core.digest_server import NONCE_LENGTH, issue_nonce, open_nonce, parse_nc
 from faxpush.core.errors import InputError
 from faxpush.core.models import AuthMethod
 from faxpush.receiver.errors import AuthenticationRequiredError

@@ -1,4 +1,5 @@
-"""RFC 7616 computations and RFC 7235 header parsing in faxpush.core.digest."""
+"""RFC 7616 computations (faxpush.core.digest_math) and RFC 7235 header parsing
+(faxpush.core.digest)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,7 @@ from faxpush.core.digest import (
     AuthChallenge,
     DigestChallenge,
     MalformedAuthHeaderError,
-    canonical_algorithm,
     choose_challenge,
-    compute_ha1,
-    compute_response,
     format_authorization,
     format_challenge,
     format_nc,
@@ -24,6 +22,7 @@ from faxpush.core.digest import (
     quote_string,
     usable_challenge,
 )
+from faxpush.core.digest_math import canonical_algorithm, compute_ha1, compute_response
 from faxpush.core.errors import InputError
 
 # RFC 7616 §3.9.1

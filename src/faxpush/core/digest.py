@@ -1,26 +1,25 @@
 """HTTP Digest authentication (RFC 7616) as pure computations.
 
 Parses ``WWW-Authenticate`` / ``Authorization`` header values (RFC 7235 syntax), chooses the
-strongest digest challenge offered, computes ``response`` values and formats the header
-values of both sides. Supported: MD5, SHA-256 and their ``-sess`` variants with
-``qop=auth``. No I/O: the client middleware and the server-side verifier both build on this.
+strongest digest challenge offered and formats the header values of both sides; the hashes
+are in :mod:`faxpush.core.digest_math`. Supported: MD5, SHA-256 and their ``-sess`` variants
+with ``qop=auth``. No I/O: the client middleware and the server-side verifier both build on
+this.
 """
 
 from __future__ import annotations
 
-import hashlib
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from urllib.parse import quote, unquote
 
+from faxpush.core.digest_math import canonical_algorithm, compute_response
 from faxpush.core.errors import InputError
 
-# Canonical algorithm name -> hashlib name; the rank prefers stronger hashes.
-_HASHES: Mapping[str, str] = {"MD5": "md5", "SHA-256": "sha256"}
+# The rank prefers stronger hashes.
 _RANK: Mapping[str, int] = {"MD5": 1, "SHA-256": 2}
-SUPPORTED_ALGORITHMS: tuple[str, ...] = ("SHA-256", "SHA-256-sess", "MD5", "MD5-sess")
 
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~")
 _TOKEN68_CHARS = frozenset(string.ascii_letters + string.digits + "-._~+/")
@@ -43,7 +42,8 @@ class AuthChallenge:
 
 @dataclass(frozen=True, slots=True)
 class DigestChallenge:
-    """A usable digest challenge; ``algorithm`` is one of :data:`SUPPORTED_ALGORITHMS`."""
+    """A usable digest challenge; ``algorithm`` is one of
+    :data:`~faxpush.core.digest_math.SUPPORTED_ALGORITHMS`."""
 
     realm: str
     nonce: str
@@ -191,58 +191,6 @@ def quote_string(value: str) -> str:
     if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
         raise InputError("a control character cannot be sent in an authentication header")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-# --- digest computations -----------------------------------------------------------------
-
-
-def canonical_algorithm(name: str) -> str | None:
-    """``sha-256-SESS`` -> ``SHA-256-sess``; None when the algorithm is not supported."""
-    upper = name.strip().upper()
-    base, sess = (upper[:-5], True) if upper.endswith("-SESS") else (upper, False)
-    if base not in _HASHES:
-        return None
-    return f"{base}-sess" if sess else base
-
-
-def _hash(algorithm: str, data: str) -> str:
-    base = algorithm.removesuffix("-sess")
-    return hashlib.new(_HASHES[base], data.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def compute_ha1(
-    algorithm: str, *, username: str, realm: str, password: str, nonce: str, cnonce: str
-) -> str:
-    """H(A1) of RFC 7616 §3.4.2; the ``-sess`` variants mix in the nonce and cnonce."""
-    ha1 = _hash(algorithm, f"{username}:{realm}:{password}")
-    if algorithm.endswith("-sess"):
-        ha1 = _hash(algorithm, f"{ha1}:{nonce}:{cnonce}")
-    return ha1
-
-
-def compute_response(
-    *,
-    algorithm: str,
-    username: str,
-    realm: str,
-    password: str,
-    method: str,
-    uri: str,
-    nonce: str,
-    nc: str,
-    cnonce: str,
-    qop: str = "auth",
-) -> str:
-    """The ``response`` value (RFC 7616 §3.4.1) for ``qop=auth``; strings are UTF-8."""
-    if canonical_algorithm(algorithm) != algorithm:
-        raise InputError(f"digest algorithm {algorithm!r} is not supported")
-    if qop != "auth":
-        raise InputError(f"digest qop {qop!r} is not supported; only 'auth' is")
-    ha1 = compute_ha1(
-        algorithm, username=username, realm=realm, password=password, nonce=nonce, cnonce=cnonce
-    )
-    ha2 = _hash(algorithm, f"{method}:{uri}")
-    return _hash(algorithm, f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
 
 
 def format_nc(count: int) -> str:

@@ -1,8 +1,8 @@
-"""The server side of HTTP Digest (RFC 7616) as pure computations.
+"""The server side of HTTP Digest (RFC 7616) as pure computations: nonces and nonce counts.
 
-A receiver keeps only H(A1) per user and algorithm, never the password, so it needs the
-``response`` computed from H(A1) rather than from a password (:func:`response_from_ha1`).
-Nonces are stateless: the issue time and a random salt, signed with the server key
+A receiver keeps only H(A1) per user and algorithm, never the password, and computes the
+``response`` from it with :func:`faxpush.core.digest_math.response_from_ha1`. Nonces are
+stateless: the issue time and a random salt, signed with the server key
 (:func:`issue_nonce`, :func:`open_nonce`); whether a nonce is too old is the caller's
 decision, made with the time it passes in. Parsing headers and formatting challenges are in
 :mod:`faxpush.core.digest`.
@@ -16,62 +16,14 @@ import hashlib
 import hmac
 from typing import Final
 
-from faxpush.core.digest import canonical_algorithm, compute_ha1
 from faxpush.core.errors import InputError
 
-_HASHLIB: Final = {"MD5": "md5", "SHA-256": "sha256"}
 _TIME_BYTES: Final = 8
 _SALT_BYTES: Final = 12
 _MAC_BYTES: Final = 16
 NONCE_LENGTH: Final = len(
     base64.urlsafe_b64encode(b"\0" * (_TIME_BYTES + _SALT_BYTES + _MAC_BYTES))
 )
-
-
-def _digest_hex(algorithm: str, text: str) -> str:
-    name = _HASHLIB[algorithm.removesuffix("-sess")]
-    return hashlib.new(name, text.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def _base_algorithm(algorithm: str) -> str:
-    canonical = canonical_algorithm(algorithm)
-    if canonical is None:
-        raise InputError(f"digest algorithm {algorithm!r} is not supported; use SHA-256 or MD5")
-    return canonical.removesuffix("-sess")
-
-
-def user_ha1(algorithm: str, *, username: str, realm: str, password: str) -> str:
-    """H(username:realm:password) for the base ``algorithm`` (``-sess`` uses the same value)."""
-    base = _base_algorithm(algorithm)
-    return compute_ha1(base, username=username, realm=realm, password=password, nonce="", cnonce="")
-
-
-def response_from_ha1(
-    *,
-    algorithm: str,
-    ha1: str,
-    method: str,
-    uri: str,
-    nonce: str,
-    nc: str,
-    cnonce: str,
-    qop: str = "auth",
-) -> str:
-    """The ``response`` a client with the right password sends (RFC 7616 §3.4.1, qop=auth).
-
-    ``algorithm`` is canonical (``SHA-256``, ``MD5-sess``…); ``ha1`` is the stored
-    :func:`user_ha1` of its base algorithm; the ``-sess`` variants mix in nonce and cnonce.
-    """
-    canonical = canonical_algorithm(algorithm)
-    if canonical != algorithm:
-        raise InputError(f"digest algorithm {algorithm!r} is not supported")
-    if qop != "auth":
-        raise InputError(f"digest qop {qop!r} is not supported; only 'auth' is")
-    session_ha1 = ha1
-    if algorithm.endswith("-sess"):
-        session_ha1 = _digest_hex(algorithm, f"{ha1}:{nonce}:{cnonce}")
-    ha2 = _digest_hex(algorithm, f"{method}:{uri}")
-    return _digest_hex(algorithm, f"{session_ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
 
 
 def _mac(key: bytes, realm: str, payload: bytes) -> bytes:
@@ -126,6 +78,4 @@ __all__ = [
     "issue_nonce",
     "open_nonce",
     "parse_nc",
-    "response_from_ha1",
-    "user_ha1",
 ]

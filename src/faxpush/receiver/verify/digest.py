@@ -26,19 +26,9 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Protocol
 
-from faxpush.core.digest import (
-    DigestCredentials,
-    canonical_algorithm,
-    format_challenge,
-    parse_authorization,
-)
-from faxpush.core.digest_server import (
-    issue_nonce,
-    open_nonce,
-    parse_nc,
-    response_from_ha1,
-    user_ha1,
-)
+from faxpush.core.digest import DigestCredentials, format_challenge, parse_authorization
+from faxpush.core.digest_math import canonical_algorithm, response_from_ha1, user_ha1
+from faxpush.core.digest_server import issue_nonce, open_nonce, parse_nc
 from faxpush.core.errors import ConfigurationError, InputError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
