@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -20,9 +19,9 @@ from urllib.parse import quote_plus, urlencode
 
 import aiohttp
 
-from faxpush.core.errors import ConfigurationError
 from faxpush.core.secrets import Secret
 from faxpush.receiver.errors import VerifierUnavailableError
+from faxpush.receiver.verify._endpoint import JsonEndpoint
 from faxpush.receiver.verify.bearer import InvalidTokenError
 
 MAX_RESPONSE_BYTES: Final = 64 * 1024
@@ -46,8 +45,13 @@ class IntrospectionValidator:
         session: aiohttp.ClientSession | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"the introspection URL {url!r} must be an http(s) URL")
+        self._endpoint = JsonEndpoint(
+            url,
+            name="introspection endpoint",
+            max_bytes=MAX_RESPONSE_BYTES,
+            timeout=timeout,
+            session=session,
+        )
         self.url = url
         pair = f"{quote_plus(client_id)}:{quote_plus(client_secret.reveal())}"
         self._authorization = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
@@ -56,9 +60,6 @@ class IntrospectionValidator:
         self._ttl = cache_ttl
         self._negative_ttl = negative_ttl
         self._max = max_cached
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session = session
-        self._own_session = session is None
         self._clock = clock
         self._cache: OrderedDict[bytes, tuple[float, str | None, str | None]] = OrderedDict()
         self.requests = 0
@@ -102,8 +103,6 @@ class IntrospectionValidator:
         return None, None, until
 
     async def _ask(self, token: str) -> Mapping[str, Any]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(trust_env=False)
         form = urlencode({"token": token, "token_type_hint": "access_token"})
         headers = {
             "Authorization": self._authorization,
@@ -111,24 +110,7 @@ class IntrospectionValidator:
             "Accept": "application/json",
         }
         self.requests += 1
-        try:
-            async with self._session.post(
-                self.url, data=form, headers=headers, timeout=self._timeout, allow_redirects=False
-            ) as response:
-                body = await response.content.read(MAX_RESPONSE_BYTES + 1)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise VerifierUnavailableError(
-                f"cannot reach the introspection endpoint {self.url}: {type(exc).__name__}"
-            ) from None
-        if status != 200 or len(body) > MAX_RESPONSE_BYTES:
-            raise VerifierUnavailableError(
-                f"the introspection endpoint {self.url} answered HTTP {status}"
-            )
-        try:
-            answer = json.loads(body)
-        except (ValueError, RecursionError):
-            answer = None
+        answer = await self._endpoint.request("POST", data=form, headers=headers)
         if not isinstance(answer, dict):
             raise VerifierUnavailableError(
                 f"the introspection endpoint {self.url} did not answer a JSON object"
@@ -137,9 +119,7 @@ class IntrospectionValidator:
 
     async def aclose(self) -> None:
         """Close the session this validator opened."""
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._endpoint.aclose()
 
 
 def _has_audience(value: object, audience: str) -> bool:

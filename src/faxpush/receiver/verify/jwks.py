@@ -10,7 +10,6 @@ rejection of the push.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
@@ -20,6 +19,7 @@ import jwt
 
 from faxpush.core.errors import ConfigurationError
 from faxpush.receiver.errors import VerifierUnavailableError
+from faxpush.receiver.verify._endpoint import JsonEndpoint
 
 MAX_JWKS_BYTES: Final = 256 * 1024
 DEFAULT_CACHE_TTL: Final = 300.0
@@ -96,14 +96,12 @@ class RemoteJwks:
         session: aiohttp.ClientSession | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"the JWKS URL {url!r} must be an http(s) URL")
+        self._endpoint = JsonEndpoint(
+            url, name="JWKS URL", max_bytes=MAX_JWKS_BYTES, timeout=timeout, session=session
+        )
         self.url = url
         self._ttl = cache_ttl
         self._min_refresh = min_refresh
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session = session
-        self._own_session = session is None
         self._clock = clock
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
@@ -133,27 +131,7 @@ class RemoteJwks:
             self.fetches += 1
 
     async def _fetch(self) -> dict[str | None, jwt.PyJWK]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(trust_env=False)
-        try:
-            async with self._session.get(
-                self.url, timeout=self._timeout, allow_redirects=False
-            ) as response:
-                body = await response.content.read(MAX_JWKS_BYTES + 1)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise VerifierUnavailableError(
-                f"cannot fetch the JWKS from {self.url}: {type(exc).__name__}"
-            ) from None
-        if status != 200 or len(body) > MAX_JWKS_BYTES:
-            raise VerifierUnavailableError(
-                f"the JWKS URL {self.url} answered HTTP {status} "
-                f"({'too large' if len(body) > MAX_JWKS_BYTES else f'{len(body)} bytes'})"
-            )
-        try:
-            keys = _usable_keys(json.loads(body))
-        except (ValueError, RecursionError):
-            keys = None
+        keys = _usable_keys(await self._endpoint.request("GET"))
         if keys is None:
             raise VerifierUnavailableError(
                 f"the JWKS at {self.url} is not a JSON object with a 'keys' array"
@@ -162,9 +140,7 @@ class RemoteJwks:
 
     async def aclose(self) -> None:
         """Close the session this source opened."""
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._endpoint.aclose()
 
 
 __all__ = ["KeySource", "RemoteJwks", "StaticJwks"]
