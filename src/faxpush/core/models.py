@@ -111,6 +111,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
 
+def _not_blank(value: str, what: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{what} is empty")
+    return value
+
+
 class ReportMail(_Model):
     successAddress: Text | None = None
     failureAddress: Text | None = None
@@ -147,9 +153,7 @@ class RecipientStatus(_Model):
     @field_validator("number")
     @classmethod
     def _number_not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("recipient number is empty")
-        return value
+        return _not_blank(value, "recipient number")
 
 
 class Document(_Model):
@@ -199,9 +203,7 @@ class FaxJobReport(_Model):
     @field_validator("jobId")
     @classmethod
     def _job_id_not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("jobId is empty")
-        return value
+        return _not_blank(value, "jobId")
 
     @model_validator(mode="before")
     @classmethod
