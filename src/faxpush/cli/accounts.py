@@ -6,18 +6,17 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import typer
 
 from faxpush.cli._errors import run
-from faxpush.cli._runtime import DatabaseOption, notice
+from faxpush.cli._runtime import DatabaseOption, opened_store
 from faxpush.core.errors import InputError
 from faxpush.core.targets import Account
 from faxpush.emulator.accounts import save_login, updated_account
 from faxpush.emulator.config import load_settings
 from faxpush.storage.base import Store
-from faxpush.storage.factory import open_configured_store
 from faxpush.storage.jobs_base import JobStore
 from faxpush.storage.jobs_factory import open_jobs
 
@@ -50,76 +49,52 @@ ConfigOption = Annotated[
     str | None,
     typer.Option("--config", "-c", help="TOML configuration file.", show_default=False),
 ]
-PushFormatOption = Annotated[
-    str | None,
-    typer.Option("--push-format", help="xml (default) or json.", show_default=False),
-]
+
+
+def _setting(flag: str, help_text: str) -> Any:
+    # No default is shown: an absent flag leaves the setting as it is.
+    return typer.Option(flag, help=help_text, show_default=False)
+
+
+PushFormatOption = Annotated[str | None, _setting("--push-format", "xml (default) or json.")]
 PushTemplateOption = Annotated[
     str | None,
-    typer.Option(
-        "--push-template",
-        help="Jinja2 push layout file (*.xml.j2, *.json.j2, ...).",
-        show_default=False,
-    ),
+    _setting("--push-template", "Jinja2 push layout file (*.xml.j2, *.json.j2, ...)."),
 ]
 PushUrlOption = Annotated[
     str | None,
-    typer.Option(
-        "--push-url",
-        help="Default push URL for jobs without httpStatusPush ('' removes it).",
-        show_default=False,
-    ),
+    _setting("--push-url", "Default push URL for jobs without httpStatusPush ('' removes it)."),
 ]
 PushAuthOption = Annotated[
-    str | None,
-    typer.Option(
-        "--push-auth", help="NONE, HTTP_BASIC, HTTP_DIGEST or OAUTH2.", show_default=False
-    ),
+    str | None, _setting("--push-auth", "NONE, HTTP_BASIC, HTTP_DIGEST or OAUTH2.")
 ]
-PrincipalOption = Annotated[
-    str | None,
-    typer.Option("--push-principal", help="User or OAuth2 client id.", show_default=False),
-]
+PrincipalOption = Annotated[str | None, _setting("--push-principal", "User or OAuth2 client id.")]
 CredentialsOption = Annotated[
     str | None,
-    typer.Option(
-        "--push-credentials",
-        help="Password or OAuth2 client secret (stored encrypted).",
-        show_default=False,
-    ),
+    _setting("--push-credentials", "Password or OAuth2 client secret (stored encrypted)."),
 ]
 TokenUrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--oauth2-token-url", help="Token endpoint for OAUTH2 pushes.", show_default=False
-    ),
+    str | None, _setting("--oauth2-token-url", "Token endpoint for OAUTH2 pushes.")
 ]
-
 CaFileOption = Annotated[
     str | None,
-    typer.Option(
+    _setting(
         "--ca-file",
-        help="PEM file of CA certificates trusted for this account's push and token URLs, "
+        "PEM file of CA certificates trusted for this account's push and token URLs, "
         "besides the system's and FAXPUSH_CA_BUNDLE ('' removes them).",
-        show_default=False,
     ),
 ]
 ClientCertOption = Annotated[
     str | None,
-    typer.Option(
+    _setting(
         "--client-cert",
-        help="PEM client certificate (chain) presented to receivers: mutual TLS "
+        "PEM client certificate (chain) presented to receivers: mutual TLS "
         "('' removes it; give --client-key too).",
-        show_default=False,
     ),
 ]
 ClientKeyOption = Annotated[
     str | None,
-    typer.Option(
-        "--client-key",
-        help="PEM private key of --client-cert, unencrypted (stored encrypted).",
-        show_default=False,
-    ),
+    _setting("--client-key", "PEM private key of --client-cert, unencrypted (stored encrypted)."),
 ]
 
 
@@ -129,11 +104,8 @@ def _with_stores(
     settings, _ = load_settings(os.environ, {"database_url": database_url, "config_file": config})
 
     async def main() -> T:
-        store = await open_configured_store(settings, notify=notice)
-        try:
+        async with opened_store(settings) as store:
             return await action(store, await open_jobs(store))
-        finally:
-            await store.close()
 
     return asyncio.run(main())
 

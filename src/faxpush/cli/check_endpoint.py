@@ -7,7 +7,6 @@ import io
 import json
 import sys
 from collections.abc import Sequence
-from enum import StrEnum
 from ipaddress import ip_network
 from typing import Annotated
 
@@ -16,9 +15,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from faxpush.cli._options import AuthOption, ClientAuthChoice, PrincipalOption, credentials_option
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
-from faxpush.core.targets import ClientAuthStyle
 from faxpush.core.urls import check_http_url
 from faxpush.delivery.checker import EVERYWHERE, CheckResult, EndpointChecker, all_passed
 from faxpush.delivery.guard import IPNetwork
@@ -36,18 +35,6 @@ EPILOG = """\
   faxpush check-endpoint https://hooks.example.org/fax/status --ca-file hooks-ca.pem \\
       --client-cert faxpush-client.pem --client-key faxpush-client.key
 """
-
-
-class AuthChoice(StrEnum):
-    NONE = "NONE"
-    HTTP_BASIC = "HTTP_BASIC"
-    HTTP_DIGEST = "HTTP_DIGEST"
-    OAUTH2 = "OAUTH2"
-
-
-class ClientAuthChoice(StrEnum):
-    BASIC = "basic"
-    POST = "post"
 
 
 def _networks(values: Sequence[str]) -> tuple[IPNetwork, ...]:
@@ -84,21 +71,9 @@ def render_table(results: Sequence[CheckResult], *, width: int = 120) -> str:
 
 def check_endpoint(
     url: Annotated[str, typer.Argument(help="The endpoint's push URL.")],
-    auth: Annotated[
-        AuthChoice, typer.Option("--auth", case_sensitive=False, help="Push auth method.")
-    ] = AuthChoice.NONE,
-    principal: Annotated[
-        str | None, typer.Option(help="User, or OAuth2 client id.", metavar="USER")
-    ] = None,
-    credentials: Annotated[
-        str | None,
-        typer.Option(
-            help="Password, or OAuth2 client secret (or set FAXPUSH_CHECK_CREDENTIALS).",
-            envvar="FAXPUSH_CHECK_CREDENTIALS",
-            show_envvar=False,
-            metavar="SECRET",
-        ),
-    ] = None,
+    auth: AuthOption = AuthMethod.NONE,
+    principal: PrincipalOption = None,
+    credentials: Annotated[str | None, credentials_option("FAXPUSH_CHECK_CREDENTIALS")] = None,
     token_url: Annotated[str | None, typer.Option(help="OAUTH2: the token endpoint.")] = None,
     client_auth: Annotated[
         ClientAuthChoice,
@@ -133,16 +108,10 @@ def check_endpoint(
     duplicate answered the same, an oversized body, a malformed body and wrong credentials
     refused (4xx). Exit status 0 only when every check passed."""
     check_http_url(url, role="endpoint URL")
-    method = AuthMethod(auth.value)
-    if method is not AuthMethod.NONE and (not principal or not credentials):
-        raise typer.BadParameter(f"{method.value} needs --principal and --credentials")
-    if method is AuthMethod.OAUTH2 and not token_url:
+    if auth is not AuthMethod.NONE and (not principal or not credentials):
+        raise typer.BadParameter(f"{auth.value} needs --principal and --credentials")
+    if auth is AuthMethod.OAUTH2 and not token_url:
         raise typer.BadParameter("OAUTH2 needs --token-url", param_hint="--token-url")
-    style = (
-        ClientAuthStyle.CLIENT_SECRET_POST
-        if client_auth is ClientAuthChoice.POST
-        else ClientAuthStyle.CLIENT_SECRET_BASIC
-    )
     if (client_cert is None) != (client_key is None):
         raise typer.BadParameter("give --client-cert and --client-key together")
     try:
@@ -152,11 +121,11 @@ def check_endpoint(
         raise typer.BadParameter(str(exc)) from None
     checker = EndpointChecker(
         url,
-        auth_method=method,
+        auth_method=auth,
         principal=principal,
         credentials=None if credentials is None else Secret(credentials),
         token_url=token_url,
-        client_auth=style,
+        client_auth=client_auth.style,
         timeout=timeout,
         allowed_networks=_networks(allow_network or ()),
         ca_file=ca_file,

@@ -7,7 +7,6 @@ import socket
 import ssl
 import sys
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
@@ -22,6 +21,8 @@ from faxpush._serving.limits import (
     open_file_limit,
 )
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
+from faxpush.cli._options import AuthOption, PrincipalOption, credentials_option
+from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.receiver.app import ASGIApp, ReceiverApp
 from faxpush.receiver.issuer import DEFAULT_AUDIENCE, DevIssuer
@@ -64,14 +65,7 @@ EPILOG = """\
 """
 
 
-class AuthChoice(StrEnum):
-    NONE = "NONE"
-    HTTP_BASIC = "HTTP_BASIC"
-    HTTP_DIGEST = "HTTP_DIGEST"
-    OAUTH2 = "OAUTH2"
-
-
-def _needs_credentials(method: AuthChoice, principal: str | None, credentials: str | None) -> None:
+def _needs_credentials(method: AuthMethod, principal: str | None, credentials: str | None) -> None:
     if not principal or not credentials:
         raise typer.BadParameter(
             f"{method.value} needs --principal and --credentials", param_hint="--auth"
@@ -79,7 +73,7 @@ def _needs_credentials(method: AuthChoice, principal: str | None, credentials: s
 
 
 def build_verifier(
-    method: AuthChoice,
+    method: AuthMethod,
     *,
     principal: str | None,
     credentials: str | None,
@@ -91,14 +85,14 @@ def build_verifier(
     digest_algorithms: str,
 ) -> Verifier:
     """The verifier the listen options describe."""
-    if method is AuthChoice.NONE:
+    if method is AuthMethod.NONE:
         return NoAuthVerifier()
-    if method is AuthChoice.HTTP_BASIC:
+    if method is AuthMethod.HTTP_BASIC:
         _needs_credentials(method, principal, credentials)
         assert principal is not None
         assert credentials is not None
         return BasicVerifier({principal: Secret(credentials)})
-    if method is AuthChoice.HTTP_DIGEST:
+    if method is AuthMethod.HTTP_DIGEST:
         _needs_credentials(method, principal, credentials)
         assert principal is not None
         assert credentials is not None
@@ -182,6 +176,14 @@ class ReceiptPrinter:
         return "\n".join(lines) + "\n"
 
 
+def _timeout_option(envvar: str, help_text: str) -> Any:
+    return typer.Option(help=help_text, envvar=envvar, min=0.1, max=3600)
+
+
+def _pem_file_option(envvar: str, help_text: str) -> Any:
+    return typer.Option(help=help_text, envvar=envvar, dir_okay=False)
+
+
 def listen(
     port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")] = 8080,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -189,21 +191,9 @@ def listen(
         str | None,
         typer.Option(help="Accept pushes only at this path (default: any path)."),
     ] = None,
-    auth: Annotated[
-        AuthChoice, typer.Option("--auth", case_sensitive=False, help="Push auth method.")
-    ] = AuthChoice.NONE,
-    principal: Annotated[
-        str | None, typer.Option(help="User, or OAuth2 client id.", metavar="USER")
-    ] = None,
-    credentials: Annotated[
-        str | None,
-        typer.Option(
-            help="Password, or OAuth2 client secret (or set FAXPUSH_LISTEN_CREDENTIALS).",
-            envvar="FAXPUSH_LISTEN_CREDENTIALS",
-            show_envvar=False,
-            metavar="SECRET",
-        ),
-    ] = None,
+    auth: AuthOption = AuthMethod.NONE,
+    principal: PrincipalOption = None,
+    credentials: Annotated[str | None, credentials_option("FAXPUSH_LISTEN_CREDENTIALS")] = None,
     oauth2_issuer: Annotated[
         bool,
         typer.Option(
@@ -231,20 +221,16 @@ def listen(
     ] = False,
     header_timeout: Annotated[
         float,
-        typer.Option(
-            help="Seconds a request's head may take to arrive (then 408 and closed).",
-            envvar="FAXPUSH_LISTEN_HEADER_TIMEOUT",
-            min=0.1,
-            max=3600,
+        _timeout_option(
+            "FAXPUSH_LISTEN_HEADER_TIMEOUT",
+            "Seconds a request's head may take to arrive (then 408 and closed).",
         ),
     ] = DEFAULT_HEADER_TIMEOUT,
     body_timeout: Annotated[
         float,
-        typer.Option(
-            help="Seconds a request's body may take to arrive after its head (then 408).",
-            envvar="FAXPUSH_LISTEN_BODY_TIMEOUT",
-            min=0.1,
-            max=3600,
+        _timeout_option(
+            "FAXPUSH_LISTEN_BODY_TIMEOUT",
+            "Seconds a request's body may take to arrive after its head (then 408).",
         ),
     ] = DEFAULT_BODY_TIMEOUT,
     max_connections: Annotated[
@@ -259,18 +245,12 @@ def listen(
     ] = None,
     tls_cert: Annotated[
         Path | None,
-        typer.Option(
-            help="Serve HTTPS with this PEM certificate chain.",
-            envvar="FAXPUSH_LISTEN_TLS_CERT",
-            dir_okay=False,
-        ),
+        _pem_file_option("FAXPUSH_LISTEN_TLS_CERT", "Serve HTTPS with this PEM certificate chain."),
     ] = None,
     tls_key: Annotated[
         Path | None,
-        typer.Option(
-            help="The certificate's PEM private key (if not in --tls-cert).",
-            envvar="FAXPUSH_LISTEN_TLS_KEY",
-            dir_okay=False,
+        _pem_file_option(
+            "FAXPUSH_LISTEN_TLS_KEY", "The certificate's PEM private key (if not in --tls-cert)."
         ),
     ] = None,
     event_loop: EventLoopOption = None,
@@ -282,7 +262,7 @@ def listen(
     push is served at /openapi.json. Requests that arrive too slowly are answered 408 and
     closed; connections over --max-connections are answered 503. Stop with Ctrl+C.
     """
-    if oauth2_issuer and auth is not AuthChoice.OAUTH2:
+    if oauth2_issuer and auth is not AuthMethod.OAUTH2:
         raise typer.BadParameter("--oauth2-issuer goes with --auth OAUTH2", param_hint="--auth")
     if path is not None and not path.startswith("/"):
         raise typer.BadParameter("must start with '/'", param_hint="--path")

@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from faxpush.cli._io import read_input, source_name
+from faxpush.cli._options import ClientAuthChoice, PushLayout
 from faxpush.cli._runtime import CaBundleOption, DatabaseOption, load_settings, opened_store
 from faxpush.core.errors import DeliveryError, InputError, ReportFormatError
 from faxpush.core.formats import (
     DEFAULT_MAX_REPORT_BYTES,
-    ReportFormat,
     parse_report,
     render_report,
 )
@@ -23,7 +22,7 @@ from faxpush.core.models import AuthMethod
 from faxpush.core.outcome import Verdict
 from faxpush.core.secrets import Secret
 from faxpush.core.settings import Settings
-from faxpush.core.targets import ClientAuthStyle, PushTarget
+from faxpush.core.targets import PushTarget
 from faxpush.core.urls import check_http_url
 from faxpush.delivery.hooks import AttemptDetails
 from faxpush.delivery.worker import delivery_engine
@@ -46,16 +45,6 @@ Exit codes: 0 delivered, 1 failed, 2 bad arguments or input.
 """
 
 
-class BodyFormat(StrEnum):
-    XML = "xml"
-    JSON = "json"
-
-
-class ClientAuth(StrEnum):
-    BASIC = "basic"
-    POST = "post"
-
-
 @app.command("send", epilog=EXAMPLES)
 def send(
     url: Annotated[str, typer.Argument(help="The receiver's push URL (http or https).")],
@@ -63,8 +52,8 @@ def send(
         str, typer.Argument(help="Report file (XML, JSON or REST JSON), - for stdin.")
     ],
     body_format: Annotated[
-        BodyFormat, typer.Option("--format", "-f", help="Push body layout.")
-    ] = BodyFormat.XML,
+        PushLayout, typer.Option("--format", "-f", help="Push body layout.")
+    ] = PushLayout.XML,
     auth: Annotated[str, typer.Option(help="NONE, HTTP_BASIC, HTTP_DIGEST or OAUTH2.")] = "NONE",
     principal: Annotated[str | None, typer.Option(help="User name or OAuth2 client id.")] = None,
     credentials: Annotated[
@@ -72,8 +61,9 @@ def send(
     ] = None,
     token_url: Annotated[str | None, typer.Option(help="OAuth2 token endpoint.")] = None,
     client_auth: Annotated[
-        ClientAuth, typer.Option(help="How the OAuth2 client authenticates at the token URL.")
-    ] = ClientAuth.BASIC,
+        ClientAuthChoice,
+        typer.Option(help="How the OAuth2 client authenticates at the token URL."),
+    ] = ClientAuthChoice.BASIC,
     attempts: Annotated[int, typer.Option(min=1, max=20, help="Attempts at most.")] = 3,
     interval: Annotated[
         float, typer.Option(min=0, max=600, help="Seconds between attempts.")
@@ -88,7 +78,7 @@ def send(
         parsed = parse_report(data)
     except ReportFormatError as exc:
         raise exc.with_source(source_name(report)) from None
-    rendered, content_type = render_report(parsed, ReportFormat(body_format.value))
+    rendered, content_type = render_report(parsed, body_format.report_format)
     settings = load_settings(
         database_url=database_url,
         retry_delays=(0.0, *([interval] * (attempts - 1))),
@@ -117,7 +107,7 @@ def _target(
     principal: str | None,
     credentials: str | None,
     token_url: str | None,
-    client_auth: ClientAuth,
+    client_auth: ClientAuthChoice,
 ) -> PushTarget:
     try:
         method = AuthMethod(auth)
@@ -132,18 +122,13 @@ def _target(
         if not token_url:
             raise InputError("--auth OAUTH2 needs --token-url (the client-credentials endpoint)")
         check_http_url(token_url, role="token URL")
-    style = (
-        ClientAuthStyle.CLIENT_SECRET_BASIC
-        if client_auth is ClientAuth.BASIC
-        else ClientAuthStyle.CLIENT_SECRET_POST
-    )
     return PushTarget(
         url=url,
         auth_method=method,
         principal=principal,
         credentials=Secret(credentials) if credentials is not None else None,
         token_url=token_url,
-        client_auth=style,
+        client_auth=client_auth.style,
     )
 
 

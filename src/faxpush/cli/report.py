@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from faxpush.cli._io import STDIN, load_template, read_input, source_name
+from faxpush.cli._options import PushLayout
 from faxpush.core.errors import ReportFormatError
 from faxpush.core.formats import (
     DEFAULT_MAX_REPORT_BYTES,
@@ -23,13 +23,6 @@ app = typer.Typer(
     help="Render fax job reports as push bodies, or parse and validate push bodies.",
     no_args_is_help=True,
 )
-
-
-class PushFormat(StrEnum):
-    """The default push layouts."""
-
-    XML = "xml"
-    JSON = "json"
 
 
 _RENDER_EXAMPLES = """\
@@ -76,18 +69,16 @@ def _write_stdout(body: bytes) -> None:
     sys.stdout.buffer.flush()
 
 
+def _format_option(help_text: str) -> Any:
+    # No default is shown: the absent flag means "xml" for render, "detect" for parse.
+    return typer.Option("--format", "-f", case_sensitive=False, help=help_text, show_default=False)
+
+
 @app.command(epilog=_RENDER_EXAMPLES)
 def render(
     report: Annotated[str, typer.Argument(metavar="REPORT", help=_REPORT_HELP)],
     output_format: Annotated[
-        PushFormat | None,
-        typer.Option(
-            "--format",
-            "-f",
-            case_sensitive=False,
-            help="Default push layout to write. \\[default: xml]",
-            show_default=False,
-        ),
+        PushLayout | None, _format_option("Default push layout to write. \\[default: xml]")
     ] = None,
     template: Annotated[
         str | None,
@@ -137,8 +128,7 @@ def render(
         if check:
             push_template.check_output(body)
     else:
-        fmt = ReportFormat(output_format or PushFormat.XML)
-        body, _ = render_report(parsed, fmt)
+        body, _ = render_report(parsed, (output_format or PushLayout.XML).report_format)
     _write_stdout(body)
 
 
@@ -147,12 +137,7 @@ def parse(
     file: Annotated[str, typer.Argument(metavar="FILE", help=_REPORT_HELP)],
     input_format: Annotated[
         ReportFormat | None,
-        typer.Option(
-            "--format",
-            "-f",
-            case_sensitive=False,
-            help="Format of FILE; detected from its content when not given.",
-        ),
+        _format_option("Format of FILE; detected from its content when not given."),
     ] = None,
 ) -> None:
     """Validate FILE and print the normalized report as JSON (exit status 0 when valid).

@@ -283,41 +283,25 @@ async def _internal_error(_request: Request, exc: Exception) -> Response:
     return ApiError(500, "INTERNAL_SERVER_ERROR", "unexpected server error").response()
 
 
+# The REST v1 operations: path under /rest/v1/{custNr}/fax, method, handler, operationId.
+_OPERATIONS: tuple[tuple[str, str, Handler, str], ...] = (
+    ("", "POST", send_job, "sendJobRequest"),
+    ("/reports", "GET", get_all_reports, "getAllStatusReports"),
+    ("/reports", "POST", bulk_reports, "bulkStatusReports"),
+    ("/reports", "DELETE", delete_oldest_reports, "deleteOldestStatusReports"),
+    ("/reports/{jobId}", "GET", get_report, "getStatusReport"),
+    ("/reports/{jobId}", "DELETE", delete_report, "deleteStatusReport"),
+)
+
+
 def build_app(services: EmulatorServices) -> Starlette:
     """The REST v1 app over ``services`` (which the caller opens and closes)."""
     base = "/rest/v1/{custNr}/fax"
     routes = [
-        Route(base, _endpoint(services, send_job), methods=["POST"], name="sendJobRequest"),
-        Route(
-            base + "/reports",
-            _endpoint(services, get_all_reports),
-            methods=["GET"],
-            name="getAllStatusReports",
-        ),
-        Route(
-            base + "/reports",
-            _endpoint(services, bulk_reports),
-            methods=["POST"],
-            name="bulkStatusReports",
-        ),
-        Route(
-            base + "/reports",
-            _endpoint(services, delete_oldest_reports),
-            methods=["DELETE"],
-            name="deleteOldestStatusReports",
-        ),
-        Route(
-            base + "/reports/{jobId}",
-            _endpoint(services, get_report),
-            methods=["GET"],
-            name="getStatusReport",
-        ),
-        Route(
-            base + "/reports/{jobId}",
-            _endpoint(services, delete_report),
-            methods=["DELETE"],
-            name="deleteStatusReport",
-        ),
+        Route(base + path, _endpoint(services, handler), methods=[method], name=name)
+        for path, method, handler, name in _OPERATIONS
+    ]
+    routes += [
         Route("/docs", _docs, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/", _root, methods=["GET"]),
