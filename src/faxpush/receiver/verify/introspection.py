@@ -60,8 +60,8 @@ class IntrospectionValidator:
         self._ttl = cache_ttl
         self._negative_ttl = negative_ttl
         self._max = max_cached
-        self._clock = clock
         self._cache: OrderedDict[bytes, tuple[float, str | None, str | None]] = OrderedDict()
+        self._clock = clock
         self.requests = 0
 
     async def validate(self, token: str) -> str | None:
