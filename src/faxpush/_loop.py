@@ -10,9 +10,9 @@
   uvloop.
 
 Why: the same code does the same work on less CPU. In paired runs of ``bench/dispatch.py``
-(``docs/benchmarks.md``, Event loop) the worker spent 186 µs of CPU per push on uvloop
-against 200 on asyncio's loop, and delivered 0.52 of the bare aiohttp loop's pushes/s against
-0.44 (each side on the same loop).
+(``docs/benchmarks.md``, Event loop) the worker spent 7-10 % less CPU per push on uvloop
+(149 -> 134 µs in the quietest session), and so did the bare aiohttp loop it is compared
+with; its share of the bare loop's pushes/s did not change beyond the noise.
 
 One difference shows: a server out of file descriptors. asyncio stops accepting for a second
 and reports the failed accepts (throttled by ``_serving.throttle``); libuv accepts and closes
