@@ -43,15 +43,17 @@ class WorkListener:
         """Whether a LISTEN session is up right now."""
         return self._listening
 
-    async def wait(self, seconds: float) -> None:
-        """Return when a notification arrived (since the last wake-up) or after ``seconds``."""
+    async def wait(self, seconds: float) -> bool:
+        """True when a notification arrived (since the last wake-up), False after
+        ``seconds``."""
         if self._task is None:
             self._task = asyncio.create_task(self._supervise(), name="faxpush-pg-listen")
         try:
             await asyncio.wait_for(self._woken.wait(), max(seconds, 0.0))
         except TimeoutError:
-            return
+            return False
         self._woken.clear()
+        return True
 
     async def close(self) -> None:
         """Stop listening and close the connection."""

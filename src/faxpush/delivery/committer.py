@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -33,10 +33,10 @@ _PATIENCE_S = 8.0
 class Committer:
     """Collects finished attempts (:meth:`add`) and commits them in groups (:meth:`run`).
 
-    ``current_claim(delivery_id)`` gives the claim a result must be recorded under when the
-    worker claimed the push again while it was being sent (else None); ``recorded`` gets
-    ``(claim, receiver, claim_id)`` of every attempt once its group is done, committed or
-    given up, with the claim id it was recorded under: once per group, in its order."""
+    ``reclaims`` (the dispatcher's own mapping) holds, by delivery id, the claim a result
+    must be recorded under when the worker claimed the push again while it was being sent;
+    ``recorded`` gets ``(claim, receiver, claim_id)`` of every attempt once its group is
+    done, committed or given up, with the claim id it was recorded under: once per group."""
 
     def __init__(
         self,
@@ -45,7 +45,7 @@ class Committer:
         hooks: tuple[AttemptHook, ...],
         clock: Callable[[], datetime],
         batch_size: int,
-        current_claim: Callable[[str], str | None],
+        reclaims: Mapping[str, ClaimedPush],
         recorded: Callable[[list[tuple[ClaimedPush, str, str]]], None],
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -53,7 +53,7 @@ class Committer:
         self._hooks = hooks
         self._clock = clock
         self._batch_size = batch_size
-        self._current_claim = current_claim
+        self._reclaims = reclaims
         self._recorded = recorded
         self._outage = Outage("recording attempts", logger, rng=rng)
         self._pending: list[Pending] = []
@@ -88,7 +88,9 @@ class Committer:
             await self._commit(batch)
 
     async def _commit(self, batch: list[Pending]) -> None:
-        results = [self._under_current_claim(result) for result, _, _, _ in batch]
+        results = [result for result, _, _, _ in batch]
+        if self._reclaims:  # rare: the store was away for longer than a lease
+            results = [self._under_current_claim(result) for result in results]
         applied: set[str] | None = None
         give_up = time.monotonic() + _PATIENCE_S
         while applied is None:
@@ -118,5 +120,5 @@ class Committer:
         self._recorded(done)
 
     def _under_current_claim(self, result: AttemptResult) -> AttemptResult:
-        claim_id = self._current_claim(result.delivery_id)
-        return result if claim_id is None else replace(result, claim_id=claim_id)
+        again = self._reclaims.get(result.delivery_id)
+        return result if again is None else replace(result, claim_id=again.claim_id)

@@ -46,6 +46,10 @@ SendFn = Callable[[PushRecord], Awaitable[SendOutcome]]
 Clock = Callable[[], datetime]
 
 
+# How long one wait for news from the store lasts (it is started again at once).
+_NEWS_WAIT_S = 60.0
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -91,7 +95,7 @@ class Dispatcher:
             hooks=hooks,
             clock=clock,
             batch_size=settings.commit_batch,
-            current_claim=self._reclaimed_as,
+            reclaims=self._reclaims,
             recorded=self._recorded,
             rng=rng,
         )
@@ -119,16 +123,19 @@ class Dispatcher:
             name="faxpush-committer",
         )
         renewer = asyncio.create_task(self._renew_loop(), name="faxpush-renewer")
+        listener = asyncio.create_task(self._listen_loop(), name="faxpush-news")
         try:
             await self._feed_loop(stop)
         finally:
             self._stopping = True
             await self._shutdown()
             renewer.cancel()
+            listener.cancel()
             self._committer.nudge()
             await committer
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            for task in (renewer, listener):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     # --- feeding ---------------------------------------------------------------------------
     async def _feed_loop(self, stop: asyncio.Event) -> None:
@@ -212,17 +219,25 @@ class Dispatcher:
 
     async def _wait(self, stop_wait: asyncio.Task[bool], seconds: float) -> None:
         """Sleep until woken (enqueue, freed room, store notification), stopped or timed out."""
-        waiters = {
-            asyncio.create_task(self._wake.wait()),
-            asyncio.create_task(self._store.wait_for_work(seconds)),  # another process's news
-            stop_wait,
-        }
+        waiters = {asyncio.create_task(self._wake.wait()), stop_wait}
         try:
             await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters - {stop_wait}:
                 waiter.cancel()
             self._wake.clear()
+
+    async def _listen_loop(self) -> None:
+        """Wake the feeder when the store hears of new work from another process (one task
+        for the whole run: a wait per idle pause would cost a task per pause)."""
+        while True:
+            try:
+                news = await self._store.wait_for_work(_NEWS_WAIT_S)
+            except StorageError:  # the feeder's own claims notice and report an outage
+                await asyncio.sleep(self._settings.poll_interval)
+                continue
+            if news:
+                self._wake.set()
 
     def _unhold(self, delivery_id: str, claim_id: str) -> None:
         held = self._held.get(delivery_id)
@@ -315,10 +330,6 @@ class Dispatcher:
         for claim, receiver, claim_id in group:
             self._free_slot(claim, receiver, recorded_as=claim_id)
         self._dispatch()
-
-    def _reclaimed_as(self, delivery_id: str) -> str | None:
-        again = self._reclaims.get(delivery_id)
-        return None if again is None else again.claim_id
 
     # --- leases and shutdown ---------------------------------------------------------------
     async def _renew_loop(self) -> None:

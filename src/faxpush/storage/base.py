@@ -226,10 +226,10 @@ class Store(Protocol):
     async def next_due_at(self) -> datetime | None:
         """When the earliest PENDING push becomes due (or an IN_FLIGHT lease expires)."""
 
-    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - a long poll
-        """Return when pushes may have become due by another's hand (enqueued, released,
-        redelivered), or after ``timeout`` seconds. A store that cannot tell waits the whole
-        ``timeout``; it is only ever a shortcut, the dispatcher polls as well."""
+    async def wait_for_work(self, timeout: float) -> bool:  # noqa: ASYNC109 - a long poll
+        """Return True when pushes may have become due by another's hand (enqueued,
+        released, redelivered), or False after ``timeout`` seconds. A store that cannot tell
+        waits the whole ``timeout``; it is only ever a shortcut, the dispatcher polls too."""
 
     # --- queries and operator actions -------------------------------------------------
     async def get_push(self, delivery_id: str) -> PushRecord | None: ...

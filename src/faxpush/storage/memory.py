@@ -9,7 +9,6 @@ encrypting secrets when given a :class:`SecretCipher`; without one it keeps them
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -248,14 +247,17 @@ class MemoryStore:
             earliest = data.schedule.earliest()
             return None if earliest is None else from_micros(earliest)
 
-    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - the protocol's
-        """Return once a push is enqueued, released or redelivered through any handle on
-        this database, or after ``timeout`` seconds."""
+    async def wait_for_work(self, timeout: float) -> bool:  # noqa: ASYNC109 - the protocol's
+        """True once a push is enqueued, released or redelivered through any handle on this
+        database, False after ``timeout`` seconds."""
         self._check_open()
         work = self._data.work
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(work.wait(), timeout)
+        except TimeoutError:
+            return False
         work.clear()
+        return True
 
     # --- queries and operator actions -------------------------------------------------
     async def get_push(self, delivery_id: str) -> PushRecord | None:

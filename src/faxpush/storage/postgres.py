@@ -133,12 +133,12 @@ class PostgresStore:
         await self._listener.close()
         await self._runner.close()
 
-    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - the dispatcher's idle wait
-        """Return when a push was enqueued or put back to pending since the last wake-up
-        (``NOTIFY``), or after ``timeout`` seconds. A hint only: callers poll as well."""
+    async def wait_for_work(self, timeout: float) -> bool:  # noqa: ASYNC109 - the dispatcher's idle wait
+        """True when a push was enqueued or put back to pending since the last wake-up
+        (``NOTIFY``), False after ``timeout`` seconds. A hint only: callers poll as well."""
         if self._runner.closed:
             raise closed_error("wait for work", self._where)
-        await self._listener.wait(timeout)
+        return await self._listener.wait(timeout)
 
     async def migrate(self) -> None:
         """Create or upgrade the schema; a no-op when it is current. Concurrent callers

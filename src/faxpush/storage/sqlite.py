@@ -292,9 +292,10 @@ class SqliteStore:
         )
         return None if due is None else from_micros(due)
 
-    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - the protocol's
+    async def wait_for_work(self, timeout: float) -> bool:  # noqa: ASYNC109 - the protocol's
         """SQLite cannot tell when another process writes: wait the whole ``timeout``."""
         await asyncio.sleep(timeout)
+        return False
 
     # --- queries and operator actions -------------------------------------------------
     async def get_push(self, delivery_id: str) -> PushRecord | None:
