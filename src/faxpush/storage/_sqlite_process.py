@@ -9,7 +9,7 @@ went from 0.50 to 0.66 of bare aiohttp (``docs/benchmarks.md``, Dispatch).
 
 The store starts the process on its first claim or finish (commands that only read never
 start one) and talks to it over a socket pair: every message is a 4-byte length and a pickle.
-A request ``(id, name, args)`` names a function of :data:`~._sqlite_hot.HOT_WORK`; the child
+A request ``(id, name, args)`` names a ``@sqlite_work`` function (:mod:`._sqlite_hot`); the child
 runs it inside ``BEGIN IMMEDIATE`` … ``COMMIT`` and answers ``(id, ok, value)``.
 
 * The child exits when the socket closes, so it never outlives its worker, not even one
@@ -37,7 +37,7 @@ from typing import Any
 
 from faxpush._db.sqlite import connect, translated
 from faxpush.core.errors import ConfigurationError, StorageError
-from faxpush.storage._sqlite_hot import HOT_WORK
+from faxpush.storage._sqlite_hot import find_work
 from faxpush.storage._sqlite_sql import connection_setup
 
 _HEADER = struct.Struct("!I")
@@ -60,7 +60,8 @@ class SqliteProcess:
         self._closed = False
 
     async def run(self, action: str, name: str, *args: Any) -> Any:
-        """``HOT_WORK[name](connection, *args)`` in one write transaction in the child."""
+        """The ``@sqlite_work`` function ``name`` (``module:function``) in one write
+        transaction in the child."""
         if self._closed:
             raise StorageError(f"cannot {action}: the store for {self.location} is closed")
         writer = await self._started(action)
@@ -210,7 +211,7 @@ def _converse(channel: socket.socket, location: str, busy_s: float) -> None:
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
-                    value = HOT_WORK[name](connection, *args)
+                    value = find_work(name)(connection, *args)
                     connection.execute("COMMIT")
                 except BaseException:
                     if connection.in_transaction:

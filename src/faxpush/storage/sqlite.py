@@ -135,7 +135,7 @@ class SqliteStore:
         if self._process is None:
             return await self.transaction(action, lambda conn: work(conn, *args))
         async with self._turn():
-            result: T = await self._process.run(action, work.__name__, *args)
+            result: T = await self._process.run(action, hot.work_name(work), *args)
         return result
 
     async def connection(self, action: str, work: Work[T]) -> T:
