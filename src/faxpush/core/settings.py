@@ -31,6 +31,13 @@ class EventLoop(StrEnum):
     ASYNCIO = "asyncio"
 
 
+class LogFormat(StrEnum):
+    """How log lines are written on stderr."""
+
+    TEXT = "text"  # one human line per event
+    JSON = "json"  # one JSON object per line, for log pipelines
+
+
 class Settings(BaseModel):
     """All runtime settings. Durations are seconds."""
 
@@ -56,6 +63,13 @@ class Settings(BaseModel):
     sqlite_store_process: bool = True  # SQLite: claims and results in a process of their own
     token_expiry_margin: float = Field(60.0, ge=0, le=3600)
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+    # operations: Prometheus metrics, the operator API and the worker's small HTTP port
+    metrics: bool = True  # /metrics on serve, admin, listen and worker --http
+    admin_listen: str = "127.0.0.1:8470"  # where `faxpush admin` serves the operator API
+    worker_http: str | None = None  # e.g. 127.0.0.1:9464: /healthz, /readyz, /metrics
+    admin_max_batch: int = Field(1000, ge=1, le=100_000)  # reports in one batch request
+    idempotency_hours: float = Field(24.0, ge=24, le=24 * 365)  # answers kept this long
     event_loop: EventLoop = EventLoop.AUTO  # worker, serve and listen
     # REST v1 job API emulator (faxpush serve)
     sim_speed: float = Field(0.1, ge=0, le=1000)  # simulated time scale: 1 real, 0 instant
