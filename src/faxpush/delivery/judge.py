@@ -12,7 +12,7 @@ from faxpush.core.outcome import ErrorClass, Verdict, classify
 from faxpush.core.retry import RetrySchedule, next_attempt_at
 from faxpush.core.urls import display_url
 from faxpush.delivery.hooks import AttemptDetails
-from faxpush.storage.base import AttemptRecord, AttemptResult, ClaimedPush
+from faxpush.storage.base import AttemptRecord, AttemptResult, ClaimedPush, receiver_key
 
 
 class SendOutcome(Protocol):
@@ -107,7 +107,10 @@ def judge_attempt(
         sent.response_body,
         auth_steps,
     )
-    result = AttemptResult(push.delivery_id, claim.claim_id, attempt, verdict, when, error)
+    receiver = receiver_key(push.target.url)
+    result = AttemptResult(
+        push.delivery_id, claim.claim_id, attempt, verdict, when, error, receiver
+    )
     details = AttemptDetails(
         push.delivery_id,
         push.job_id,

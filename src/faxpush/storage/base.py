@@ -116,6 +116,9 @@ class AttemptResult:
     verdict: Verdict
     next_attempt_at: datetime | None = None  # required when verdict is RETRY
     error: str | None = None  # human summary kept on the push (last_error)
+    # The push's receiver_key(), for the per-receiver counters kept in the same commit;
+    # None: the store looks it up.
+    receiver: str | None = None
 
 
 RESPONSE_BODY_LIMIT = 16 * 1024
