@@ -1,18 +1,16 @@
 """Group commit for accepted jobs: requests that arrive together are stored together.
 
-Each ``POST /fax`` hands its job to :meth:`JobWriter.create` and waits. The first waiter
-starts a flush; while that transaction is being committed, later jobs queue up and go into
-the next one. An idle server therefore adds no delay, and a busy one pays one commit per
-batch instead of one per job.
+Each ``POST /fax`` hands its job to :meth:`JobWriter.create` and waits for the transaction
+that holds it (:class:`faxpush._db.group_commit.GroupCommit`): an idle server adds no delay,
+and a busy one pays one commit per batch instead of one per job.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
+from faxpush._db.group_commit import GroupCommit
 from faxpush.core.errors import FaxpushError
 from faxpush.storage.jobs_base import JobRecord, JobStore, NewJob
 
@@ -33,50 +31,18 @@ class JobWriter:
         self._jobs = jobs
         self._clock = clock
         self._duplicate_since = duplicate_since
-        self._max_batch = max_batch
-        self._waiting: list[tuple[NewJob, asyncio.Future[JobRecord]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._commits = GroupCommit[NewJob, JobRecord](self._write, max_batch=max_batch)
 
     async def create(self, job: NewJob) -> JobRecord:
         """Store ``job``; raises what refused it (DuplicateJobError, StorageError, ...)."""
-        future: asyncio.Future[JobRecord] = asyncio.get_running_loop().create_future()
-        self._waiting.append((job, future))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
-        return await future
+        return await self._commits.submit(job)
 
-    async def _flush(self) -> None:
-        try:
-            while self._waiting:
-                batch = self._waiting[: self._max_batch]
-                del self._waiting[: self._max_batch]
-                await self._write(batch)
-        finally:
-            self._flushing = None
-
-    async def _write(self, batch: list[tuple[NewJob, asyncio.Future[JobRecord]]]) -> None:
+    async def _write(self, batch: list[NewJob]) -> list[JobRecord | FaxpushError]:
         now = self._clock()
-        try:
-            outcomes = await self._jobs.create_jobs(
-                [job for job, _ in batch], now=now, duplicate_since=self._duplicate_since(now)
-            )
-        except BaseException as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if future.done():  # its request was cancelled (client went away)
-                continue
-            if isinstance(outcome, FaxpushError):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+        return await self._jobs.create_jobs(
+            batch, now=now, duplicate_since=self._duplicate_since(now)
+        )
 
     async def close(self) -> None:
         """Wait for the flush in progress, if any."""
-        if self._flushing is not None:
-            with contextlib.suppress(Exception):
-                await self._flushing
+        await self._commits.close()

@@ -10,7 +10,6 @@ SQL lives in ``receiver/sql/inbox/``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
+from faxpush._db.group_commit import GroupCommit
 from faxpush._db.migrations import migrate_sqlite
 from faxpush._db.queries import split_statements
 from faxpush._db.sqlite import SqliteThread
@@ -45,7 +45,6 @@ class _Pending:
     push: IncomingPush
     handlers: tuple[str, ...]
     now: int
-    done: asyncio.Future[Accepted]
 
 
 class SqliteInbox:
@@ -56,9 +55,7 @@ class SqliteInbox:
         self._path = path
         self._thread = thread
         self._closed = False
-        self._pending: list[_Pending] = []
-        self._writer: asyncio.Task[None] | None = None
-        self.batches = 0  # transactions that stored pushes, for tests and diagnostics
+        self._commits = GroupCommit[_Pending, Accepted](self._write_batch, max_batch=MAX_BATCH)
 
     @classmethod
     async def open(
@@ -99,6 +96,11 @@ class SqliteInbox:
     def path(self) -> str:
         return self._path
 
+    @property
+    def batches(self) -> int:
+        """Transactions that stored pushes, for tests and diagnostics."""
+        return self._commits.batches
+
     # --- running named queries ----------------------------------------------------------
     async def _rows(
         self, action: str, name: str, params: dict[str, Any], *, write: bool = False
@@ -130,8 +132,7 @@ class SqliteInbox:
 
     async def close(self) -> None:
         """Wait for pending writes, then close the connection and its thread."""
-        if self._writer is not None:
-            await asyncio.shield(self._writer)
+        await self._commits.close()
         self._closed = True
         await self._thread.close()
 
@@ -142,33 +143,14 @@ class SqliteInbox:
         """Store the push (or count the duplicate); returns once committed."""
         if self._closed:
             raise StorageError(f"cannot store push {push.key}: the inbox {self._path} is closed")
-        done: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         unique = tuple(dict.fromkeys(handlers)) if handlers else ()
-        self._pending.append(_Pending(push, unique, micros(now), done))
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_batches())
-        # A cancelled request cancels only its own future; the batch is written regardless.
-        return await done
+        return await self._commits.submit(_Pending(push, unique, micros(now)))
 
-    async def _write_batches(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                try:
-                    results = await self._thread.run(
-                        "store pushes", partial(self._store, batch=batch), write=True
-                    )
-                except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
-                    for item in batch:
-                        if not item.done.done():
-                            item.done.set_exception(exc)
-                    continue
-                self.batches += 1
-                for item, result in zip(batch, results, strict=True):
-                    if not item.done.done():
-                        item.done.set_result(result)
-        finally:
-            self._writer = None
+    async def _write_batch(self, batch: list[_Pending]) -> list[Accepted]:
+        results: list[Accepted] = await self._thread.run(
+            "store pushes", partial(self._store, batch=batch), write=True
+        )
+        return results
 
     @staticmethod
     def _store(conn: sqlite3.Connection, *, batch: list[_Pending]) -> list[Accepted]:
