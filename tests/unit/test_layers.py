@@ -28,6 +28,7 @@ SHARED_PRIVATE = frozenset(
     {
         "faxpush._db",
         "faxpush._loop",
+        "faxpush._observe",
         "faxpush._serving",
         "faxpush._signals",
         "faxpush._throttle",

@@ -1,0 +1,1 @@
+"""Observability plumbing shared by every process: structured logs, tracing, metrics, health."""
