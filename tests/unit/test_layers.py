@@ -27,6 +27,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 SHARED_PRIVATE = frozenset(
     {
         "faxpush._db",
+        "faxpush._files",
         "faxpush._loop",
         "faxpush._observe",
         "faxpush._serving",

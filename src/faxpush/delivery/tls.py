@@ -28,6 +28,7 @@ from typing import Final
 
 import aiohttp
 
+from faxpush._files import read_limited
 from faxpush.core.errors import ConfigurationError, InputError, PermanentDeliveryError
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import PushTarget
@@ -254,12 +255,7 @@ def _checker() -> TlsContexts:
 
 def read_pem(path: str, what: str) -> str:
     """The text of a PEM file (``what`` names it in errors)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise TlsMaterialError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
-    if len(data) > MAX_PEM_BYTES:
-        raise TlsMaterialError(f"{path}: the {what} is larger than {MAX_PEM_BYTES} bytes")
+    data = read_limited(path, what, limit=MAX_PEM_BYTES, error=TlsMaterialError)
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:

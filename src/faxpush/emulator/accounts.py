@@ -10,9 +10,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final
 
+from faxpush._files import read_limited
 from faxpush.core.errors import ConfigurationError, InputError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
@@ -49,12 +49,7 @@ def _auth_method(value: str) -> AuthMethod:
 
 def read_template(path: str) -> tuple[str, str]:
     """Source and content type of a push template file (compiled once to check it)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the push template: {exc.strerror or exc}") from None
-    if len(data) > MAX_TEMPLATE_BYTES:
-        raise InputError(f"{path}: the push template is larger than {MAX_TEMPLATE_BYTES} bytes")
+    data = read_limited(path, "push template", limit=MAX_TEMPLATE_BYTES, error=InputError)
     template = PushTemplate.from_bytes(path, data)
     return template.source, template.content_type
 
