@@ -1,7 +1,10 @@
-"""The PostgreSQL outbox's named queries and schema, and its secret rotation."""
+"""The PostgreSQL outbox's named queries and schema, and secret rotation (the outbox's, and the
+chunked re-seal the job store uses too)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from faxpush._db.migrations import Schema
@@ -39,21 +42,40 @@ async def rotate_all(conn: PooledConnection, cipher: SecretCipher) -> int:
     async with conn.transaction():
         for table in ("push", "push_key", "account", "account_key", "token"):
             (text,) = sql(f"{table}_secrets")
-            chunk: list[tuple[str, bytes]] = []
-            async for row in conn.cursor(text, prefetch=ROTATE_CHUNK):
-                chunk.append((row["id"], cipher.rotate(row["secret"])))
-                if len(chunk) >= ROTATE_CHUNK:
-                    count += await _reseal(conn, table, chunk)
-            count += await _reseal(conn, table, chunk)
+            count += await reseal(conn, cipher, text, partial(sql, f"update_{table}_secrets"))
     return count
 
 
-async def _reseal(conn: PooledConnection, table: str, chunk: list[tuple[str, bytes]]) -> int:
+async def reseal(
+    conn: PooledConnection,
+    cipher: SecretCipher,
+    secrets_query: str,
+    update: Callable[[dict[str, Any]], list[Any]],
+) -> int:
+    """Re-seal the secrets ``secrets_query`` reads (``id``, ``secret`` rows) under the
+    cipher's primary key, ROTATE_CHUNK at a time, inside the caller's transaction (a cursor
+    needs one); ``update`` binds the statement that writes a chunk back (``ids``,
+    ``secrets``). Returns how many there were."""
+    count = 0
+    chunk: list[tuple[str, bytes]] = []
+    async for row in conn.cursor(secrets_query, prefetch=ROTATE_CHUNK):
+        chunk.append((row["id"], cipher.rotate(row["secret"])))
+        if len(chunk) >= ROTATE_CHUNK:
+            count += await _write_back(conn, update, chunk)
+    return count + await _write_back(conn, update, chunk)
+
+
+async def _write_back(
+    conn: PooledConnection,
+    update: Callable[[dict[str, Any]], list[Any]],
+    chunk: list[tuple[str, bytes]],
+) -> int:
     """Write re-sealed secrets back; empties ``chunk`` and returns how many there were."""
     if not chunk:
         return 0
-    params = {"ids": [key for key, _ in chunk], "secrets": [sealed for _, sealed in chunk]}
-    await conn.execute(*sql(f"update_{table}_secrets", params))
+    await conn.execute(
+        *update({"ids": [key for key, _ in chunk], "secrets": [s for _, s in chunk]})
+    )
     count = len(chunk)
     chunk.clear()
     return count

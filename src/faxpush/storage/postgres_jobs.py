@@ -20,12 +20,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from faxpush._db.migrations import Schema, migrate_postgres
 from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.storage import _jobs_rows as rows
-from faxpush.storage._pg_admin import query
+from faxpush.storage._pg_admin import query, reseal
 from faxpush.storage._pg_jobs_rows import TIMES, finish_params, is_same_job, job_sql
 from faxpush.storage._pg_rows import checked_time, push_params
 from faxpush.storage.base import NewPush
@@ -53,8 +54,6 @@ SCHEMA = Schema(
     "faxpush jobs schema migration",
     "the job store",
 )
-
-ROTATE_CHUNK = 500  # job credentials read and re-sealed at a time by rotate_secrets
 
 
 class PostgresJobStore(OneJobCalls):
@@ -252,19 +251,12 @@ class PostgresJobStore(OneJobCalls):
     async def rotate_secrets(self) -> int:
         """Re-seal every job's push credentials under the cipher's primary key, reading
         and writing in chunks (repeated whole after a lost connection: harmless)."""
-        cipher = self._cipher
+        (text,) = job_sql("job_secrets")
+        update = partial(job_sql, "update_job_secrets")
 
         async def work(conn: PooledConnection, _: int) -> int:
-            count = 0
             async with conn.transaction():
-                (text,) = job_sql("job_secrets")
-                chunk: list[tuple[str, bytes]] = []
-                async for row in conn.cursor(text, prefetch=ROTATE_CHUNK):
-                    chunk.append((row["id"], cipher.rotate(row["secret"])))
-                    if len(chunk) >= ROTATE_CHUNK:
-                        count += await _reseal(conn, chunk)
-                count += await _reseal(conn, chunk)
-            return count
+                return await reseal(conn, self._cipher, text, update)
 
         return await self._outbox.run("rotate the jobs' secrets", work)
 
@@ -274,14 +266,3 @@ class PostgresJobStore(OneJobCalls):
 
     def _record(self, row: Record) -> JobRecord:
         return rows.job_from_row(row, self._cipher, TIMES)
-
-
-async def _reseal(conn: PooledConnection, chunk: list[tuple[str, bytes]]) -> int:
-    """Write re-sealed credentials back; empties ``chunk`` and returns how many there were."""
-    if not chunk:
-        return 0
-    params = {"ids": [key for key, _ in chunk], "secrets": [sealed for _, sealed in chunk]}
-    await conn.execute(*job_sql("update_job_secrets", params))
-    count = len(chunk)
-    chunk.clear()
-    return count
