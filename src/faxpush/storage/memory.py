@@ -24,6 +24,7 @@ from faxpush.storage._common import (
     new_claim_id,
     to_micros,
 )
+from faxpush.storage._memory_operator import MemoryOperator
 from faxpush.storage._memory_records import (
     MemoryData,
     Sealer,
@@ -35,6 +36,7 @@ from faxpush.storage._memory_records import (
     stored_attempt,
 )
 from faxpush.storage._memory_schedule import PushRow, Sealed, Shares
+from faxpush.storage._operator_common import REQUEUEABLE
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -49,11 +51,10 @@ from faxpush.storage.cipher import SecretCipher
 
 __all__ = ["MemoryStore"]
 
-_REQUEUEABLE = frozenset({PushState.FAILED, PushState.DELIVERED, PushState.CANCELLED})
 
-
-class MemoryStore:
-    """A :class:`~faxpush.storage.base.Store` kept in memory; safe for one event loop."""
+class MemoryStore(MemoryOperator):
+    """A :class:`~faxpush.storage.operator.OperatorStore` kept in memory; safe for one event
+    loop."""
 
     def __init__(self, cipher: SecretCipher | None = None) -> None:
         self._cipher = cipher
@@ -133,27 +134,7 @@ class MemoryStore:
             now_us if push.not_before is None else to_micros(push.not_before, name="not_before")
         )
         async with self._locked() as data:
-            row = data.pushes.get(push.delivery_id)
-            if row is None:
-                row = PushRow(
-                    seq=len(data.pushes) + 1,
-                    new=replace(
-                        push, target=replace(push.target, credentials=None, client_key=None)
-                    ),
-                    credentials=self._sealer.seal(push.target.credentials),
-                    state=PushState.PENDING,
-                    next_attempt_at=due_us,
-                    created_at=now_us,
-                    updated_at=now_us,
-                )
-                data.pushes[push.delivery_id] = row
-                keep_sealed(
-                    data.push_keys, push.delivery_id, self._sealer.seal(push.target.client_key)
-                )
-                data.attempts[push.delivery_id] = []
-                data.schedule.track(row)
-                data.work.set()
-            return self._record(row)
+            return self._record(self._insert(data, push, now_us, due_us))
 
     async def claim(
         self,
@@ -221,6 +202,7 @@ class MemoryStore:
                     row.next_attempt_at = to_micros(result.next_attempt_at)
                 data.schedule.track(row)
                 applied.add(result.delivery_id)
+            self._count_results(data, results, now)
             return applied
 
     async def release(
@@ -303,7 +285,7 @@ class MemoryStore:
             chosen = {
                 row.new.delivery_id: row
                 for row in (data.pushes.get(delivery_id) for delivery_id in delivery_ids)
-                if row is not None and row.state in _REQUEUEABLE
+                if row is not None and row.state in REQUEUEABLE
             }
             if since_us is not None:
                 for row in data.pushes.values():
@@ -344,6 +326,26 @@ class MemoryStore:
             return 0 if self._cipher is None else reseal_all(data, self._sealer)
 
     # --- internals --------------------------------------------------------------------
+    def _insert(self, data: MemoryData, push: NewPush, now_us: int, due_us: int) -> PushRow:
+        """Store ``push`` as PENDING unless its delivery id is known; its row either way."""
+        row = data.pushes.get(push.delivery_id)
+        if row is None:
+            row = PushRow(
+                seq=len(data.pushes) + 1,
+                new=replace(push, target=replace(push.target, credentials=None, client_key=None)),
+                credentials=self._sealer.seal(push.target.credentials),
+                state=PushState.PENDING,
+                next_attempt_at=due_us,
+                created_at=now_us,
+                updated_at=now_us,
+            )
+            data.pushes[push.delivery_id] = row
+            keep_sealed(data.push_keys, push.delivery_id, self._sealer.seal(push.target.client_key))
+            data.attempts[push.delivery_id] = []
+            data.schedule.track(row)
+            data.work.set()
+        return row
+
     def _check_open(self) -> None:
         if self._closed:
             raise StorageError("the memory store is closed; open a new one")
