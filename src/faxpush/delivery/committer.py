@@ -23,6 +23,8 @@ from faxpush.storage.base import AttemptResult, ClaimedPush, Store
 
 logger = logging.getLogger("faxpush.delivery")
 
+# Told how long each store transaction took: (operation, seconds); metrics use it.
+StoreObserver = Callable[[str, float], None]
 # A finished attempt waiting for its commit, with the send slot (receiver) it still occupies.
 Pending = tuple[AttemptResult, AttemptDetails, ClaimedPush, str]
 # How long one group is retried before it is given up; shorter than a lease, longer than a
@@ -48,8 +50,10 @@ class Committer:
         reclaims: Mapping[str, ClaimedPush],
         recorded: Callable[[list[tuple[ClaimedPush, str, str]]], None],
         rng: Callable[[], float] = random.random,
+        observe_store: StoreObserver | None = None,
     ) -> None:
         self._store = store
+        self._observe_store = observe_store
         self._hooks = hooks
         self._clock = clock
         self._batch_size = batch_size
@@ -94,14 +98,17 @@ class Committer:
         applied: set[str] | None = None
         give_up = time.monotonic() + _PATIENCE_S
         while applied is None:
+            started = time.perf_counter()
             try:
                 applied = await self._store.finish(results, now=self._clock())
             except StorageError as exc:
+                self._took(started)
                 delay = self._outage.failed(exc)
                 if time.monotonic() + delay > give_up:
                     break
                 await asyncio.sleep(delay)
             else:
+                self._took(started)
                 self._outage.succeeded()
         if applied is None:
             logger.error(
@@ -118,6 +125,10 @@ class Committer:
             self.finishing.discard(result.delivery_id)
             done.append((claim, receiver, result.claim_id))
         self._recorded(done)
+
+    def _took(self, started: float) -> None:
+        if self._observe_store is not None:
+            self._observe_store("finish", time.perf_counter() - started)
 
     def _under_current_claim(self, result: AttemptResult) -> AttemptResult:
         again = self._reclaims.get(result.delivery_id)

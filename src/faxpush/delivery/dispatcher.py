@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 
 from faxpush.core.errors import StorageError
 from faxpush.core.settings import Settings
-from faxpush.delivery.committer import Committer
+from faxpush.delivery.committer import Committer, StoreObserver
 from faxpush.delivery.hooks import AttemptHook, log_attempt
 from faxpush.delivery.judge import InternalFailure, SendOutcome, judge_attempt, not_sent
 from faxpush.delivery.outage import Outage
@@ -67,8 +68,10 @@ class Dispatcher:
         clock: Clock = utcnow,
         rng: Callable[[], float] = random.random,
         worker_id: str | None = None,
+        observe_store: StoreObserver | None = None,
     ) -> None:
         self._store = store
+        self._observe_store = observe_store
         self._send = send
         self._settings = settings
         self._schedule = settings.retry_schedule
@@ -98,6 +101,7 @@ class Dispatcher:
             reclaims=self._reclaims,
             recorded=self._recorded,
             rng=rng,
+            observe_store=observe_store,
         )
         self._stopping = False
         self._claim_delay = 0.0  # how long to back off after the last failed claim
@@ -161,6 +165,7 @@ class Dispatcher:
         receiver's share ran out in this claim (pushes to others may be due behind it)."""
         cap, held = self._receiver_cap, self._held_per_receiver
         saturated = {r for r, n in held.items() if n >= cap}
+        started = time.perf_counter()
         try:
             claims = await self._store.claim(
                 worker_id=self.worker_id,
@@ -174,6 +179,9 @@ class Dispatcher:
         except StorageError as exc:
             self._claim_delay = self._claiming.failed(exc)
             return None, False
+        finally:
+            if self._observe_store is not None:
+                self._observe_store("claim", time.perf_counter() - started)
         self._claiming.succeeded()
         capped = False
         for claim in claims:

@@ -76,7 +76,8 @@ class TokenCache:
     share a store must share this key to find each other's tokens, so a worker derives it
     from the key that seals the stored secrets (see :meth:`SecretCipher.derive_key
     <faxpush.storage.cipher.SecretCipher.derive_key>`); None: a random key for this cache,
-    so stored tokens are only found again by this instance.
+    so stored tokens are only found again by this instance. ``on_fetch`` is told of every
+    request to a token endpoint, whether it gave a token (metrics count them).
     """
 
     def __init__(
@@ -88,8 +89,10 @@ class TokenCache:
         default_lifetime: timedelta = timedelta(hours=1),
         max_entries: int = 1024,
         clock: Callable[[], datetime] = _utcnow,
+        on_fetch: Callable[[bool], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_fetch = on_fetch
         self._secret_hash_key = (
             secrets.token_bytes(32) if secret_hash_key is None else secret_hash_key
         )
@@ -149,7 +152,11 @@ class TokenCache:
                 issued = await fetch()
             except DeliveryError as exc:
                 flight.failure = exc
+                if self._on_fetch is not None:
+                    self._on_fetch(False)
                 raise
+            if self._on_fetch is not None:
+                self._on_fetch(True)
             expires_at = self._clock() + self._lifetime(issued.expires_in)
             self._remember(key, issued.access_token, expires_at)
             await self._save(key, issued.access_token, expires_at)
