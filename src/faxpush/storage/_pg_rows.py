@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from asyncpg import Record
 
-from faxpush.core.errors import ConfigurationError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.storage._common import (
@@ -17,10 +17,12 @@ from faxpush.storage._common import (
     VERDICT_STATE,
     to_micros,
     truncate_body,
-    unreadable_credentials,
 )
 from faxpush.storage._common import account_params as common_account_params
 from faxpush.storage._common import push_params as common_push_params
+from faxpush.storage._rows_common import account_from_row as account_from_row
+from faxpush.storage._rows_common import attempt_from_row as common_attempt_from_row
+from faxpush.storage._rows_common import claims_in_order, seal, unseal
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -28,7 +30,6 @@ from faxpush.storage.base import (
     ClaimedPush,
     ClientAuthStyle,
     NewPush,
-    PushFormat,
     PushRecord,
     PushState,
     PushTarget,
@@ -64,53 +65,25 @@ def token_sweep_params(now: datetime | None) -> dict[str, Any]:
     return {"now": when, "limit": EXPIRED_TOKENS_PER_PUT}
 
 
-def _seal(cipher: SecretCipher, secret: Secret | None) -> bytes | None:
-    return None if secret is None else cipher.encrypt(secret)
-
-
-def _open(cipher: SecretCipher, sealed: bytes | None) -> Secret | None:
-    return None if sealed is None else cipher.decrypt(sealed)
-
-
 def account_params(account: Account, cipher: SecretCipher) -> Params:
     """Parameters of ``put_account``."""
     return common_account_params(
         account,
-        _seal(cipher, account.push_credentials),
-        _seal(cipher, account.push_client_key),
-    )
-
-
-def account_from_row(row: Record, cipher: SecretCipher) -> Account:
-    """An account from a row of ``accounts``."""
-    return Account(
-        customer_number=row["customer_number"],
-        push_format=PushFormat(row["push_format"]),
-        push_template=row["push_template"],
-        push_template_content_type=row["push_template_content_type"],
-        push_url=row["push_url"],
-        push_auth=AuthMethod(row["push_auth"]),
-        push_principal=row["push_principal"],
-        push_credentials=_open(cipher, row["push_credentials"]),
-        oauth2_token_url=row["oauth2_token_url"],
-        oauth2_client_auth=ClientAuthStyle(row["oauth2_client_auth"]),
-        retry_client_errors=row["retry_client_errors"],
-        push_ca_pem=row["push_ca_pem"],
-        push_client_cert=row["push_client_cert"],
-        push_client_key=_open(cipher, row["push_client_key"]),
+        seal(cipher, account.push_credentials),
+        seal(cipher, account.push_client_key),
     )
 
 
 def push_params(push: NewPush, cipher: SecretCipher, *, now: datetime) -> Params:
     """Parameters of ``insert_push`` (the body goes into the same row)."""
     due = now if push.not_before is None else checked_time(push.not_before, "not_before")
-    sealed = _seal(cipher, push.target.credentials)
+    sealed = seal(cipher, push.target.credentials)
     params = common_push_params(
         push,
         sealed,
         due=due,
         now=checked_time(now, "now"),
-        sealed_client_key=_seal(cipher, push.target.client_key),
+        sealed_client_key=seal(cipher, push.target.client_key),
     )
     params["body"] = push.body
     return params
@@ -126,12 +99,12 @@ def push_from_row(row: Record | Mapping[str, Any], cipher: SecretCipher) -> Push
             url=row["target_url"],
             auth_method=AuthMethod(row["target_auth"]),
             principal=row["target_principal"],
-            credentials=_open(cipher, row["target_credentials"]),
+            credentials=unseal(cipher, row["target_credentials"]),
             token_url=row["target_token_url"],
             client_auth=ClientAuthStyle(row["target_client_auth"]),
             ca_pem=row["target_ca_pem"],
             client_cert=row["target_client_cert"],
-            client_key=_open(cipher, row["target_client_key"]),
+            client_key=unseal(cipher, row["target_client_key"]),
         ),
         content_type=row["content_type"],
         body=row["body"],
@@ -150,19 +123,7 @@ def push_from_row(row: Record | Mapping[str, Any], cipher: SecretCipher) -> Push
 
 def claims_from_rows(rows: Sequence[Record], cipher: SecretCipher) -> list[ClaimedPush]:
     """Claimed pushes, oldest due first (ties: enqueue order)."""
-    claimed = []
-    for row in sorted(rows, key=lambda row: (row["next_attempt_at"], row["seq"])):
-        unreadable = None
-        try:
-            push = push_from_row(row, cipher)
-        except ConfigurationError as exc:  # this push alone: see ClaimedPush.unreadable
-            unreadable = unreadable_credentials(row["delivery_id"], exc)
-            unsealed = {**row, "target_credentials": None, "target_client_key": None}
-            push = push_from_row(unsealed, cipher)
-        assert push.claim_id is not None
-        assert push.claimed_until is not None
-        claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until, unreadable))
-    return claimed
+    return claims_in_order(rows, partial(push_from_row, cipher=cipher))
 
 
 def pair_params(claims: Sequence[tuple[str, str]]) -> Params:
@@ -208,15 +169,9 @@ def finish_params(results: Sequence[AttemptResult]) -> Params:
 
 def attempt_from_row(row: Record) -> AttemptRecord:
     """An attempt from a row of ``attempts``."""
-    return AttemptRecord(
-        delivery_id=row["delivery_id"],
-        number=row["number"],
-        started_at=row["started_at"],
-        duration_ms=row["duration_ms"],
-        http_status=row["http_status"],
-        error_class=row["error_class"],
-        error_message=row["error_message"],
-        response_headers=json.loads(row["response_headers"]),
-        response_body=row["response_body"],
-        auth_steps=tuple(json.loads(row["auth_steps"])),
-    )
+    return common_attempt_from_row(row, _as_stored)
+
+
+def _as_stored(value: datetime) -> datetime:
+    """A stored time: the driver has made it a datetime already."""
+    return value
