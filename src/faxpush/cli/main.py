@@ -14,6 +14,7 @@ import typer
 from faxpush._version import __version__
 from faxpush.cli import (
     accounts,
+    admin,
     check_endpoint,
     db,
     listen,
@@ -48,6 +49,7 @@ app.add_typer(accounts.app, name="accounts")
 app.command("listen", epilog=listen.EPILOG)(listen.listen)
 app.command("check-endpoint", epilog=check_endpoint.EPILOG)(check_endpoint.check_endpoint)
 app.add_typer(openapi_cmd.app, name="openapi")
+app.add_typer(admin.app, name="admin")
 
 
 def _show_version(value: bool) -> None:

@@ -1,12 +1,15 @@
-"""``faxpush openapi``: print OpenAPI descriptions (``push``: the status push operation)."""
+"""``faxpush openapi``: print OpenAPI descriptions (``push``: the status push operation,
+``admin``: the operator API)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
 import typer
 
+from faxpush.admin.openapi import admin_openapi_document
 from faxpush.receiver.openapi import openapi_bytes
 
 app = typer.Typer(
@@ -36,6 +39,14 @@ def push(
         raise typer.BadParameter("must start with '/'", param_hint="--path")
     sys.stdout.buffer.write(openapi_bytes(server_url=server_url, path=path, token_url=token_url))
     sys.stdout.buffer.flush()
+
+
+@app.command()
+def admin() -> None:
+    """Print the OpenAPI 3.1 description of the operator API ('faxpush admin serve'; also
+    served at /openapi.json, and at /admin/openapi.json by 'faxpush serve')."""
+    sys.stdout.write(json.dumps(admin_openapi_document(), indent=2) + "\n")
+    sys.stdout.flush()
 
 
 __all__ = ["app"]

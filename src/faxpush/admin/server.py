@@ -1,0 +1,167 @@
+"""Run ``faxpush admin``: the operator API at ``/`` with the health routes, on one port.
+
+The server is built like ``faxpush serve``'s (:func:`~faxpush._serving.server.server_for`):
+requests that arrive too slowly are answered 408, connections over the limit 503. It does
+not deliver: ``faxpush worker`` (or ``faxpush serve``) sends what it queues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from faxpush._observe.health import health_routes
+from faxpush._observe.metrics import Metrics
+from faxpush._serving.limits import ServerLimits, default_max_connections, open_file_limit
+from faxpush._serving.server import QuietServer, bind, server_for
+from faxpush._signals import install_stop_signals
+from faxpush.admin.app import AdminServices, build_admin_app
+from faxpush.core.errors import ConfigurationError, FaxpushError
+from faxpush.core.settings import Settings
+from faxpush.storage.base import Store
+from faxpush.storage.factory import open_configured_store
+from faxpush.storage.operator import OperatorStore
+
+logger = logging.getLogger("faxpush.admin")
+
+STARTUP_TIMEOUT = 30.0
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8470`` for IPv6) as a pair; a ConfigurationError otherwise."""
+    host, _, port = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigurationError(
+            f"admin_listen {text!r} is not host:port; use e.g. 127.0.0.1:8470 or [::1]:8470"
+        )
+    return host, int(port)
+
+
+def operator_store(store: Store) -> OperatorStore:
+    """``store`` as an OperatorStore, or a ConfigurationError naming what it lacks."""
+    if not isinstance(store, OperatorStore):
+        raise ConfigurationError(
+            f"the {type(store).__name__} does not support the operator API; "
+            "use a SQLite or PostgreSQL database"
+        )
+    return store
+
+
+def counting_enqueues(metrics: Metrics | None) -> Callable[[int], None]:
+    """An ``on_enqueue`` that counts queued pushes in ``metrics`` (None: counts nothing)."""
+
+    def counted(count: int) -> None:
+        if metrics is not None and count:
+            metrics.pushes_queued.inc(count)
+
+    return counted
+
+
+@dataclass(frozen=True, slots=True)
+class AdminServerInfo:
+    """What a started admin server tells its operator."""
+
+    url: str  # e.g. http://127.0.0.1:8470
+
+    def banner(self, database_url: str) -> str:
+        return "\n".join(
+            [
+                f"faxpush admin: listening on {self.url}",
+                f"  API       {self.url}/api/v1   (OpenAPI: {self.url}/openapi.json)",
+                f"  health    {self.url}/healthz  {self.url}/readyz",
+                f"  database  {database_url}",
+                "  every API call needs 'Authorization: Bearer <token>' "
+                "(faxpush admin token create NAME --scope write)",
+            ]
+        )
+
+
+def server_limits(settings: Settings) -> ServerLimits:
+    """The read deadlines and connection limit, from the ``serve_*`` settings."""
+    return ServerLimits(
+        header_timeout=settings.serve_header_timeout,
+        body_timeout=settings.serve_body_timeout,
+        max_connections=settings.serve_max_connections
+        or default_max_connections(open_file_limit()),
+    )
+
+
+async def run_admin(
+    settings: Settings,
+    *,
+    listen: str | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[AdminServerInfo], None] | None = None,
+    handle_signals: bool = True,
+    notify: Callable[[str], None] = logger.warning,
+    metrics: Metrics | None = None,
+) -> None:
+    """Serve the operator API on ``listen`` (default: ``settings.admin_listen``) with
+    ``/healthz``, ``/readyz`` and ``/metrics`` (None: metrics off) until ``stop`` is set
+    (or SIGTERM/SIGINT)."""
+    host, port = parse_listen(listen or settings.admin_listen)
+    stop = stop or asyncio.Event()
+    if handle_signals:
+        install_stop_signals(stop)
+    sock = bind(host, port)
+    try:
+        store = operator_store(await open_configured_store(settings, notify=notify))
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        if metrics is not None:
+            metrics.watch_store(store)
+        services = AdminServices(
+            store=store, settings=settings, on_enqueue=counting_enqueues(metrics)
+        )
+        app = build_admin_app(services, extra_routes=health_routes(store.readiness, metrics))
+        server = server_for(
+            app, server_limits(settings), lifespan="off", handle_signals=False, log_config=None
+        )
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            await _wait_started(server, serving)
+            if on_ready is not None:
+                bound_host, bound_port = sock.getsockname()[:2]
+                shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+                on_ready(AdminServerInfo(f"http://{shown}:{bound_port}"))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({stopping, serving}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stopping
+        finally:
+            server.should_exit = True
+            await asyncio.gather(serving, return_exceptions=True)
+        if serving.done() and not serving.cancelled() and serving.exception() is not None:
+            raise FaxpushError(f"the admin server failed: {serving.exception()}")
+    finally:
+        sock.close()
+        await store.close()
+
+
+async def _wait_started(server: QuietServer, serving: asyncio.Task[None]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP_TIMEOUT
+    while not server.started:
+        if serving.done():
+            serving.result()
+            raise ConfigurationError("the admin HTTP server stopped while starting")
+        if loop.time() > deadline:
+            raise ConfigurationError(f"the admin server did not start within {STARTUP_TIMEOUT} s")
+        await asyncio.sleep(0.01)
+
+
+__all__ = [
+    "AdminServerInfo",
+    "counting_enqueues",
+    "operator_store",
+    "parse_listen",
+    "run_admin",
+    "server_limits",
+]

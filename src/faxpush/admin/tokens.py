@@ -1,0 +1,71 @@
+"""Operator API tokens: made here, kept by the store only as SHA-256 hashes.
+
+A token is ``fxp_`` and 32 random bytes (URL-safe base64): far too much entropy to guess, so
+an unsalted SHA-256 is enough to look it up by hash without keeping the token itself, and a
+stolen database gives no usable token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Final
+
+from faxpush.admin.errors import AdminError
+from faxpush.storage.operator import ApiToken, OperatorStore, TokenScope
+
+TOKEN_PREFIX: Final = "fxp_"  # noqa: S105 - a visible marker, not a secret
+_TOUCH_EVERY_SECONDS: Final = 60.0  # the store may skip more often writes anyway
+
+
+def new_token() -> str:
+    """A fresh random API token (shown once, then only its hash is kept)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 hex digest under which a token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _unauthorized(message: str) -> AdminError:
+    return AdminError(401, "unauthorized", message, field="Authorization")
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header, or a 401."""
+    if not authorization:
+        raise _unauthorized(
+            "this call needs an API token: send 'Authorization: Bearer <token>' "
+            "(create one with 'faxpush admin token create NAME')"
+        )
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorized("the Authorization header must be 'Bearer <token>'")
+    return token
+
+
+async def authenticate(
+    store: OperatorStore, authorization: str | None, *, needs: TokenScope, now: datetime
+) -> ApiToken:
+    """The unrevoked token the request carries, allowed ``needs``; else a 401 or 403."""
+    found = await store.api_token_by_hash(token_hash(bearer_token(authorization)))
+    if found is None:
+        raise _unauthorized("the API token is unknown or revoked")
+    if needs is TokenScope.WRITE and found.scope is not TokenScope.WRITE:
+        raise AdminError(
+            403,
+            "forbidden",
+            f"the token {found.name!r} has scope {found.scope.value}; this call needs a "
+            "write token (faxpush admin token create NAME --scope write)",
+            field="Authorization",
+        )
+    last = found.last_used_at
+    if last is None or (now - last).total_seconds() >= _TOUCH_EVERY_SECONDS:
+        await store.touch_api_token(found.name, now=now)
+    return found
+
+
+__all__ = ["TOKEN_PREFIX", "authenticate", "bearer_token", "new_token", "token_hash"]
