@@ -233,10 +233,7 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
 async def enqueue_batch(store: Any, url: str, start: int, count: int) -> None:
     from faxpush.core.targets import PushTarget
     from faxpush.storage.base import NewPush
-    from faxpush.storage.sqlite import insert_push
 
-    cipher = store.cipher
-    now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
     pushes = [
         NewPush(
             delivery_id=f"soak-{n:08d}",
@@ -247,12 +244,7 @@ async def enqueue_batch(store: Any, url: str, start: int, count: int) -> None:
         )
         for n in range(start, start + count)
     ]
-
-    def insert(conn: sqlite3.Connection) -> None:
-        for push in pushes:
-            insert_push(conn, push, cipher, now_us=now_us)
-
-    await store.transaction(f"enqueue {count} soak pushes", insert)
+    await store.enqueue_many(pushes, now=datetime.now(UTC))  # one transaction for the lot
 
 
 def undelivered(db: sqlite3.Connection) -> tuple[int, int]:

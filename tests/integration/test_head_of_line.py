@@ -19,7 +19,7 @@ from aiohttp import web
 
 from faxpush.core.targets import PushTarget
 from faxpush.storage.base import NewPush, PushState
-from faxpush.storage.sqlite import SqliteStore, insert_push
+from faxpush.storage.sqlite import SqliteStore
 
 from .servers import LocalServer, serve
 from .test_dispatcher import running, settings, store, wait_until
@@ -41,12 +41,8 @@ def _push(url: str, delivery_id: str) -> NewPush:
 
 async def _enqueue_all(store: SqliteStore, url: str, ids: list[str]) -> None:
     """One transaction for the lot: a thousand single commits would take seconds."""
-    now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
     pushes = [_push(url, delivery_id) for delivery_id in ids]
-    await store.transaction(
-        "enqueue a backlog",
-        lambda conn: [insert_push(conn, p, store.cipher, now_us=now_us) for p in pushes],
-    )
+    await store.enqueue_many(pushes, now=datetime.now(UTC))
 
 
 @asynccontextmanager

@@ -60,10 +60,17 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     await opened.close()
 
 
-async def test_started_by_the_first_claim_and_stopped_by_close(store: SqliteStore) -> None:
+async def test_started_by_the_first_write_and_stopped_by_close(tmp_path: Path) -> None:
+    store = await SqliteStore.open(
+        tmp_path / "outbox.db", SecretCipher([generate_key()]), store_process=True
+    )
+    await store.migrate()  # on the thread: no process yet
     assert store._process is not None
-    assert store._process._process is None  # reads alone start nothing
-    assert await store.get_push("d0") is not None
+    assert await store.get_push("d0") is None
+    assert store._process._process is None  # migrations and reads start nothing
+    for n in range(3):
+        await store.enqueue(_push(n), now=NOW)
+    assert store._process._process is not None
 
     claims = await store.claim(worker_id="w", limit=2, lease=LEASE, now=NOW)
 
@@ -129,7 +136,10 @@ def _worker_script(database: Path, then: str, *, pushes: int = 1) -> str:
         from faxpush.core.targets import PushTarget
         from faxpush.storage.base import NewPush
         from faxpush.storage.cipher import SecretCipher, generate_key
+        from faxpush.storage._sqlite_hot import claim_due, work_name
         from faxpush.storage.sqlite import SqliteStore, _sql
+
+        CLAIM_DUE = work_name(claim_due)
 
         async def main():
             store = await SqliteStore.open(
@@ -188,7 +198,7 @@ def test_a_killed_worker_leaves_no_traceback_from_the_store_process(tmp_path: Pa
         async def claim_forever():
             while True:
                 await process.run(
-                    "claim", "claim_due", _sql("claim_due"), _sql("bodies_of"), params
+                    "claim", CLAIM_DUE, _sql("claim_due"), _sql("bodies_of"), params
                 )
 
         tasks = [asyncio.create_task(claim_forever()) for _ in range(50)]

@@ -30,16 +30,19 @@ return hop waits its turn there (and the database thread waits for the GIL). Mea
 ``bench/dispatch.py --repeat 3`` delivered 3,116-3,150 pushes/s before and 3,032-3,042/s
 after: the dispatcher's throughput is bounded elsewhere, not by these hops.
 
-Cancelling the awaiting task never leaves a transaction open: work not started yet is
-dropped; work under way runs to its end on the thread and, unless it has committed
-already, is rolled back instead of committed.
+Cancelling the awaiting task never leaves a transaction open, and never undoes a write: a
+write, once called, runs to its end and commits (as a write sent to a store process does:
+it cannot be called back, so the thread behaves the same and a store means one thing by a
+cancelled write, whichever connection runs it). A read not started yet is dropped.
+
+:meth:`SqliteThread.refuse_writes` turns a connection into a reader for good (``PRAGMA
+query_only``): a store whose writes move to a process of their own keeps its thread for reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -81,6 +84,7 @@ class SqliteThread:
         self._closed = False
         self._setup = tuple(setup)
         self._read_only = read_only
+        self._refusing: str | None = None  # why writes are refused (refuse_writes)
         self.location = location
         self.busy_s = busy_s
         self.name = name
@@ -134,14 +138,19 @@ class SqliteThread:
             raise StorageError(f"cannot {action}: the connection to {self.name} is closed")
         if write and self._read_only:
             raise StorageError(f"cannot {action}: {self.name} is opened read-only")
-        abandoned = threading.Event()
-        job = self._executor.submit(self._transact if write else self._plain, work, abandoned)
+        if write and self._refusing is not None:
+            raise StorageError(f"cannot {action} on this connection: {self._refusing}")
+        job = self._executor.submit(self._transact if write else self._plain, work)
         with translated(action, self.name, self.busy_s):
-            try:
-                return await asyncio.wrap_future(job)
-            except asyncio.CancelledError:
-                abandoned.set()
-                raise
+            if write:  # see the module docstring: a cancelled write still commits
+                return await asyncio.shield(asyncio.wrap_future(job))
+            return await asyncio.wrap_future(job)
+
+    async def refuse_writes(self, why: str) -> None:
+        """From now on, refuse ``write`` calls (saying ``why``) and let the connection only
+        read (``PRAGMA query_only``), once the work queued before has run."""
+        self._refusing = why
+        await self.run("stop writing", lambda c: c.execute("PRAGMA query_only = ON"), write=False)
 
     async def close(self) -> None:
         """Close the connection once the work queued before has run. Safe to call twice."""
@@ -167,7 +176,7 @@ class SqliteThread:
         if connection is not None:
             connection.close()  # rolls back any open transaction
 
-    def _plain(self, work: Work[T], abandoned: threading.Event) -> T:
+    def _plain(self, work: Work[T]) -> T:
         connection = self._connected()
         try:
             return work(connection)
@@ -176,13 +185,12 @@ class SqliteThread:
             if connection.in_transaction and not self._read_only:
                 connection.execute("ROLLBACK")
 
-    def _transact(self, work: Work[T], abandoned: threading.Event) -> T:
+    def _transact(self, work: Work[T]) -> T:
         connection = self._connected()
         connection.execute("BEGIN IMMEDIATE")
         try:
             result = work(connection)
-            # Nobody awaits the result of a cancelled call: undo it rather than commit.
-            connection.execute("ROLLBACK" if abandoned.is_set() else "COMMIT")
+            connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")

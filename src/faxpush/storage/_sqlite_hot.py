@@ -1,8 +1,10 @@
-"""The dispatcher's two hot transactions, as plain functions of a ``sqlite3`` connection and
-plain arguments that return plain data, so that the SQLite store runs them on its thread or
-in its store process (:mod:`faxpush.storage._sqlite_process`) alike.
+"""How the SQLite store names its writes, and the dispatcher's two hot transactions.
 
-Each runs inside a write transaction its caller opens and commits.
+Every write of the SQLite store is a ``@sqlite_work`` function: a module-level function of a
+``sqlite3`` connection and plain arguments that returns plain data, so that the store runs it
+on its thread or in its store process (:mod:`faxpush.storage._sqlite_process`) alike. Each runs
+inside a write transaction its caller opens and commits; a ``@sqlite_work_committing_itself``
+function (the migrations) opens and commits its own.
 """
 
 from __future__ import annotations
@@ -16,13 +18,26 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "__faxpush_sqlite_work__"
+_IN_TRANSACTION, _OWN_TRANSACTION = "in a transaction", "its own transaction"
 
 
 def sqlite_work(function: F) -> F:
     """Mark a module-level function ``(connection, *plain args) -> plain data`` as work the
     store may run in one write transaction, on its thread or in its store process."""
-    setattr(function, _MARK, True)
+    setattr(function, _MARK, _IN_TRANSACTION)
     return function
+
+
+def sqlite_work_committing_itself(function: F) -> F:
+    """As :func:`sqlite_work`, for work that begins and commits its own transaction (a
+    migrator: it reads the schema version inside the transaction that upgrades it)."""
+    setattr(function, _MARK, _OWN_TRANSACTION)
+    return function
+
+
+def commits_itself(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` was marked with :func:`sqlite_work_committing_itself`."""
+    return getattr(function, _MARK, None) == _OWN_TRANSACTION
 
 
 def work_name(function: Callable[..., Any]) -> str:

@@ -1,4 +1,4 @@
-"""A SQLite connection in a process of its own, for the dispatcher's claims and results.
+"""A SQLite connection in a process of its own: the SQLite store's one writing connection.
 
 Why: on the store's thread every ``sqlite3`` call hands the interpreter lock back and must
 take it again from the event loop, which holds it for long stretches under load. A claim or
@@ -7,19 +7,27 @@ freed only once its result is committed) spent most of their time waiting for it
 process of its own the transaction waits for nobody: paired runs of ``bench/dispatch.py``
 went from 0.50 to 0.66 of bare aiohttp (``docs/benchmarks.md``, Dispatch).
 
-The store starts the process on its first claim or finish (commands that only read never
-start one) and talks to it over a socket pair: every message is a 4-byte length and a pickle.
-A request ``(id, name, args)`` names a ``@sqlite_work`` function (:mod:`._sqlite_hot`); the child
-runs it inside ``BEGIN IMMEDIATE`` … ``COMMIT`` and answers ``(id, ok, value)``.
+The store starts the process on its first write (commands that only read never start one).
+From then on every write of the store, and of the job store that shares its database, runs
+here, and the store's thread connection only reads (``PRAGMA query_only``): one writer, so
+no write ever waits in SQLite's lock for another connection of the same program (whose busy
+handler sleeps up to 100 ms a time). The two talk over a socket pair: every message is a
+4-byte length and a pickle. A request ``(id, name, args)`` names a ``@sqlite_work`` function
+(:mod:`._sqlite_hot`); the child runs it inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (a
+``@sqlite_work_committing_itself`` one, a migrator, in the transaction it opens itself) and
+answers ``(id, ok, value)``. Only plain data crosses: secrets come sealed and go back sealed,
+so the cipher's keys never reach the child.
 
 * The child exits when the socket closes, so it never outlives its worker, not even one
   killed with SIGKILL (a transaction under way finishes or rolls back first). It ignores
   SIGINT and SIGTERM sent to the whole process group: its worker still needs it to record
   the results of a graceful shutdown.
 * A child that dies fails the calls waiting for it with :class:`StorageError`; the next call
-  starts a new one.
-* A cancelled call is not undone: its transaction still commits. For a claim that means
-  leases that expire unused; for results, attempts recorded although the caller gave up.
+  starts a new one. What it committed stays; a transaction it had not committed is rolled
+  back by SQLite, whole.
+* A cancelled call is not undone: its transaction still commits (the store's thread does the
+  same, see :mod:`faxpush._db.sqlite`). For a claim that means leases that expire unused;
+  for results, attempts recorded although the caller gave up; for an enqueue, a stored push.
 """
 
 from __future__ import annotations
@@ -33,11 +41,12 @@ import socket
 import sqlite3
 import struct
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from faxpush._db.sqlite import connect, translated
 from faxpush.core.errors import ConfigurationError, StorageError
-from faxpush.storage._sqlite_hot import find_work
+from faxpush.storage._sqlite_hot import commits_itself, find_work
 from faxpush.storage._sqlite_sql import connection_setup
 
 _HEADER = struct.Struct("!I")
@@ -58,6 +67,12 @@ class SqliteProcess:
         self._ids = itertools.count(1)
         self._starting = asyncio.Lock()
         self._closed = False
+
+    @property
+    def running(self) -> bool:
+        """Whether a call is sent at once: the child is up, and nobody is starting one."""
+        listening = self._listener is not None and not self._listener.done()
+        return self._writer is not None and listening and not self._starting.locked()
 
     async def run(self, action: str, name: str, *args: Any) -> Any:
         """The ``@sqlite_work`` function ``name`` (``module:function``) in one write
@@ -209,18 +224,25 @@ def _converse(channel: socket.socket, location: str, busy_s: float) -> None:
         while (request := _receive(channel)) is not None:
             request_id, name, args = request
             try:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    value = find_work(name)(connection, *args)
-                    connection.execute("COMMIT")
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
+                value = _transact(connection, find_work(name), args)
             except (sqlite3.Error, StorageError, LookupError, ValueError) as exc:
                 _answer(channel, request_id, False, exc)
             else:
                 _answer(channel, request_id, True, value)
+
+
+def _transact(connection: sqlite3.Connection, work: Callable[..., Any], args: Any) -> Any:
+    if commits_itself(work):
+        return work(connection, *args)
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        value = work(connection, *args)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return value
 
 
 def _receive(channel: socket.socket) -> tuple[int, str, tuple[Any, ...]] | None:

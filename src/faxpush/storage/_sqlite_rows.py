@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from functools import lru_cache
@@ -294,18 +294,3 @@ def attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
 
 SECRET_TABLES = ("push", "push_key", "account", "account_key", "token")
 
-
-def rotate_secrets(
-    conn: sqlite3.Connection, cipher: SecretCipher, sql: Callable[[str], str]
-) -> int:
-    """Re-seal every stored secret under ``cipher``'s primary key, inside the caller's
-    transaction (``sql`` names the queries); return the count."""
-    count = 0
-    for table in SECRET_TABLES:
-        updates = [
-            {"id": row["id"], "secret": cipher.rotate(row["secret"])}
-            for row in conn.execute(sql(f"{table}_secrets")).fetchall()
-        ]
-        conn.executemany(sql(f"update_{table}_secret"), updates)
-        count += len(updates)
-    return count

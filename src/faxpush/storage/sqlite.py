@@ -1,18 +1,32 @@
-"""The SQLite :class:`~faxpush.storage.base.Store`: one file, one writer at a time.
+"""The SQLite :class:`~faxpush.storage.base.Store`: one file, one writing connection.
 
-The connection runs in WAL mode with ``synchronous=FULL`` (a committed push survives a power
-cut). Writes run in ``BEGIN IMMEDIATE`` transactions, so several processes on the same file
-serialise on the write lock instead of failing half-way; claims use ``UPDATE … RETURNING``
-(SQLite 3.35 or newer). Every operation is one plain function run on the connection's own
-thread (see :mod:`faxpush._db.sqlite`): one thread hop per transaction. Opened with
-``store_process``, claims and results run instead in a process of their own (see
-``_sqlite_process``), and the two connections take turns. SQL lives in ``sql/sqlite/*.sql``.
+The database runs in WAL mode with ``synchronous=FULL`` (a committed push survives a power
+cut). Claims use ``UPDATE … RETURNING`` (SQLite 3.35 or newer); SQL lives in
+``sql/sqlite/*.sql``.
+
+Every write is a ``@sqlite_work`` function (``_sqlite_hot``, ``_sqlite_work``,
+``_sqlite_jobs_work``: a connection and plain data in, plain data out) handed to
+:meth:`SqliteStore.write`, which runs it in one ``BEGIN IMMEDIATE`` transaction on its one
+writing connection:
+
+* without a store process, the connection on the store's thread (:mod:`faxpush._db.sqlite`;
+  one thread hop per transaction), which also reads;
+* opened with ``store_process`` (what ``faxpush worker`` does), the connection of a process of
+  its own (``_sqlite_process``), started on the first write; from then on the thread's
+  connection only reads (``PRAGMA query_only``), so the two never meet in SQLite's write lock
+  (whose busy handler sleeps up to 100 ms a time). Migrations that come before the first
+  write run on the thread, which is still the only writer then (there is no process yet);
+  later ones run in the process. A command that only reads never starts the process.
+
+Secrets are sealed and opened here, with the cipher: the process gets and returns sealed
+bytes, so the keys never leave this process. A write, once called, commits even if its
+caller is cancelled (the process cannot be called back, and the thread does the same).
+Reads run on the thread, each statement its own transaction (:meth:`SqliteStore.connection`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -20,12 +34,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from faxpush._db.migrations import migrate_sqlite
 from faxpush._db.sqlite import SqliteThread, Work
 from faxpush.core.errors import InputError
 from faxpush.core.secrets import Secret
 from faxpush.storage import _sqlite_hot as hot
 from faxpush.storage import _sqlite_rows as rows
+from faxpush.storage import _sqlite_work as work
 from faxpush.storage._common import (
     check_results,
     from_micros,
@@ -51,25 +65,8 @@ DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 T = TypeVar("T")
 
 
-def insert_push(
-    conn: sqlite3.Connection, push: NewPush, cipher: SecretCipher, *, now_us: int
-) -> sqlite3.Row | None:
-    """Insert a push and its body inside the caller's transaction (on the store's thread);
-    None when the delivery id exists already (enqueue is idempotent). Shared with stores
-    that enqueue in their own transactions (the emulator's jobs)."""
-    params = rows.push_params(push, cipher, now_us=now_us)
-    row: sqlite3.Row | None = next(iter(_all(conn, "insert_push", params)), None)
-    if row is not None:
-        conn.execute(_sql("insert_body"), {"seq": row["seq"], "body": push.body})
-    return row
-
-
 def _all(conn: sqlite3.Connection, name: str, params: Any = ()) -> list[sqlite3.Row]:
     return conn.execute(_sql(name), params).fetchall()
-
-
-def _execute(conn: sqlite3.Connection, name: str, params: Any = ()) -> None:
-    conn.execute(_sql(name), params)
 
 
 def _scalar(conn: sqlite3.Connection, name: str, params: Any = ()) -> Any:
@@ -79,14 +76,15 @@ def _scalar(conn: sqlite3.Connection, name: str, params: Any = ()) -> Any:
 class SqliteStore:
     """A :class:`~faxpush.storage.base.Store` in one SQLite file. Open with :meth:`open`."""
 
-    def __init__(self, connection: SqliteThread, cipher: SecretCipher) -> None:
+    def __init__(
+        self, connection: SqliteThread, cipher: SecretCipher, process: SqliteProcess | None = None
+    ) -> None:
         self._connection = connection
         self._path = connection.location
         self._cipher = cipher
-        self._process: SqliteProcess | None = None
-        # With a store process there are two connections that write: taking turns here keeps
-        # them from meeting in SQLite's lock, whose busy handler sleeps up to 100 ms a time.
-        self._writing = asyncio.Lock()
+        self._process = process
+        self._handover: asyncio.Task[None] | None = None  # the thread stops writing
+        self._starting: set[asyncio.Task[Any]] = set()  # writes waiting for the process
 
     @classmethod
     async def open(
@@ -99,13 +97,11 @@ class SqliteStore:
     ) -> SqliteStore:
         """Connect to the database at ``path`` (created if missing; its directory must exist).
 
-        ``store_process``: run claims and results in a process of their own, started on the
-        first claim (what ``faxpush worker`` does; see ``_sqlite_process``)."""
+        ``store_process``: write in a process of its own, started on the first write (what
+        ``faxpush worker`` does; see the module docstring and ``_sqlite_process``)."""
         thread = await SqliteThread.open(str(path), busy_timeout, setup=connection_setup())
-        store = cls(thread, cipher)
-        if store_process:
-            store._process = SqliteProcess(str(path), busy_timeout.total_seconds())
-        return store
+        process = SqliteProcess(str(path), busy_timeout.total_seconds()) if store_process else None
+        return cls(thread, cipher, process)
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
@@ -120,38 +116,51 @@ class SqliteStore:
         """The cipher that seals the secrets stored in this database."""
         return self._cipher
 
-    async def transaction(self, action: str, work: Work[T]) -> T:
-        """Run ``work(connection)`` on the store's thread inside one write transaction,
-        committed when it returns and rolled back when it raises.
+    async def write(self, action: str, work: Callable[..., T], *args: Any) -> T:
+        """The store's one way to write: the ``@sqlite_work`` function ``work(connection,
+        *args)`` in one write transaction on the writing connection (see the module
+        docstring). ``args`` and the result are plain data (they may cross to the process).
 
-        For stores that keep their tables in the same database (the emulator's jobs), so
-        that their writes and the outbox's commit together. ``work`` must not block on
-        anything but the database."""
-        async with self._turn():
-            return await self._connection.run(action, work, write=True)
+        Once called, the write commits even if the caller is cancelled meanwhile."""
+        name = hot.work_name(work)  # refuses unmarked work on either path
+        process = self._process
+        if process is None or (self._handover is None and hot.commits_itself(work)):
+            write = not hot.commits_itself(work)
+            return await self._connection.run(action, lambda conn: work(conn, *args), write=write)
+        if self._handover is None:
+            self._handover = asyncio.ensure_future(
+                self._connection.refuse_writes("the store process writes for this store")
+            )
+        if self._handover.done() and process.running:
+            sent: T = await process.run(action, name, *args)  # sent before it first waits
+            return sent
+        # Not sent yet: wait for the thread to hand over and the process to start in a task
+        # of its own, so that a cancelled caller cannot keep the write from being sent.
+        task = asyncio.ensure_future(self._when_started(process, action, name, args))
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+        return await asyncio.shield(task)
 
-    async def _hot(self, action: str, work: Callable[..., T], *args: Any) -> T:
-        """One of the dispatcher's hot transactions, in the store process if there is one."""
-        if self._process is None:
-            return await self.transaction(action, lambda conn: work(conn, *args))
-        async with self._turn():
-            result: T = await self._process.run(action, hot.work_name(work), *args)
-        return result
+    _hot = write  # the dispatcher's claims and results, and the operator's writes
+
+    async def _when_started(
+        self, process: SqliteProcess, action: str, name: str, args: tuple[Any, ...]
+    ) -> Any:
+        assert self._handover is not None
+        await self._handover
+        return await process.run(action, name, *args)
 
     async def connection(self, action: str, work: Work[T]) -> T:
         """Run ``work(connection)`` on the store's thread, each statement its own
-        transaction (for reads, and single-statement writes)."""
-        async with self._turn():  # it may write
-            return await self._connection.run(action, work, write=False)
-
-    def _turn(self) -> contextlib.AbstractAsyncContextManager[object]:
-        """With a store process, the two connections take turns (see ``__init__``)."""
-        return self._writing if self._process is not None else contextlib.nullcontext()
+        transaction: for reads (with a store process the connection refuses to write)."""
+        return await self._connection.run(action, work, write=False)
 
     async def close(self) -> None:
         """Close the connection once queued work has run; later calls raise StorageError.
         Safe to call twice."""
+        waiting = [*self._starting, *([self._handover] if self._handover else [])]
         try:
+            await asyncio.gather(*waiting, return_exceptions=True)  # their callers report
             if self._process is not None:
                 await self._process.close()
         finally:
@@ -164,18 +173,13 @@ class SqliteStore:
 
     async def migrate(self) -> None:
         """Create or upgrade the schema; a no-op when it is current."""
-        await self.connection(
-            "migrate the schema", lambda conn: migrate_sqlite(conn, SCHEMA, where=self._path)
-        )
+        await self.write("migrate the schema", work.migrate, SCHEMA, self._path)
 
     # --- accounts ---------------------------------------------------------------------
     async def put_account(self, account: Account) -> None:
         """Insert or replace an account's push settings."""
         params = rows.account_params(account, self._cipher)
-        await self.connection(
-            f"save account {account.customer_number}",
-            lambda conn: _execute(conn, "put_account", params),
-        )
+        await self.write(f"save account {account.customer_number}", work.put_account, params)
 
     async def get_account(self, customer_number: str) -> Account | None:
         """The account's push settings, or None."""
@@ -193,15 +197,10 @@ class SqliteStore:
     # --- the outbox -------------------------------------------------------------------
     async def enqueue(self, push: NewPush, *, now: datetime) -> PushRecord:
         """Store a push as PENDING. Idempotent: an existing delivery id is returned as is."""
-        now_us = to_micros(now, name="now")
-
-        def insert(conn: sqlite3.Connection) -> tuple[sqlite3.Row, bool]:
-            row = insert_push(conn, push, self._cipher, now_us=now_us)
-            if row is not None:
-                return row, True
-            return _all(conn, "get_push", {"delivery_id": push.delivery_id})[0], False
-
-        row, inserted = await self.transaction(f"enqueue delivery {push.delivery_id}", insert)
+        params = rows.push_params(push, self._cipher, now_us=to_micros(now, name="now"))
+        row, inserted = await self.write(
+            f"enqueue delivery {push.delivery_id}", work.enqueue, params, push.body
+        )
         return rows.push_from_row(row, self._cipher, push.body if inserted else None)
 
     async def claim(
@@ -244,10 +243,7 @@ class SqliteStore:
         }
         if not claims:
             return set()
-        found = await self.transaction(
-            f"renew {len(claims)} leases", lambda conn: _all(conn, "renew_claims", params)
-        )
-        return {row[0] for row in found}
+        return set(await self.write(f"renew {len(claims)} leases", work.renew, params))
 
     async def finish(self, results: Sequence[AttemptResult], *, now: datetime) -> set[str]:
         """Record every attempt; apply the verdicts whose claim id is still current.
@@ -280,10 +276,8 @@ class SqliteStore:
         }
         if not claims:
             return 0
-        found = await self.transaction(
-            f"release {len(claims)} claims", lambda conn: _all(conn, "release_claims", params)
-        )
-        return len({row[0] for row in found})
+        found = await self.write(f"release {len(claims)} claims", work.release, params)
+        return len(set(found))
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest PENDING push becomes due (or an IN_FLIGHT lease expires)."""
@@ -348,9 +342,7 @@ class SqliteStore:
             else to_micros(failed_since, name="failed_since"),
             "now": to_micros(now, name="now"),
         }
-        return await self.transaction(
-            "redeliver pushes", lambda conn: conn.execute(_sql("redeliver"), params).rowcount
-        )
+        return await self.write("redeliver pushes", work.redeliver, params)
 
     # --- OAuth2 token cache -----------------------------------------------------------
     async def get_token(self, cache_key: str, *, now: datetime) -> Secret | None:
@@ -371,17 +363,25 @@ class SqliteStore:
             "token": self._cipher.encrypt(token),
             "expires_at": to_micros(expires_at, name="expires_at"),
         }
-
-        def put(conn: sqlite3.Connection) -> None:
-            _execute(conn, "delete_expired_tokens", sweep)
-            _execute(conn, "put_token", params)
-
-        await self.transaction("cache a token", put)
+        await self.write("cache a token", work.put_token, sweep, params)
 
     # --- secrets ----------------------------------------------------------------------
     async def rotate_secrets(self) -> int:
-        """Re-encrypt every stored secret (the emulator jobs' push credentials included) with
-        the cipher's primary key, in one transaction; return the count."""
-        return await self.transaction(
-            "rotate secrets", lambda conn: rows.rotate_secrets(conn, self._cipher, _sql)
-        )
+        """Re-encrypt every stored secret with the cipher's primary key; return the count."""
+        tables = [(_sql(f"{t}_secrets"), _sql(f"update_{t}_secret")) for t in rows.SECRET_TABLES]
+        return await self.reseal("rotate secrets", tables)
+
+    async def reseal(self, action: str, tables: Sequence[tuple[str, str]]) -> int:
+        """Re-seal the secrets each ``(select, update)`` query pair reads and stores (``id``,
+        ``secret``) under the cipher's primary key: read here, re-sealed in this process,
+        written in one transaction where unchanged since (:func:`_sqlite_work.reseal`)."""
+
+        def read(conn: sqlite3.Connection) -> list[list[tuple[Any, bytes]]]:
+            return [[tuple(row) for row in conn.execute(select)] for select, _ in tables]
+
+        found = await self.connection(action, read)
+        resealed = [
+            (select, update, [(key, old, self._cipher.rotate(old)) for key, old in secrets])
+            for (select, update), secrets in zip(tables, found, strict=True)
+        ]
+        return await self.write(action, work.reseal, resealed)

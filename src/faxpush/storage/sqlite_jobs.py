@@ -1,10 +1,12 @@
 """The SQLite :class:`~faxpush.storage.jobs_base.JobStore`: job tables beside the outbox.
 
-It runs its work as functions on the :class:`~faxpush.storage.sqlite.SqliteStore`'s
-connection thread, in the outbox's transactions, so that :meth:`SqliteJobStore.finish_job`
-updates the job and inserts its push in one ``BEGIN IMMEDIATE`` transaction. SQL lives in
-``sql/sqlite/jobs_queries.sql``; the tables are created by the job store's own migrations
-(``sql/jobs_sqlite/``).
+It writes through the :class:`~faxpush.storage.sqlite.SqliteStore`'s one writing
+connection (:meth:`SqliteStore.write <faxpush.storage.sqlite.SqliteStore.write>`, the
+``@sqlite_work`` functions of ``_sqlite_jobs_work``), so that :meth:`SqliteJobStore.finish_jobs`
+updates the jobs and inserts their pushes in one ``BEGIN IMMEDIATE`` transaction, on the
+store's thread or in its store process; it reads on the store's thread. Secrets are sealed
+and opened here. SQL lives in ``sql/sqlite/jobs_queries.sql``; the tables are created by the
+job store's own migrations (``sql/jobs_sqlite/``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import Any
 
-from faxpush._db.migrations import Schema, migrate_sqlite
-from faxpush._db.queries import load_queries
+from faxpush._db.migrations import Schema
 from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.storage import _jobs_rows as rows
+from faxpush.storage import _sqlite_jobs_work as work
+from faxpush.storage import _sqlite_rows as outbox_rows
 from faxpush.storage._common import from_micros, to_micros
+from faxpush.storage._jobs_rows import Row
+from faxpush.storage._sqlite_work import migrate
 from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
     DuplicateJobError,
@@ -30,7 +35,7 @@ from faxpush.storage.jobs_base import (
     NewJob,
     OneJobCalls,
 )
-from faxpush.storage.sqlite import SqliteStore, insert_push
+from faxpush.storage.sqlite import SqliteStore
 
 SCHEMA = Schema(
     "faxpush.storage",
@@ -39,16 +44,11 @@ SCHEMA = Schema(
     "faxpush jobs schema migration",
     "the job store",
 )
-_QUERIES = "sql/sqlite/jobs_queries.sql"
 TIMES = rows.Times(store=lambda value, name: to_micros(value, name=name), read=from_micros)
 
 
-def _sql(name: str) -> LiteralString:
-    return load_queries(SCHEMA.package, _QUERIES)[name].sql
-
-
 def _all(conn: sqlite3.Connection, name: str, params: Any = ()) -> list[sqlite3.Row]:
-    return conn.execute(_sql(name), params).fetchall()
+    return conn.execute(work.jobs_sql(name), params).fetchall()
 
 
 class SqliteJobStore(OneJobCalls):
@@ -63,19 +63,17 @@ class SqliteJobStore(OneJobCalls):
 
     async def migrate(self) -> None:
         """Create or upgrade the job tables; a no-op when they are current."""
-        where = self._outbox.path
-        await self._outbox.connection(
-            "migrate the job store", lambda conn: migrate_sqlite(conn, SCHEMA, where=where)
-        )
+        await self._outbox.write("migrate the job store", migrate, SCHEMA, self._outbox.path)
 
     async def _read(self, action: str, name: str, params: Any = ()) -> list[sqlite3.Row]:
-        """The rows of one named query, run on its own (reads, single-statement writes)."""
+        """The rows of one named query, on the store's thread."""
         return await self._outbox.connection(action, lambda conn: _all(conn, name, params))
 
     # --- logins -----------------------------------------------------------------------
     async def put_login(self, login: Login) -> None:
         """Insert or replace a login."""
-        await self._read(f"save login {login.login}", "put_login", rows.login_params(login, TIMES))
+        params = rows.login_params(login, TIMES)
+        await self._outbox.write(f"save login {login.login}", work.put_login, params)
 
     async def get_login(self, login: str) -> Login | None:
         """The login, or None."""
@@ -93,33 +91,22 @@ class SqliteJobStore(OneJobCalls):
         self, jobs: Sequence[NewJob], *, now: datetime, duplicate_since: datetime | None = None
     ) -> list[JobRecord | FaxpushError]:
         """Store new ACTIVE jobs in one transaction; duplicates come back as errors."""
-        all_params = [rows.job_params(job, self._cipher, now, TIMES) for job in jobs]
         since = None if duplicate_since is None else to_micros(duplicate_since, name="since")
+        sealed = [(rows.job_params(job, self._cipher, now, TIMES), job.dedup_key) for job in jobs]
         if not jobs:
             return []
+        found = await self._outbox.write(
+            f"store {len(jobs)} job(s)", work.create_jobs, sealed, since
+        )
+        return [self._outcome(job, outcome) for job, outcome in zip(jobs, found, strict=True)]
 
-        def insert(conn: sqlite3.Connection) -> list[sqlite3.Row | FaxpushError]:
-            outcomes: list[sqlite3.Row | FaxpushError] = []
-            for job, params in zip(jobs, all_params, strict=True):
-                if since is not None and job.dedup_key is not None:
-                    found = _all(
-                        conn, "find_duplicate", {"dedup_key": job.dedup_key, "since": since}
-                    )
-                    earlier = next((row["job_id"] for row in found), None)
-                    if earlier is not None:
-                        outcomes.append(DuplicateJobError(earlier))
-                        continue
-                try:
-                    outcomes.append(_all(conn, "insert_job", params)[0])
-                except sqlite3.IntegrityError as exc:
-                    outcomes.append(StorageError(f"job id {job.job_id} is already taken: {exc}"))
-            return outcomes
-
-        found = await self._outbox.transaction(f"store {len(jobs)} job(s)", insert)
-        return [
-            outcome if isinstance(outcome, FaxpushError) else self._record(outcome)
-            for outcome in found
-        ]
+    def _outcome(self, job: NewJob, outcome: work.Outcome) -> JobRecord | FaxpushError:
+        kind, value = outcome
+        if kind == "stored":
+            return self._record(value)
+        if kind == "duplicate":
+            return DuplicateJobError(value)
+        return StorageError(f"job id {job.job_id} is already taken: {value}")
 
     async def get_job(self, customer_number: str, job_id: str) -> JobRecord | None:
         """The customer's job, or None."""
@@ -146,19 +133,15 @@ class SqliteJobStore(OneJobCalls):
         params = {"customer_number": customer_number, "job_ids": _json(job_ids)}
         if not job_ids:
             return set()
-        found = await self._outbox.transaction(
-            f"delete {len(job_ids)} reports", lambda conn: _all(conn, "delete_reports", params)
-        )
-        return {row["job_id"] for row in found}
+        action = f"delete {len(job_ids)} reports"
+        return set(await self._outbox.write(action, work.delete_reports, params))
 
     async def delete_oldest(
         self, customer_number: str, *, limit: int = MAX_REPORTS_PER_CALL
     ) -> list[str]:
         """Delete up to ``limit`` of the customer's oldest finished reports."""
         params = {"customer_number": customer_number, "limit": max(limit, 0)}
-        found = await self._outbox.transaction(
-            "delete the oldest reports", lambda conn: _all(conn, "delete_oldest", params)
-        )
+        found = await self._outbox.write("delete the oldest reports", work.delete_oldest, params)
         return rows.oldest_first(found)
 
     # --- the simulator ----------------------------------------------------------------
@@ -176,7 +159,7 @@ class SqliteJobStore(OneJobCalls):
     async def finish_jobs(self, finished: Sequence[FinishedJob], *, now: datetime) -> set[str]:
         """Finish ACTIVE jobs and enqueue their pushes, all in one transaction."""
         now_us = to_micros(now, name="now")
-        steps = [
+        finishing: list[work.Finishing] = [
             (
                 item.job_id,
                 {
@@ -185,52 +168,35 @@ class SqliteJobStore(OneJobCalls):
                     "now": now_us,
                     "purge_at": to_micros(item.purge_at, name="purge_at"),
                 },
-                item.push,
+                None
+                if item.push is None
+                else (
+                    outbox_rows.push_params(item.push, self._cipher, now_us=now_us),
+                    item.push.body,
+                ),
             )
             for item in finished
         ]
-        if not steps:
+        if not finishing:
             return set()
-
-        def finish(conn: sqlite3.Connection) -> set[str]:
-            applied: set[str] = set()
-            for job_id, params, push in steps:
-                if not _all(conn, "finish_job", params):
-                    continue
-                if push is not None:
-                    insert_push(conn, push, self._cipher, now_us=now_us)
-                applied.add(job_id)
-            return applied
-
-        return await self._outbox.transaction(f"finish {len(steps)} job(s)", finish)
+        action = f"finish {len(finishing)} job(s)"
+        return set(await self._outbox.write(action, work.finish_jobs, finishing))
 
     async def purge_reports(self, *, now: datetime, limit: int = 10_000) -> int:
         """Delete finished jobs whose purge time has passed."""
         params = {"now": to_micros(now, name="now"), "limit": max(limit, 0)}
-        return await self._outbox.transaction(
-            "purge expired reports",
-            lambda conn: conn.execute(_sql("purge_reports"), params).rowcount,
-        )
+        return await self._outbox.write("purge expired reports", work.purge_reports, params)
 
     async def rotate_secrets(self) -> int:
         """Re-seal every job's push credentials under the cipher's primary key."""
-        cipher = self._cipher
-
-        def rotate(conn: sqlite3.Connection) -> int:
-            updates = [
-                {"id": row["id"], "secret": cipher.rotate(row["secret"])}
-                for row in _all(conn, "job_secrets")
-            ]
-            conn.executemany(_sql("update_job_secret"), updates)
-            return len(updates)
-
-        return await self._outbox.transaction("rotate the jobs' secrets", rotate)
+        queries = [(work.jobs_sql("job_secrets"), work.jobs_sql("update_job_secret"))]
+        return await self._outbox.reseal("rotate the jobs' secrets", queries)
 
     async def count_jobs(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
         return rows.job_counts(await self._read("count jobs", "count_jobs"))
 
-    def _record(self, row: sqlite3.Row) -> JobRecord:
+    def _record(self, row: Row) -> JobRecord:
         return rows.job_from_row(row, self._cipher, TIMES)
 
 
