@@ -60,6 +60,14 @@ def duplicate_token(name: str) -> InputError:
     )
 
 
+def outcome_of(result: AttemptResult) -> tuple[bool, str | None]:
+    """How the counters see a committed result: whether it succeeded (the verdict is
+    DELIVERED), and for a failure its error summary."""
+    if result.verdict is Verdict.DELIVERED:
+        return True, None
+    return False, result.error or result.attempt.error_message
+
+
 def samples_of(
     results: Sequence[AttemptResult], receiver_of: Callable[[AttemptResult], str | None]
 ) -> list[AttemptSample]:
@@ -68,30 +76,33 @@ def samples_of(
     samples: list[AttemptSample] = []
     for result in results:
         receiver = result.receiver or receiver_of(result)
-        if receiver is None:
-            continue
-        success = result.verdict is Verdict.DELIVERED
-        samples.append(
-            AttemptSample(
-                receiver=receiver,
-                started_at=result.attempt.started_at,
-                duration_ms=result.attempt.duration_ms,
-                success=success,
-                error=None if success else (result.error or result.attempt.error_message),
+        if receiver is not None:
+            attempt = result.attempt
+            success, error = outcome_of(result)
+            samples.append(
+                AttemptSample(receiver, attempt.started_at, attempt.duration_ms, success, error)
             )
-        )
     return samples
+
+
+def per_receiver(
+    samples: Sequence[AttemptSample],
+) -> tuple[list[ReceiverDelta], list[ReceiverDelta]]:
+    """The bucket deltas of ``samples``, and one of them per receiver (for its health row:
+    a receiver's deltas all carry the same health fields)."""
+    deltas = receiver_deltas(samples)
+    firsts: dict[str, ReceiverDelta] = {}
+    for delta in deltas:
+        firsts.setdefault(delta.receiver, delta)
+    return deltas, list(firsts.values())
 
 
 def counter_deltas(
     results: Sequence[AttemptResult], receiver_of: Callable[[AttemptResult], str | None]
 ) -> tuple[list[ReceiverDelta], list[ReceiverDelta]]:
-    """The bucket deltas of ``results``, and one of them per receiver (for its health row)."""
-    deltas = receiver_deltas(samples_of(results, receiver_of))
-    firsts: dict[str, ReceiverDelta] = {}
-    for delta in deltas:
-        firsts.setdefault(delta.receiver, delta)
-    return deltas, list(firsts.values())
+    """The bucket deltas of ``results``, and one of them per receiver (for its health row);
+    see :func:`samples_of` for ``receiver_of``."""
+    return per_receiver(samples_of(results, receiver_of))
 
 
 def window_start(now: datetime, span: timedelta) -> datetime:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from faxpush.storage._sqlite_operator_sql import Sample, count_attempts
+
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "__faxpush_sqlite_work__"
 _IN_TRANSACTION, _OWN_TRANSACTION = "in a transaction", "its own transaction"
@@ -58,7 +60,9 @@ def find_work(name: str) -> Callable[..., Any]:
         raise LookupError(f"no SQLite work named {name!r}")
     return function  # type: ignore[no-any-return]
 
+
 ClaimedRows = tuple[list[str], list[tuple[Any, ...]], dict[int, bytes]]
+CounterArgs = tuple[Sequence[Sample], int | None]
 
 
 @sqlite_work
@@ -80,9 +84,14 @@ def record_results(
     batches: Sequence[tuple[str, list[Any]]],
     verdicts_sql: str,
     params: dict[str, Any],
+    counters: CounterArgs | None = None,
 ) -> list[str]:
-    """Insert the attempt rows, apply the verdicts; the delivery ids whose verdict applied."""
+    """Insert the attempt rows, apply the verdicts, add the attempts to the per-receiver
+    counters (``counters``: ``SqliteOperator._counter_args``); the delivery ids whose verdict
+    applied."""
     for statement, values in batches:
         conn.execute(statement, values)
-    return [row[0] for row in conn.execute(verdicts_sql, params).fetchall()]
-
+    applied = [row[0] for row in conn.execute(verdicts_sql, params).fetchall()]
+    if counters is not None:
+        count_attempts(conn, *counters)
+    return applied

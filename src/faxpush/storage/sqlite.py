@@ -47,6 +47,7 @@ from faxpush.storage._common import (
     to_micros,
     token_sweep_params,
 )
+from faxpush.storage._sqlite_operator import SqliteOperator
 from faxpush.storage._sqlite_process import SqliteProcess
 from faxpush.storage._sqlite_sql import SCHEMA, connection_setup
 from faxpush.storage._sqlite_sql import sql as _sql
@@ -73,8 +74,9 @@ def _scalar(conn: sqlite3.Connection, name: str, params: Any = ()) -> Any:
     return next((row[0] for row in _all(conn, name, params)), None)
 
 
-class SqliteStore:
-    """A :class:`~faxpush.storage.base.Store` in one SQLite file. Open with :meth:`open`."""
+class SqliteStore(SqliteOperator):
+    """A :class:`~faxpush.storage.operator.OperatorStore` in one SQLite file. Open with
+    :meth:`open`."""
 
     def __init__(
         self, connection: SqliteThread, cipher: SecretCipher, process: SqliteProcess | None = None
@@ -262,6 +264,7 @@ class SqliteStore:
             batches,
             _sql("apply_verdicts"),
             params,
+            self._counter_args(results, now),
         )
         return set(applied)
 
