@@ -6,6 +6,7 @@ import pytest
 
 from faxpush.core.errors import ConfigurationError
 from faxpush.core.settings import Settings
+from faxpush.storage.cipher import generate_key
 
 
 def test_defaults_without_environment() -> None:
@@ -35,11 +36,12 @@ def test_environment_and_overrides() -> None:
 
 
 def test_secret_key_is_never_shown() -> None:
-    settings = Settings.from_env({"FAXPUSH_SECRET_KEY": "very-secret-value"})
+    key = generate_key()
+    settings = Settings.from_env({"FAXPUSH_SECRET_KEY": key})
     assert settings.secret_key is not None
-    assert settings.secret_key.reveal() == "very-secret-value"
-    assert "very-secret-value" not in repr(settings)
-    assert "very-secret-value" not in str(settings.model_dump())
+    assert settings.secret_key.reveal() == key
+    assert key not in repr(settings)
+    assert key not in str(settings.model_dump())
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from faxpush.cli import _settings
 from faxpush.core.settings import Settings
 from faxpush.storage.base import Store
 from faxpush.storage.factory import open_configured_store
@@ -41,8 +41,9 @@ CaBundleOption = Annotated[
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from FAXPUSH_* variables, with CLI flags (non-None ``overrides``) on top."""
-    return Settings.from_env(os.environ, overrides)
+    """Settings from the configuration file, FAXPUSH_* variables and CLI flags (non-None
+    ``overrides``) on top: the one loader of every command (:mod:`faxpush.cli._settings`)."""
+    return _settings.load_settings(**overrides)
 
 
 def configure_logging(level: str) -> None:

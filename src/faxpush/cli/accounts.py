@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, TypeVar
@@ -12,10 +11,10 @@ import typer
 
 from faxpush.cli._errors import run
 from faxpush.cli._runtime import DatabaseOption, opened_store
+from faxpush.cli._settings import load_configuration
 from faxpush.core.errors import InputError
 from faxpush.core.targets import Account
 from faxpush.emulator.accounts import save_login, updated_account
-from faxpush.emulator.config import load_settings
 from faxpush.storage.base import Store
 from faxpush.storage.jobs_base import JobStore
 from faxpush.storage.jobs_factory import open_jobs
@@ -101,7 +100,10 @@ ClientKeyOption = Annotated[
 def _with_stores(
     database_url: str | None, config: str | None, action: Callable[[Store, JobStore], Awaitable[T]]
 ) -> T:
-    settings, _ = load_settings(os.environ, {"database_url": database_url, "config_file": config})
+    loaded, _ = load_configuration(
+        {"database_url": database_url, "config_file": config}, emulator=True
+    )
+    settings = loaded.settings
 
     async def main() -> T:
         async with opened_store(settings) as store:

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from faxpush.cli._options import AuthOption, ClientAuthChoice, PrincipalOption, credentials_option
+from faxpush.cli._settings import load_settings
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.core.urls import check_http_url
@@ -90,9 +91,8 @@ def check_endpoint(
         str | None,
         typer.Option(
             "--ca-file",
-            help=f"PEM file of CA certificates trusted besides the system's [env {CA_BUNDLE_ENV}].",
-            envvar=CA_BUNDLE_ENV,
-            show_envvar=False,
+            help="PEM file of CA certificates trusted besides the system's "
+            f"[setting ca_bundle, env {CA_BUNDLE_ENV}].",
         ),
     ] = None,
     client_cert: Annotated[
@@ -108,6 +108,7 @@ def check_endpoint(
     duplicate answered the same, an oversized body, a malformed body and wrong credentials
     refused (4xx). Exit status 0 only when every check passed."""
     check_http_url(url, role="endpoint URL")
+    settings = load_settings(ca_bundle=ca_file)
     if auth is not AuthMethod.NONE and (not principal or not credentials):
         raise typer.BadParameter(f"{auth.value} needs --principal and --credentials")
     if auth is AuthMethod.OAUTH2 and not token_url:
@@ -128,7 +129,7 @@ def check_endpoint(
         client_auth=client_auth.style,
         timeout=timeout,
         allowed_networks=_networks(allow_network or ()),
-        ca_file=ca_file,
+        ca_file=settings.ca_bundle,
         client_cert=cert_pem,
         client_key=key_pem,
     )

@@ -16,6 +16,7 @@ from faxpush.cli import (
     accounts,
     admin,
     check_endpoint,
+    config_cmd,
     db,
     listen,
     openapi_cmd,
@@ -27,6 +28,7 @@ from faxpush.cli import (
     worker,
 )
 from faxpush.cli._errors import PROG_NAME, run
+from faxpush.cli._settings import RootConfigOption
 
 app = typer.Typer(
     name=PROG_NAME,
@@ -48,6 +50,7 @@ app.command("serve", epilog=serve.EXAMPLES)(serve.serve)
 app.add_typer(accounts.app, name="accounts")
 app.command("listen", epilog=listen.EPILOG)(listen.listen)
 app.command("check-endpoint", epilog=check_endpoint.EPILOG)(check_endpoint.check_endpoint)
+app.add_typer(config_cmd.app, name="config")
 app.add_typer(openapi_cmd.app, name="openapi")
 app.add_typer(admin.app, name="admin")
 
@@ -69,6 +72,7 @@ def _root(
             help="Print the version and exit.",
         ),
     ] = False,
+    config: RootConfigOption = None,
 ) -> None:
     """Fax4A HTTP status push (v1): render, parse and deliver fax job status reports."""
 

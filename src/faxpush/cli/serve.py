@@ -10,6 +10,7 @@ import typer
 from faxpush.cli._errors import run
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.cli._runtime import DatabaseOption, configure_logging, notice
+from faxpush.cli._settings import root_config_file
 from faxpush.emulator.config import load_settings
 from faxpush.emulator.serve import ServerInfo, banner, run_server
 
@@ -85,7 +86,7 @@ def serve(
     flags = {
         "database_url": database_url,
         "sim_speed": sim_speed,
-        "config_file": config,
+        "config_file": config or root_config_file(),
         "serve_header_timeout": header_timeout,
         "serve_body_timeout": body_timeout,
         "serve_max_connections": max_connections,

@@ -1,26 +1,33 @@
-"""One typed settings object, built once from ``FAXPUSH_*`` variables and CLI flags.
+"""One typed settings object, built once from the configuration file, ``FAXPUSH_*``
+variables and CLI flags.
 
-Nothing reads the environment anywhere else: the CLI calls :func:`Settings.from_env` with
-``os.environ`` and its own flags, then passes the object down. Every key, its default and
+Nothing reads the environment anywhere else: the CLI layers the sources
+(:mod:`faxpush.core.settings_sources`) and passes the object down. Every key, its default and
 unit is listed in ``docs/configuration.md``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from faxpush.core.errors import ConfigurationError
 from faxpush.core.retry import DEFAULT_DELAYS, RetrySchedule
 from faxpush.core.secrets import Secret
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ENV_PREFIX = "FAXPUSH_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+DATABASE_SCHEMES = ("sqlite", "memory", *POSTGRES_SCHEMES)
+# A Fernet key: urlsafe base64 of 32 bytes, 43 significant characters, the last of which
+# carries only 4 bits (so it is one of 16 letters), and one "=" of padding.
+FERNET_KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]=")
 
 
 class EventLoop(StrEnum):
@@ -103,8 +110,42 @@ class Settings(BaseModel):
     @field_validator("secret_key", mode="before")
     @classmethod
     def _wrap_secret(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return Secret(value) if value.strip() else None
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if not isinstance(value, str):
+            return value  # None, or the wrong type: the field's own check says so
+        keys = [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+        for n, key in enumerate(keys, start=1):
+            if FERNET_KEY_SHAPE.fullmatch(key) is None:
+                raise ValueError(
+                    f"key #{n} is not a valid secret key (expected urlsafe base64 of 32 "
+                    "bytes, 44 characters); generate one with `faxpush secret-key`"
+                )
+        return Secret(value) if keys else None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _check_level(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().upper() in LOG_LEVELS:
+            return value.strip().upper()
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_scheme(cls, value: str) -> str:
+        scheme, separator, _ = value.partition("://")
+        if not separator or scheme.lower() not in DATABASE_SCHEMES:
+            raise ValueError(
+                "must start with one of sqlite:///, postgresql:// or memory:// "
+                "(e.g. sqlite:///faxpush.db)"
+            )
+        return value
+
+    @field_validator("admin_listen", "worker_http")
+    @classmethod
+    def _check_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_host_port(value)
         return value
 
     @property
@@ -120,22 +161,16 @@ class Settings(BaseModel):
         Unknown ``FAXPUSH_*`` variables are ignored (other tools may share the prefix), but
         a known one with a bad value is a :class:`ConfigurationError` naming the variable.
         """
-        values: dict[str, Any] = {}
-        for name in cls.model_fields:
-            raw = environ.get(ENV_PREFIX + name.upper())
-            if raw is not None and raw != "":
-                values[name] = raw
-        for key, value in (overrides or {}).items():
-            if value is not None:
-                values[key] = value
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            field = str(first["loc"][0]) if first["loc"] else "?"
-            msg = str(first["msg"]).removeprefix("Value error, ")
-            raise ConfigurationError(
-                f"setting {field} (env {ENV_PREFIX}{field.upper()}): {msg}"
-            ) from None
-        except ValueError as exc:  # ip_network / schedule parsing outside pydantic's wrapper
-            raise ConfigurationError(f"invalid setting: {exc}") from None
+        # Imported here: the layering module builds on this one.
+        from faxpush.core.settings_sources import env_layer, flag_layer, layered
+
+        return layered(env_layer(environ), flag_layer(overrides or {})).settings
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9464`` for IPv6) as a host and a port number (ValueError)."""
+    host, colon, port = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError("must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464")
+    return host, int(port)

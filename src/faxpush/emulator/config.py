@@ -9,7 +9,8 @@ Layout (``docs/faxpush.example.toml`` is the commented reference)::
     [[accounts.logins]]             # REST API logins of that customer number
 
 Settings precedence, lowest first: built-in defaults, the file, ``FAXPUSH_*`` variables,
-command-line flags.
+command-line flags (:func:`load_layered`). Every command reads the file's settings; only
+``serve`` and ``accounts`` read its ``[simulator]`` and ``[[accounts]]``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from pathlib import Path
 from typing import Any, Final
 
 from faxpush.core.errors import ConfigurationError
-from faxpush.core.settings import ENV_PREFIX, Settings
+from faxpush.core.settings import Settings
+from faxpush.core.settings_sources import (
+    LoadedSettings,
+    SettingSource,
+    env_layer,
+    file_layer,
+    flag_layer,
+    layered,
+)
 from faxpush.core.status_codes import CATALOGUE
 
 TEST_NUMBER_STATUSES: Final = (
@@ -132,6 +141,7 @@ ACCOUNT_PUSH_KEYS: Final = frozenset(
         "client_key",
     }
 )
+_SECTIONS: Final = ("simulator", "accounts")
 _SIMULATOR_NUMBERS: Final = (
     "queue_seconds",
     "setup_seconds",
@@ -257,17 +267,29 @@ def _account(raw: Any, source: str, where: str) -> AccountConfig:
     return AccountConfig(customer_number=number, push=push, logins=tuple(logins))
 
 
-def load_config(path: str | Path) -> EmulatorConfig:
-    """Read and check a TOML configuration file."""
-    source = str(path)
+def _read_document(source: str) -> dict[str, Any]:
     try:
-        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return tomllib.loads(Path(source).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigurationError(f"{source}: cannot read: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{source}: not valid TOML: {exc}") from None
-    settings = {k: v for k, v in document.items() if k not in ("simulator", "accounts")}
+
+
+def _settings_part(document: Mapping[str, Any], source: str) -> dict[str, Any]:
+    settings = {k: v for k, v in document.items() if k not in _SECTIONS}
     _unknown(set(settings), set(Settings.model_fields) - {"config_file"}, source, "settings")
+    return settings
+
+
+def load_config(path: str | Path, *, settings_only: bool = False) -> EmulatorConfig:
+    """Read and check a TOML configuration file; ``settings_only`` reads just its top-level
+    settings (what the commands other than ``serve`` and ``accounts`` use)."""
+    source = str(path)
+    document = _read_document(source)
+    settings = _settings_part(document, source)
+    if settings_only:
+        return EmulatorConfig(source=source, settings=settings)
     accounts = document.get("accounts", [])
     if not isinstance(accounts, list):
         raise _fail(source, "accounts", "must be an array of tables ([[accounts]])")
@@ -281,28 +303,28 @@ def load_config(path: str | Path) -> EmulatorConfig:
     )
 
 
-def _as_env(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return ",".join(str(item) for item in value)
-    return str(value)
+def load_layered(
+    environ: Mapping[str, str],
+    flags: Mapping[str, Any] | None = None,
+    *,
+    flag_sources: Mapping[str, SettingSource] | None = None,
+    emulator: bool = False,
+) -> tuple[LoadedSettings, EmulatorConfig]:
+    """The settings every command uses (defaults, the file, ``FAXPUSH_*``, flags) with the
+    source of each, and the file they name (``--config`` / ``FAXPUSH_CONFIG_FILE``): all of it
+    with ``emulator``, else only its settings."""
+    env = env_layer(environ)
+    given = flag_layer(flags or {}, flag_sources)
+    path = given.values.get("config_file") or env.values.get("config_file")
+    if path is None:
+        return layered(env, given), EmulatorConfig()
+    config = load_config(path, settings_only=not emulator)
+    return layered(file_layer(config.settings, str(path)), env, given), config
 
 
 def load_settings(
     environ: Mapping[str, str], flags: Mapping[str, Any] | None = None
 ) -> tuple[Settings, EmulatorConfig]:
-    """Settings and the configuration file they name (``--config`` / FAXPUSH_CONFIG_FILE).
-
-    The file's settings sit below the environment, which sits below the flags."""
-    flags = dict(flags or {})
-    path = flags.get("config_file") or environ.get(ENV_PREFIX + "CONFIG_FILE") or None
-    config = EmulatorConfig() if path is None else load_config(path)
-    from_file = {ENV_PREFIX + key.upper(): _as_env(value) for key, value in config.settings.items()}
-    if from_file:
-        try:
-            Settings.from_env(from_file)
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"{config.source}: {exc}") from None
-    settings = Settings.from_env({**from_file, **environ}, flags)
-    return settings, config
+    """Settings and the whole configuration file they name (``serve``, ``accounts``)."""
+    loaded, config = load_layered(environ, flags, emulator=True)
+    return loaded.settings, config

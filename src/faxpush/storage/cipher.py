@@ -12,7 +12,6 @@ import errno
 import hashlib
 import hmac
 import os
-import re
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,12 +20,11 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from faxpush.core.errors import ConfigurationError
 from faxpush.core.secrets import Secret
+from faxpush.core.settings import FERNET_KEY_SHAPE
 
 KEY_ENV_VAR = "FAXPUSH_SECRET_KEY"
 _KEY_FIX = "generate one with `faxpush secret-key`"
-# urlsafe base64 of 32 bytes: 43 significant characters, the last of which carries only
-# 4 bits (so it is one of 16 letters), and one "=" of padding.
-_KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]=")
+_KEY_SHAPE = FERNET_KEY_SHAPE
 
 
 def generate_key() -> str:

@@ -16,13 +16,19 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from faxpush.core.errors import ConfigurationError
-from faxpush.core.settings import Settings
+from faxpush.core.settings import POSTGRES_SCHEMES, Settings
 from faxpush.storage.base import Store
-from faxpush.storage.cipher import KEY_ENV_VAR, SecretCipher, load_cipher, parse_keys
+from faxpush.storage.cipher import (
+    KEY_ENV_VAR,
+    SecretCipher,
+    generate_key,
+    load_cipher,
+    parse_keys,
+)
 from faxpush.storage.memory import MemoryStore
 from faxpush.storage.sqlite import SqliteStore
 
-_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+_POSTGRES_SCHEMES = POSTGRES_SCHEMES
 _SUPPORTED = (
     "sqlite:///relative/path.db, sqlite:////absolute/path.db, "
     "postgresql://user:password@host:5432/database or memory://"
@@ -68,18 +74,23 @@ def secret_key_file(url: str) -> Path:
     PostgreSQL has no such place: a key file in the working directory would differ between
     workers started in different directories (each creating a key of its own, unable to open
     the others' secrets), so it needs ``FAXPUSH_SECRET_KEY`` (:class:`ConfigurationError`).
+    Neither has ``memory://`` (its secrets end with the process: see
+    :func:`cipher_from_settings`) nor an unknown scheme.
     """
     path = sqlite_path(url)
     if path is not None:
         return path.with_name(path.name + ".key")
-    if _scheme(url) in _POSTGRES_SCHEMES:
+    scheme = _scheme(url)
+    if scheme in _POSTGRES_SCHEMES:
         raise ConfigurationError(
             f"PostgreSQL needs {KEY_ENV_VAR}: the stored secrets must be sealed with the same "
             "key by every worker and command, wherever it runs; create a key with "
-            f"`faxpush secret-key` and set {KEY_ENV_VAR} to that same value everywhere the "
-            "database is used"
+            f"`faxpush secret-key` and set {KEY_ENV_VAR} (or secret_key in the configuration "
+            "file) to that same value everywhere the database is used"
         )
-    return Path("faxpush.key")
+    if scheme == "memory":
+        raise ConfigurationError("memory:// keeps nothing on disk and needs no key file")
+    raise ConfigurationError(f"unknown database URL scheme {scheme!r}; use {_SUPPORTED}")
 
 
 async def open_store(
@@ -112,13 +123,18 @@ async def open_store(
 
 
 def cipher_from_settings(settings: Settings, *, notify: Callable[[str], None]) -> SecretCipher:
-    """The cipher for stored secrets: FAXPUSH_SECRET_KEY, else a key file beside the database
-    (PostgreSQL: refused, see :func:`secret_key_file`).
+    """The cipher for stored secrets: FAXPUSH_SECRET_KEY, else a key file beside the SQLite
+    database (PostgreSQL: refused, see :func:`secret_key_file`; ``memory://``: a key that
+    lives as long as the process).
 
     ``notify`` receives the one-time notice when a key file is created.
     """
     if settings.secret_key is not None:
         return parse_keys(settings.secret_key.reveal())
+    if _scheme(settings.database_url) == "memory":
+        # Nothing outlives the process, so neither need the key: a file would only litter
+        # the working directory.
+        return SecretCipher([generate_key()], source="a key of this process")
     cipher, notice = load_cipher(None, secret_key_file(settings.database_url))
     if notice is not None:
         notify(notice)
