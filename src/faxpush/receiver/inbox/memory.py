@@ -8,21 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from faxpush.core.errors import StorageError
 from faxpush.receiver.inbox.base import (
     Accepted,
-    ClaimedTask,
     HandlerTask,
     InboxEntry,
     IncomingPush,
     TaskState,
 )
-from faxpush.receiver.inbox.tasks import Claim, Finish, due_at, retried
+from faxpush.receiver.inbox.tasks import Claim, Finish, TaskCalls, due_at, retried
 
 
-class MemoryInbox:
+class MemoryInbox(TaskCalls):
     """An :class:`~faxpush.receiver.inbox.base.InboxStore` in dictionaries."""
 
     def __init__(self) -> None:
@@ -93,31 +92,16 @@ class MemoryInbox:
         order = {key: index for index, key in enumerate(self._entries)}
         return sorted(self._tasks.values(), key=lambda t: (order.get(t.key, -1), t.handler))
 
-    async def claim_tasks(
-        self, *, now: datetime, lease: timedelta, limit: int, key: str | None = None
-    ) -> list[ClaimedTask]:
-        """Lease due tasks, earliest due first."""
+    async def _lease(self, claim: Claim) -> list[HandlerTask]:
         self._check_open()
-        claim = Claim.start(now=now, lease=lease, limit=limit, key=key)
-        if claim is None:
-            return []
         due = sorted(filter(claim.takes, self._tasks.values()), key=lambda t: t.next_attempt_at)
         leased = [claim.lease(task) for task in due[: claim.limit]]
         for task in leased:
             self._tasks[(task.key, task.handler)] = task
-        return claim.claimed(leased)
+        return leased
 
-    async def finish_task(
-        self,
-        claimed: ClaimedTask,
-        *,
-        now: datetime,
-        error: str | None = None,
-        retry_at: datetime | None = None,
-    ) -> bool:
-        """Apply the outcome if the claim is still current."""
+    async def _finish(self, finish: Finish) -> bool:
         self._check_open()
-        finish = Finish.of(claimed, now=now, error=error, retry_at=retry_at)
         ident = (finish.key, finish.handler)
         current = self._tasks.get(ident)
         if current is None or not finish.applies_to(current):

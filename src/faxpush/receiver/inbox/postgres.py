@@ -29,16 +29,14 @@ from faxpush._db.postgres import (
     Runner,
 )
 from faxpush.receiver.inbox._pg_dialect import QUERIES, SCHEMA, checked, time_of
-from faxpush.receiver.inbox._rows import entry_from_row, entry_params, page, task_from_row
+from faxpush.receiver.inbox._rows import entry_params, task_from_row
+from faxpush.receiver.inbox._sql import SqlInbox
 from faxpush.receiver.inbox.base import (
     Accepted,
-    ClaimedTask,
     HandlerTask,
-    InboxEntry,
     IncomingPush,
-    TaskState,
 )
-from faxpush.receiver.inbox.tasks import Claim, Finish, task_filter
+from faxpush.receiver.inbox.tasks import Claim, Finish
 
 if TYPE_CHECKING:
     from asyncpg import Record
@@ -49,11 +47,12 @@ if TYPE_CHECKING:
 Fetch = Callable[["PooledConnection", list[Any]], Awaitable[Any]]
 
 
-class PgInbox:
+class PgInbox(SqlInbox):
     """An :class:`~faxpush.receiver.inbox.base.InboxStore` in a PostgreSQL database. Use
     :meth:`open`."""
 
     def __init__(self, runner: Runner) -> None:
+        super().__init__(checked, time_of)
         self._runner = runner
         self._where = runner.where
 
@@ -95,7 +94,7 @@ class PgInbox:
         await self._runner.close()
 
     # --- running named queries ----------------------------------------------------------
-    async def _fetch(self, action: str, name: str, params: dict[str, Any]) -> list[Record]:
+    async def _rows(self, action: str, name: str, params: dict[str, Any]) -> list[Record]:
         statement = QUERIES.bind(name, params)
         rows: list[Record] = await self._runner.run(action, lambda c, _: c.fetch(*statement))
         return rows
@@ -103,6 +102,11 @@ class PgInbox:
     async def _value(self, action: str, name: str, params: dict[str, Any]) -> Any:
         statement = QUERIES.bind(name, params)
         return await self._runner.run(action, lambda c, _: c.fetchval(*statement))
+
+    async def _changed(self, action: str, name: str, params: dict[str, Any]) -> int:
+        """The count query ``name`` returns; after a reconnect it covers only what the
+        repeated try changed."""
+        return int(await self._value(action, name, params))
 
     async def _once(
         self, action: str, fetch: Fetch, name: str, earlier: str, params: dict[str, Any]
@@ -131,71 +135,19 @@ class PgInbox:
         )
         return Accepted(push.key, times == 1, times)
 
-    # --- reading ------------------------------------------------------------------------
-    async def get(self, key: str) -> InboxEntry | None:
-        """The push stored under ``key``."""
-        rows = await self._fetch(f"read push {key}", "get_entry", {"key": key})
-        return entry_from_row(rows[0], time_of) if rows else None
-
-    async def list_entries(self, *, limit: int = 100, offset: int = 0) -> list[InboxEntry]:
-        """Newest first."""
-        rows = await self._fetch("list pushes", "list_entries", page(limit=limit, offset=offset))
-        return [entry_from_row(row, time_of) for row in rows]
-
-    async def count(self) -> int:
-        """How many pushes are stored."""
-        return int(await self._value("count pushes", "count_entries", {}))
-
     # --- handler tasks ------------------------------------------------------------------
-    async def claim_tasks(
-        self, *, now: datetime, lease: timedelta, limit: int, key: str | None = None
-    ) -> list[ClaimedTask]:
-        """Lease due tasks, earliest due first; rows other processes hold are skipped."""
-        claim = Claim.start(now=checked(now), lease=lease, limit=limit, key=key)
-        if claim is None:
-            return []
+    async def _lease(self, claim: Claim) -> list[HandlerTask]:
+        """Rows other processes hold are skipped."""
         params = claim.params(checked)
         rows = await self._once("claim handler tasks", _all_rows, "claim_due", "claimed_by", params)
-        return claim.claimed(task_from_row(row, time_of) for row in rows)
-
-    async def finish_task(
-        self,
-        claimed: ClaimedTask,
-        *,
-        now: datetime,
-        error: str | None = None,
-        retry_at: datetime | None = None,
-    ) -> bool:
-        """Apply the outcome if the claim is still current."""
-        params = Finish.of(claimed, now=now, error=error, retry_at=retry_at).params(checked)
-        action = f"finish handler {claimed.task.handler}"
-        done = await self._once(action, _first_value, "finish_task", "finished_by", params)
-        return done is not None
-
-    async def list_tasks(
-        self, *, key: str | None = None, state: TaskState | None = None, limit: int = 1000
-    ) -> list[HandlerTask]:
-        """Tasks by push arrival, then handler name."""
-        params = task_filter(key=key, state=state, limit=limit)
-        rows = await self._fetch("list handler tasks", "list_tasks", params)
         return [task_from_row(row, time_of) for row in rows]
 
-    async def retry_failed(self, *, now: datetime, key: str | None = None) -> int:
-        """FAILED tasks become PENDING, due now. After a reconnect the count covers only what
-        the repeated try changed."""
-        params = {"now": checked(now), "key": key}
-        return int(await self._value("retry failed tasks", "retry_failed", params))
-
-    async def next_task_due(self) -> datetime | None:
-        """The earliest due time among PENDING tasks and RUNNING leases."""
-        due: datetime | None = await self._value("read the next due task", "next_task_due", {})
-        return due
-
-    async def purge(self, *, received_before: datetime) -> int:
-        """Drop old pushes whose tasks are all DONE. After a reconnect the count covers only
-        what the repeated try deleted."""
-        params = {"received_before": checked(received_before)}
-        return int(await self._value("purge pushes", "purge", params))
+    async def _finish(self, finish: Finish) -> bool:
+        action = f"finish handler {finish.handler}"
+        params = finish.params(checked)
+        return (
+            await self._once(action, _first_value, "finish_task", "finished_by", params) is not None
+        )
 
 
 async def _first_value(conn: PooledConnection, statement: list[Any]) -> Any:

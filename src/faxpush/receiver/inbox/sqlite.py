@@ -24,17 +24,15 @@ from faxpush._db.migrations import migrate_sqlite
 from faxpush._db.queries import split_statements
 from faxpush._db.sqlite import SqliteThread
 from faxpush.core.errors import ConfigurationError, StorageError
-from faxpush.receiver.inbox._rows import entry_from_row, entry_params, page, task_from_row
+from faxpush.receiver.inbox._rows import entry_params, task_from_row
+from faxpush.receiver.inbox._sql import SqlInbox
 from faxpush.receiver.inbox._sqlite_dialect import SCHEMA, micros, sql, time_of
 from faxpush.receiver.inbox.base import (
     Accepted,
-    ClaimedTask,
     HandlerTask,
-    InboxEntry,
     IncomingPush,
-    TaskState,
 )
-from faxpush.receiver.inbox.tasks import Claim, Finish, task_filter
+from faxpush.receiver.inbox.tasks import Claim, Finish
 
 SYNCHRONOUS_MODES: Final = ("FULL", "NORMAL")
 MAX_BATCH: Final = 500  # pushes per transaction
@@ -47,11 +45,12 @@ class _Pending:
     now: int
 
 
-class SqliteInbox:
+class SqliteInbox(SqlInbox):
     """An :class:`~faxpush.receiver.inbox.base.InboxStore` in one SQLite file. Use
     :meth:`open`."""
 
     def __init__(self, path: str, thread: SqliteThread) -> None:
+        super().__init__(micros, time_of)
         self._path = path
         self._thread = thread
         self._closed = False
@@ -111,9 +110,11 @@ class SqliteInbox:
         )
         return rows
 
-    async def _value(self, action: str, name: str) -> Any:
+    async def _value(self, action: str, name: str, params: dict[str, Any]) -> Any:
         query = sql(name)
-        return await self._thread.run(action, lambda c: c.execute(query).fetchone()[0], write=False)
+        return await self._thread.run(
+            action, lambda c: c.execute(query, params).fetchone()[0], write=False
+        )
 
     async def _changed(self, action: str, name: str, params: dict[str, Any]) -> int:
         query = sql(name)
@@ -183,65 +184,13 @@ class SqliteInbox:
             conn.executemany(sql("insert_task"), tasks)
         return results
 
-    # --- reading ------------------------------------------------------------------------
-    async def get(self, key: str) -> InboxEntry | None:
-        """The push stored under ``key``."""
-        rows = await self._rows(f"read push {key}", "get_entry", {"key": key})
-        return entry_from_row(rows[0], time_of) if rows else None
-
-    async def list_entries(self, *, limit: int = 100, offset: int = 0) -> list[InboxEntry]:
-        """Newest first."""
-        rows = await self._rows("list pushes", "list_entries", page(limit=limit, offset=offset))
-        return [entry_from_row(row, time_of) for row in rows]
-
-    async def count(self) -> int:
-        """How many pushes are stored."""
-        return int(await self._value("count pushes", "count_entries"))
-
     # --- handler tasks ------------------------------------------------------------------
-    async def claim_tasks(
-        self, *, now: datetime, lease: timedelta, limit: int, key: str | None = None
-    ) -> list[ClaimedTask]:
-        """Lease due tasks, earliest due first."""
-        claim = Claim.start(now=now, lease=lease, limit=limit, key=key)
-        if claim is None:
-            return []
+    async def _lease(self, claim: Claim) -> list[HandlerTask]:
         rows = await self._rows("claim tasks", "claim_due", claim.params(micros), write=True)
-        return claim.claimed(task_from_row(row, time_of) for row in rows)
-
-    async def finish_task(
-        self,
-        claimed: ClaimedTask,
-        *,
-        now: datetime,
-        error: str | None = None,
-        retry_at: datetime | None = None,
-    ) -> bool:
-        """Apply the outcome if the claim is still current."""
-        finish = Finish.of(claimed, now=now, error=error, retry_at=retry_at)
-        return await self._changed("finish a task", "finish_task", finish.params(micros)) == 1
-
-    async def list_tasks(
-        self, *, key: str | None = None, state: TaskState | None = None, limit: int = 1000
-    ) -> list[HandlerTask]:
-        """Tasks by push arrival, then handler name."""
-        params = task_filter(key=key, state=state, limit=limit)
-        rows = await self._rows("list tasks", "list_tasks", params)
         return [task_from_row(row, time_of) for row in rows]
 
-    async def retry_failed(self, *, now: datetime, key: str | None = None) -> int:
-        """FAILED tasks become PENDING, due now."""
-        return await self._changed("retry tasks", "retry_failed", {"now": micros(now), "key": key})
-
-    async def next_task_due(self) -> datetime | None:
-        """The earliest due time among PENDING tasks and RUNNING leases."""
-        value = await self._value("read the next due task", "next_task_due")
-        return None if value is None else time_of(value)
-
-    async def purge(self, *, received_before: datetime) -> int:
-        """Drop old pushes whose tasks are all DONE."""
-        params = {"received_before": micros(received_before)}
-        return await self._changed("purge pushes", "purge", params)
+    async def _finish(self, finish: Finish) -> bool:
+        return await self._changed("finish a task", "finish_task", finish.params(micros)) == 1
 
 
 __all__ = ["SqliteInbox"]

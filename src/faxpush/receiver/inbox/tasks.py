@@ -6,6 +6,7 @@ RUNNING past their lease, earliest due first, and leases them all under one fres
 is the outcome of one claimed task's run: DONE when the handler returned, else PENDING again
 at the retry time the runner chose from its schedule, or FAILED when the schedule is spent.
 It applies only while the task still carries the claim id it was run under.
+:class:`TaskCalls` makes the two inbox calls of these, once for every backend.
 
 The memory inbox applies these rules to its records directly; the SQL inboxes bind the same
 values (:meth:`Claim.params`, :meth:`Finish.params`) to their ``claim_due`` and ``finish_task``
@@ -140,6 +141,39 @@ class Finish:
         }
 
 
+class TaskCalls:
+    """``claim_tasks`` and ``finish_task`` for every inbox, with the rules above; a backend
+    provides only :meth:`_lease` and :meth:`_finish`."""
+
+    async def claim_tasks(
+        self, *, now: datetime, lease: timedelta, limit: int, key: str | None = None
+    ) -> list[ClaimedTask]:
+        """Lease due tasks, earliest due first."""
+        claim = Claim.start(now=now, lease=lease, limit=limit, key=key)
+        if claim is None:
+            return []
+        return claim.claimed(await self._lease(claim))
+
+    async def finish_task(
+        self,
+        claimed: ClaimedTask,
+        *,
+        now: datetime,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Apply the outcome if the claim is still current."""
+        return await self._finish(Finish.of(claimed, now=now, error=error, retry_at=retry_at))
+
+    async def _lease(self, claim: Claim) -> Iterable[HandlerTask]:
+        """Lease the tasks ``claim`` takes, at most ``claim.limit``; return them leased."""
+        raise NotImplementedError  # provided by the backend
+
+    async def _finish(self, finish: Finish) -> bool:
+        """Record ``finish`` if the claim is still current; return whether it was."""
+        raise NotImplementedError  # provided by the backend
+
+
 def due_at(task: HandlerTask) -> datetime | None:
     """When ``task`` next needs a runner: its due time while PENDING, its lease end while
     RUNNING, never once DONE or FAILED."""
@@ -160,4 +194,4 @@ def task_filter(*, key: str | None, state: TaskState | None, limit: int) -> dict
     return {"key": key, "state": None if state is None else state.value, "limit": max(limit, 0)}
 
 
-__all__ = ["Claim", "Finish", "TimeParam", "due_at", "retried", "task_filter"]
+__all__ = ["Claim", "Finish", "TaskCalls", "TimeParam", "due_at", "retried", "task_filter"]
