@@ -183,3 +183,10 @@ def test_what_counts_as_a_credential(name: str, credential: bool) -> None:
 def test_masked_url(url: str, shown: str) -> None:
     assert masked_url(url) == shown
     assert shown_value("database_url", url) == shown
+
+
+def test_every_setting_is_documented_with_its_variable() -> None:
+    reference = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+    text = reference.read_text(encoding="utf-8")
+    missing = [name for name in Settings.model_fields if f"`FAXPUSH_{name.upper()}`" not in text]
+    assert missing == [], "add these to docs/configuration.md"
