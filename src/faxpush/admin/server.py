@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.applications import Starlette
+
 from faxpush._observe.health import health_routes
 from faxpush._observe.metrics import Metrics
 from faxpush._serving.limits import ServerLimits, default_max_connections, open_file_limit
@@ -59,6 +61,21 @@ def counting_enqueues(metrics: Metrics | None) -> Callable[[int], None]:
             metrics.pushes_queued.inc(count)
 
     return counted
+
+
+def embedded_admin_app(
+    store: Store, settings: Settings, *, wake: Callable[[], None], metrics: Metrics | None
+) -> Starlette:
+    """The operator API for another server to mount (``faxpush serve`` at ``/admin``): over
+    its store, waking its dispatcher when pushes are queued. Health routes are the host's."""
+    counted = counting_enqueues(metrics)
+
+    def queued(count: int) -> None:
+        counted(count)
+        wake()
+
+    services = AdminServices(store=operator_store(store), settings=settings, on_enqueue=queued)
+    return build_admin_app(services)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +177,7 @@ async def _wait_started(server: QuietServer, serving: asyncio.Task[None]) -> Non
 __all__ = [
     "AdminServerInfo",
     "counting_enqueues",
+    "embedded_admin_app",
     "operator_store",
     "parse_listen",
     "run_admin",

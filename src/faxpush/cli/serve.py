@@ -7,6 +7,7 @@ from typing import Annotated, Final
 
 import typer
 
+from faxpush.admin.server import embedded_admin_app
 from faxpush.cli._errors import run
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.cli._runtime import DatabaseOption, configure_logging, notice
@@ -97,10 +98,21 @@ def serve(
 
     def ready(info: ServerInfo) -> None:
         typer.echo(banner(info))
+        typer.echo(
+            f"Operator API: {info.url}/admin/api/v1 (token: 'faxpush admin token create NAME')"
+        )
 
     run_on_loop(
         lambda: run_server(
-            settings, emulator_config, host=host, port=port, on_ready=ready, notify=notice
+            settings,
+            emulator_config,
+            host=host,
+            port=port,
+            on_ready=ready,
+            notify=notice,
+            mounts=lambda store, wake: {
+                "/admin": embedded_admin_app(store, settings, wake=wake, metrics=None)
+            },
         ),
         settings.event_loop,
     )

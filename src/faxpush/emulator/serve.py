@@ -18,10 +18,12 @@ import json
 import logging
 import shlex
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
+
+from starlette.types import ASGIApp
 
 from faxpush._serving.limits import (
     ServerLimits,
@@ -42,6 +44,7 @@ from faxpush.emulator.dedup import duplicate_since
 from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.simulator import Simulator, utcnow
 from faxpush.emulator.writer import JobWriter
+from faxpush.storage.base import Store
 from faxpush.storage.factory import open_configured_store
 from faxpush.storage.jobs_factory import open_jobs
 
@@ -164,6 +167,7 @@ async def run_server(
     on_ready: Callable[[ServerInfo], None] | None = None,
     handle_signals: bool = True,
     notify: Callable[[str], None] = logger.warning,
+    mounts: Callable[[Store, Callable[[], None]], Mapping[str, ASGIApp]] | None = None,
 ) -> None:
     """Serve the REST API, run the simulator and the dispatcher until ``stop``."""
     config = config or EmulatorConfig()
@@ -202,9 +206,14 @@ async def run_server(
                 writer=writer,
                 heavy=heavy,
             )
+            api = build_app(services)
+            # Apps beside the REST API (the operator API at /admin), given the store and
+            # the dispatcher's wake-up; the CLI composes them, the emulator knows none.
+            for path, mounted in (mounts(store, engine.dispatcher.wake) if mounts else {}).items():
+                api.mount(path, mounted)
             limits = server_limits(settings)
             server = server_for(
-                build_app(services),
+                api,
                 limits,
                 lifespan="off",
                 handle_signals=False,  # the caller's stop event rules
