@@ -47,7 +47,7 @@ RootConfigOption = Annotated[
         metavar="FILE",
         callback=_remember_config,
         show_default=False,
-        help="TOML configuration file read by every command [env FAXPUSH_CONFIG_FILE].",
+        help="TOML configuration file read by every command \\[env FAXPUSH_CONFIG_FILE].",
     ),
 ]
 

@@ -92,7 +92,7 @@ def check_endpoint(
         typer.Option(
             "--ca-file",
             help="PEM file of CA certificates trusted besides the system's "
-            f"[setting ca_bundle, env {CA_BUNDLE_ENV}].",
+            f"\\[setting ca_bundle, env {CA_BUNDLE_ENV}].",
         ),
     ] = None,
     client_cert: Annotated[

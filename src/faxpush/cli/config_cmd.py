@@ -52,8 +52,8 @@ def show(
     the configuration file, a FAXPUSH_* variable or a flag.
 
     Lowest first: defaults, the file (faxpush --config FILE or FAXPUSH_CONFIG_FILE),
-    FAXPUSH_* variables, flags. Only the file's settings are read, not its [simulator]
-    or [[accounts]].
+    FAXPUSH_* variables, flags. Only the file's settings are read, not its simulator
+    rules or accounts.
     """
     loaded, _ = load_configuration({})
     rows = described(loaded)
