@@ -18,6 +18,7 @@ from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.jobs_base import JobStore
 from faxpush.storage.jobs_factory import open_jobs
 from faxpush.storage.memory import MemoryStore
+from faxpush.storage.operator import OperatorStore
 from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore
 from tests import pg_support
@@ -151,6 +152,13 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 @pytest.fixture
 async def store(backend: TrackingBackend, cipher: SecretCipher) -> Store:
     return await backend.open(cipher)
+
+
+@pytest.fixture
+async def operator_store(store: Store) -> OperatorStore:
+    """``store`` as the operator API uses it (every backend is an OperatorStore)."""
+    assert isinstance(store, OperatorStore)
+    return store
 
 
 # --- the emulator's job store (faxpush.storage.jobs_base) --------------------------------
