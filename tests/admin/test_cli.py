@@ -6,79 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
-from faxpush.cli.main import app
 from faxpush.core.errors import InputError
-from tests.emulator.processes import serve_env, start_serve
+from tests.emulator.processes import start_serve
 
 from .harness import REQUEST_TIMEOUT, xml_report
+from .processes import admin_env, admin_process, create_token, faxpush
 
-LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 XML = {"Content-Type": "text/xml; charset=UTF-8"}
 
 
-def _env(database: Path) -> dict[str, str]:
-    return serve_env(FAXPUSH_DATABASE_URL=f"sqlite:///{database}")
-
-
-def faxpush(database: Path, *args: str) -> Result:
-    """A CLI command in process (the server itself runs in a subprocess below)."""
-    return CliRunner().invoke(app, list(args), env=_env(database))
-
-
-def create_token(database: Path, name: str, scope: str = "write") -> str:
-    done = faxpush(database, "admin", "token", "create", name, "--scope", scope)
-    assert done.exit_code == 0, done.output
-    token = done.stdout.strip()
-    assert token.startswith("fxp_")
-    assert "\n" not in token
-    assert "shown only now" in done.stderr
-    return token
-
-
-@asynccontextmanager
-async def admin_process(database: Path, *args: str) -> AsyncIterator[str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "faxpush.cli.main",
-        "admin",
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        *args,
-        env=_env(database),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        stdin=asyncio.subprocess.DEVNULL,
-    )
-    assert process.stdout is not None
-    try:
-        async with asyncio.timeout(30):
-            while (match := LISTENING.search((await process.stdout.readline()).decode())) is None:
-                assert process.returncode is None
-        yield match.group(1)
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(process.wait(), 20)
-    assert code == 0
-
-
 def test_token_create_list_revoke(tmp_path: Path) -> None:
-    database = tmp_path / "tokens.db"
+    database = f"sqlite:///{tmp_path / 'tokens.db'}"
     token = create_token(database, "ops")
     create_token(database, "dash", "read")
     listed = faxpush(database, "admin", "token", "list")
@@ -96,7 +41,7 @@ def test_token_create_list_revoke(tmp_path: Path) -> None:
 
 
 async def test_admin_serve_in_a_process(tmp_path: Path) -> None:
-    database = tmp_path / "cli.db"
+    database = f"sqlite:///{tmp_path / 'cli.db'}"
     token = await asyncio.to_thread(create_token, database, "ops")
     reader = await asyncio.to_thread(create_token, database, "dash", "read")
     async with (
@@ -124,7 +69,7 @@ async def test_admin_serve_in_a_process(tmp_path: Path) -> None:
 def test_bad_listen_address_is_one_line(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "faxpush.cli.main", "admin", "serve", "--listen", "nowhere"],
-        env=_env(tmp_path / "x.db"),
+        env=admin_env(f"sqlite:///{tmp_path / 'x.db'}"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -136,7 +81,7 @@ def test_bad_listen_address_is_one_line(tmp_path: Path) -> None:
 
 
 def test_openapi_admin_prints_the_document(tmp_path: Path) -> None:
-    done = faxpush(tmp_path / "x.db", "openapi", "admin")
+    done = faxpush(f"sqlite:///{tmp_path / 'x.db'}", "openapi", "admin")
     assert done.exit_code == 0
     document = json.loads(done.stdout)
     assert document["openapi"] == "3.1.0"
@@ -146,7 +91,7 @@ def test_openapi_admin_prints_the_document(tmp_path: Path) -> None:
 @pytest.mark.slow
 async def test_serve_mounts_the_api_under_admin(tmp_path: Path) -> None:
     database = tmp_path / "serve.db"
-    token = await asyncio.to_thread(create_token, database, "ops")
+    token = await asyncio.to_thread(create_token, f"sqlite:///{database}", "ops")
     server = await start_serve(database)
     try:
         async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
