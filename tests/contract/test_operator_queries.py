@@ -36,15 +36,6 @@ def _newest_first(records: list[PushRecord]) -> list[str]:
     return [p.delivery_id for p in ordered]
 
 
-def vars_of(where: PushFilter) -> dict[str, object]:
-    return {
-        "state": where.state,
-        "job_id": where.job_id,
-        "receiver": where.receiver,
-        "since": where.since,
-    }
-
-
 async def _mixed_outbox(store: OperatorStore) -> list[PushRecord]:
     """24 pushes: two receivers, four jobs, groups created in the same microsecond, and
     pushes pending, in flight, delivered, failed and cancelled."""
@@ -114,46 +105,43 @@ async def test_enqueue_many_rolls_back_a_failure_inside_the_transaction(
     assert await operator_store.list_pushes() == []
 
 
-@pytest.mark.parametrize(
-    "where",
-    [
-        PushFilter(),
-        PushFilter(state=PushState.PENDING),
-        PushFilter(state=PushState.DELIVERED),
-        PushFilter(state=PushState.CANCELLED),
-        PushFilter(job_id="job-1"),
-        PushFilter(receiver=A_KEY),
-        PushFilter(since=NOW + timedelta(seconds=3)),
-        PushFilter(state=PushState.PENDING, receiver=B_KEY),
-        PushFilter(state=PushState.DELIVERED, job_id="job-2", receiver=A_KEY),
-        PushFilter(job_id="job-0", since=NOW + timedelta(seconds=2)),
-        PushFilter(state=PushState.FAILED, since=NOW + timedelta(seconds=1)),
-        PushFilter(receiver="https://nobody.example.test:443"),
-    ],
-    ids=lambda where: (
-        ",".join(f"{k}" for k, v in vars_of(where).items() if v is not None) or "none"
-    ),
-)
-async def test_find_pushes_filters_and_pages(
-    operator_store: OperatorStore, where: PushFilter
-) -> None:
+FILTERS = [
+    PushFilter(),
+    PushFilter(state=PushState.PENDING),
+    PushFilter(state=PushState.DELIVERED),
+    PushFilter(state=PushState.CANCELLED),
+    PushFilter(job_id="job-1"),
+    PushFilter(receiver=A_KEY),
+    PushFilter(since=NOW + timedelta(seconds=3)),
+    PushFilter(state=PushState.PENDING, receiver=B_KEY),
+    PushFilter(state=PushState.DELIVERED, job_id="job-2", receiver=A_KEY),
+    PushFilter(job_id="job-0", since=NOW + timedelta(seconds=2)),
+    PushFilter(state=PushState.FAILED, since=NOW + timedelta(seconds=1)),
+    PushFilter(receiver="https://nobody.example.test:443"),
+]
+
+
+def _matches(push: PushRecord, where: PushFilter) -> bool:
+    url = {A_KEY: A, B_KEY: B}.get(where.receiver or "", "")
+    return (
+        (where.state is None or push.state is where.state)
+        and (where.job_id is None or push.job_id == where.job_id)
+        and (where.receiver is None or push.target.url == url)
+        and (where.since is None or push.created_at >= where.since)
+    )
+
+
+async def test_find_pushes_filters_and_pages(operator_store: OperatorStore) -> None:
     everything = await _mixed_outbox(operator_store)
-    since = where.since
-    expected = [
-        p
-        for p in everything
-        if (where.state is None or p.state is where.state)
-        and (where.job_id is None or p.job_id == where.job_id)
-        and (where.receiver is None or p.target.url == (A if where.receiver == A_KEY else B))
-        and (since is None or p.created_at >= since)
-    ]
-    if where.receiver == "https://nobody.example.test:443":
-        expected = []
-    one_page = await operator_store.find_pushes(where, limit=1000)
-    assert [p.delivery_id for p in one_page] == _newest_first(expected)
-    assert one_page == sorted(expected, key=lambda p: (p.created_at, p.delivery_id), reverse=True)
-    paged = await _all_pages(operator_store, where, limit=3)
-    assert [p.delivery_id for p in paged] == _newest_first(expected)
+    for where in FILTERS:
+        expected = [p for p in everything if _matches(p, where)]
+        one_page = await operator_store.find_pushes(where, limit=1000)
+        assert [p.delivery_id for p in one_page] == _newest_first(expected), where
+        newest_first = sorted(expected, key=lambda p: (p.created_at, p.delivery_id))[::-1]
+        assert one_page == newest_first, where
+        paged = await _all_pages(operator_store, where, limit=3)
+        assert [p.delivery_id for p in paged] == _newest_first(expected), where
+    assert len(everything) == 24
 
 
 async def test_pages_neither_repeat_nor_skip_while_pushes_arrive(
