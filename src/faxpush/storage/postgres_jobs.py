@@ -26,19 +26,19 @@ from typing import TYPE_CHECKING, Any
 from faxpush._db.migrations import Schema, migrate_postgres
 from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.storage import _jobs_rows as rows
+from faxpush.storage._jobs_rows import Params
 from faxpush.storage._pg_admin import query, reseal
 from faxpush.storage._pg_jobs_rows import TIMES, finish_params, is_same_job, job_sql
 from faxpush.storage._pg_rows import checked_time, push_params
+from faxpush.storage._sql_jobs import SqlJobReads
 from faxpush.storage.base import NewPush
 from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
     DuplicateJobError,
     FinishedJob,
     JobRecord,
-    JobState,
     Login,
     NewJob,
-    OneJobCalls,
 )
 from faxpush.storage.postgres import PostgresStore
 
@@ -56,12 +56,12 @@ SCHEMA = Schema(
 )
 
 
-class PostgresJobStore(OneJobCalls):
+class PostgresJobStore(SqlJobReads):
     """A :class:`~faxpush.storage.jobs_base.JobStore` in the database of ``outbox``."""
 
     def __init__(self, outbox: PostgresStore) -> None:
+        super().__init__(outbox.cipher, TIMES)
         self._outbox = outbox
-        self._cipher = outbox.cipher
 
     def __repr__(self) -> str:
         return f"PostgresJobStore({self._outbox.url!r})"
@@ -74,27 +74,19 @@ class PostgresJobStore(OneJobCalls):
             "migrate the job store", lambda c, _: migrate_postgres(c, SCHEMA, where=where)
         )
 
-    async def _fetch(self, action: str, name: str, params: dict[str, Any] | None = None) -> Any:
+    async def _rows(self, action: str, name: str, params: Params | None = None) -> list[Record]:
         """The rows of one named query, run as its own transaction."""
         statement = job_sql(name, params)
-        return await self._outbox.run(action, lambda c, _: c.fetch(*statement))
+        found: list[Record] = await self._outbox.run(action, lambda c, _: c.fetch(*statement))
+        return found
+
+    def _job_ids(self, job_ids: Sequence[str]) -> list[str]:
+        return rows.unique(job_ids)
 
     # --- logins -----------------------------------------------------------------------
     async def put_login(self, login: Login) -> None:
         """Insert or replace a login."""
-        await self._fetch(f"save login {login.login}", "put_login", rows.login_params(login, TIMES))
-
-    async def get_login(self, login: str) -> Login | None:
-        """The login, or None."""
-        found = await self._fetch(f"read login {login}", "get_login", {"login": login})
-        return next((rows.login_from_row(row, TIMES) for row in found), None)
-
-    async def list_logins(self, customer_number: str | None = None) -> list[Login]:
-        """Logins by name, of one customer number or of all."""
-        found = await self._fetch(
-            "list logins", "list_logins", {"customer_number": customer_number}
-        )
-        return [rows.login_from_row(row, TIMES) for row in found]
+        await self._rows(f"save login {login.login}", "put_login", rows.login_params(login, TIMES))
 
     # --- jobs -------------------------------------------------------------------------
     async def create_jobs(
@@ -146,26 +138,6 @@ class PostgresJobStore(OneJobCalls):
         taken.add(job_id)
         return self._record(row)
 
-    async def get_job(self, customer_number: str, job_id: str) -> JobRecord | None:
-        """The customer's job, or None."""
-        params = {"customer_number": customer_number, "job_id": job_id}
-        found = await self._fetch(f"read job {job_id}", "get_job", params)
-        return next((self._record(row) for row in found), None)
-
-    async def get_jobs(self, customer_number: str, job_ids: Sequence[str]) -> list[JobRecord]:
-        """The customer's jobs among ``job_ids``, in the order asked."""
-        params = {"customer_number": customer_number, "job_ids": rows.unique(job_ids)}
-        found = await self._fetch(f"read {len(job_ids)} jobs", "get_jobs", params)
-        return [self._record(row) for row in found]
-
-    async def list_finished(
-        self, customer_number: str, *, limit: int = MAX_REPORTS_PER_CALL
-    ) -> list[JobRecord]:
-        """The customer's finished jobs, oldest report first."""
-        params = {"customer_number": customer_number, "limit": max(limit, 0)}
-        found = await self._fetch("list reports", "list_finished", params)
-        return [self._record(row) for row in found]
-
     async def delete_reports(self, customer_number: str, job_ids: Sequence[str]) -> set[str]:
         """Delete the customer's finished jobs among ``job_ids``; return the deleted ids.
 
@@ -173,7 +145,7 @@ class PostgresJobStore(OneJobCalls):
         if not job_ids:
             return set()
         params = {"customer_number": customer_number, "job_ids": rows.unique(job_ids)}
-        found = await self._fetch(f"delete {len(job_ids)} reports", "delete_reports", params)
+        found = await self._rows(f"delete {len(job_ids)} reports", "delete_reports", params)
         return {row["job_id"] for row in found}
 
     async def delete_oldest(
@@ -190,12 +162,6 @@ class PostgresJobStore(OneJobCalls):
         return rows.oldest_first(found)
 
     # --- the simulator ----------------------------------------------------------------
-    async def due_jobs(self, *, now: datetime, limit: int) -> list[JobRecord]:
-        """ACTIVE jobs whose finish time has come, earliest first."""
-        params = {"now": checked_time(now, "now"), "limit": max(limit, 0)}
-        found = await self._fetch("find due jobs", "due_jobs", params)
-        return [self._record(row) for row in found]
-
     async def next_finish_at(self) -> datetime | None:
         """The earliest finish time of an ACTIVE job."""
         statement = job_sql("next_finish_at")
@@ -259,10 +225,3 @@ class PostgresJobStore(OneJobCalls):
                 return await reseal(conn, self._cipher, text, update)
 
         return await self._outbox.run("rotate the jobs' secrets", work)
-
-    async def count_jobs(self) -> dict[JobState, int]:
-        """How many jobs are in each state."""
-        return rows.job_counts(await self._fetch("count jobs", "count_jobs"))
-
-    def _record(self, row: Record) -> JobRecord:
-        return rows.job_from_row(row, self._cipher, TIMES)
