@@ -9,7 +9,9 @@ emulator's job store (``storage.*_jobs``) and the receiver inbox (``receiver.inb
   per call, one translation of driver errors;
 * :mod:`.postgres` opens every PostgreSQL pool and runs work on it, repeating it after a lost
   connection, with one translation of driver errors; :mod:`.postgres_queries` turns named
-  queries into asyncpg's form, :mod:`.postgres_listen` keeps a ``LISTEN`` session up.
+  queries into asyncpg's form, :mod:`.postgres_listen` keeps a ``LISTEN`` session up;
+* :mod:`.group_commit` stores writes that arrive together in one transaction (the emulator's
+  job writer, the SQLite inbox).
 
 Each store keeps its own schema, migrations and queries in its own package; this layer holds
 only what every store does the same way.
