@@ -100,7 +100,7 @@ async def test_envelope_target_wins_and_picks_the_format(admin: Admin) -> None:
     assert push["receiver"] == "https://envelope.example.test:443"
 
 
-async def test_account_gives_the_target_and_its_format(admin: Admin) -> None:
+async def _put_account(admin: Admin) -> None:
     await admin.store.put_account(
         Account(
             customer_number="C-100",
@@ -111,6 +111,10 @@ async def test_account_gives_the_target_and_its_format(admin: Admin) -> None:
             push_credentials=Secret(PASSWORD),
         )
     )
+
+
+async def test_account_gives_the_target_and_its_format(admin: Admin) -> None:
+    await _put_account(admin)
     status, body, _ = await admin.call(
         "POST",
         "/api/v1/pushes?account=C-100",
@@ -123,6 +127,23 @@ async def test_account_gives_the_target_and_its_format(admin: Admin) -> None:
     assert push["target"]["url"] == "https://account.example.test/push"
     assert push["target"]["authMethod"] == "HTTP_BASIC"
     assert push["contentType"] == "application/json"
+
+
+async def test_report_auth_method_takes_the_account_credentials(admin: Admin) -> None:
+    await _put_account(admin)
+    payload = xml_report("a-2", auth=AuthMethod.HTTP_DIGEST)
+    status, body, _ = await admin.call("POST", "/api/v1/pushes", body=payload, content_type=XML)
+    assert (status, body["field"]) == (400, "httpStatusPush"), body
+    assert await _stored(admin, "a-2") == []
+    status, body, _ = await admin.call(
+        "POST", "/api/v1/pushes?account=C-100", body=payload, content_type=XML
+    )
+    assert status == 202, body
+    stored = await admin.store.get_push(body["deliveryId"])
+    assert stored is not None
+    assert stored.target.url == "https://hooks.example.test/fax"
+    assert stored.target.auth_method is AuthMethod.HTTP_DIGEST
+    assert (stored.target.principal, stored.target.credentials) == ("acct", Secret(PASSWORD))
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@
 The target comes from, in this order: the JSON envelope's ``target`` object; the report's
 own ``httpStatusPush`` (``url`` or ``targetUrl``, ``authMethod``, ``principal``,
 ``credentials``); the push settings of the account named by ``?account=``. The account,
-when named, also gives its TLS material, OAuth2 token URL, push format and template, and
-whether 4xx answers are retried.
+when named, also gives its TLS material, OAuth2 token URL, push format and template,
+whether 4xx answers are retried, and its push credentials to a report that names an auth
+method without them (a report as the service sends it never carries credentials).
 """
 
 from __future__ import annotations
@@ -110,6 +111,10 @@ def report_target(
     )
 
 
+def _secret(value: str | None) -> Secret | None:
+    return Secret(value) if value else None
+
+
 def push_target(spec: TargetSpec | None, account: Account | None) -> PushTarget:
     """The push target: ``spec`` (with the account's TLS and OAuth2 settings), else the
     account's own push settings; a 400 naming the field when neither gives a usable one."""
@@ -137,9 +142,15 @@ def push_target(spec: TargetSpec | None, account: Account | None) -> PushTarget:
     except ConfigurationError as exc:
         raise bad_request(str(exc), url_field) from None
     method = spec.auth_method
-    if method is not AuthMethod.NONE and (spec.principal is None or spec.credentials is None):
+    principal, credentials = spec.principal, _secret(spec.credentials)
+    if principal is None and credentials is None and account is not None:
+        # A report never carries credentials: the named account's push credentials apply.
+        principal, credentials = account.push_principal, account.push_credentials
+    if method is not AuthMethod.NONE and (principal is None or credentials is None):
         raise bad_request(
-            f"authMethod {method.value} needs a principal and credentials", f"{spec.where}"
+            f"authMethod {method.value} needs a principal and credentials: give them beside "
+            "the URL, or name an account whose push credentials apply (?account=CUSTNR)",
+            spec.where,
         )
     token_url = spec.token_url or (account.oauth2_token_url if account is not None else None)
     if method is AuthMethod.OAUTH2:
@@ -159,10 +170,8 @@ def push_target(spec: TargetSpec | None, account: Account | None) -> PushTarget:
     target = PushTarget(
         url=spec.url,
         auth_method=method,
-        principal=spec.principal if method is not AuthMethod.NONE else None,
-        credentials=Secret(spec.credentials)
-        if spec.credentials and method is not AuthMethod.NONE
-        else None,
+        principal=principal if method is not AuthMethod.NONE else None,
+        credentials=credentials if method is not AuthMethod.NONE else None,
         token_url=token_url if method is AuthMethod.OAUTH2 else None,
         client_auth=spec.client_auth or default_style,
     )

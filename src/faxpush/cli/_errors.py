@@ -7,6 +7,7 @@ traceback for bad input. Anything else escaping a command is a bug and keeps its
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Final, NoReturn
@@ -15,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from faxpush._observe import logs
 from faxpush.core.errors import ConfigurationError, FaxpushError, InputError
 
 PROG_NAME: Final = "faxpush"
@@ -35,8 +37,12 @@ def one_line(exc: BaseException) -> str:
 
 
 def print_error(exc: BaseException) -> None:
-    """Write :func:`one_line` to stderr; styled when stderr is a terminal, never wrapped."""
+    """Write :func:`one_line` to stderr; styled when stderr is a terminal, never wrapped.
+    A process whose log is JSON lines reports it as one more log record."""
     line = one_line(exc)
+    if logs.writes_json():
+        logging.getLogger("faxpush.cli").error(line.removeprefix(f"{PROG_NAME}: "))
+        return
     if sys.stderr.isatty():
         console = Console(stderr=True, soft_wrap=True, highlight=False)
         text = Text(line)

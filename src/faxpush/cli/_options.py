@@ -9,6 +9,7 @@ import typer
 
 from faxpush.core.formats import ReportFormat
 from faxpush.core.models import AuthMethod
+from faxpush.core.settings import LogFormat
 from faxpush.core.targets import ClientAuthStyle
 
 
@@ -42,6 +43,16 @@ AuthOption = Annotated[
 PrincipalOption = Annotated[
     str | None, typer.Option(help="User, or OAuth2 client id.", metavar="USER")
 ]
+LogFormatOption = Annotated[
+    LogFormat | None,
+    typer.Option(
+        "--log-format",
+        case_sensitive=False,
+        help="Log lines on stderr: text, or json (one object per line) "
+        "[env FAXPUSH_LOG_FORMAT, default text].",
+        show_default=False,
+    ),
+]
 
 
 def credentials_option(envvar: str) -> Any:
@@ -54,4 +65,11 @@ def credentials_option(envvar: str) -> Any:
     )
 
 
-__all__ = ["AuthOption", "ClientAuthChoice", "PrincipalOption", "PushLayout", "credentials_option"]
+__all__ = [
+    "AuthOption",
+    "ClientAuthChoice",
+    "LogFormatOption",
+    "PrincipalOption",
+    "PushLayout",
+    "credentials_option",
+]

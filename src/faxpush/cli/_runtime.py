@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from faxpush._observe import logs
 from faxpush.cli import _settings
-from faxpush.core.settings import Settings
+from faxpush.core.settings import LogFormat, Settings
 from faxpush.storage.base import Store
 from faxpush.storage.factory import open_configured_store
 
@@ -46,17 +46,15 @@ def load_settings(**overrides: Any) -> Settings:
     return _settings.load_settings(**overrides)
 
 
-def configure_logging(level: str) -> None:
-    """One line per event on stderr: time, level, logger, message."""
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-    )
+def configure_logging(level: str, fmt: LogFormat | str = LogFormat.TEXT) -> None:
+    """One line per event on stderr, text or JSON (see :mod:`faxpush._observe.logs`)."""
+    logs.configure_logging(level, fmt)
 
 
 def notice(message: str) -> None:
+    if logs.writes_json():
+        logging.getLogger("faxpush.cli").warning(message)
+        return
     typer.secho(f"faxpush: {message}", err=True, fg=typer.colors.YELLOW)
 
 

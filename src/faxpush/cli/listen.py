@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import ssl
 import sys
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
+from faxpush._observe.logs import writes_json
 from faxpush._serving.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -21,9 +23,11 @@ from faxpush._serving.limits import (
     open_file_limit,
 )
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
-from faxpush.cli._options import AuthOption, PrincipalOption, credentials_option
+from faxpush.cli._options import AuthOption, LogFormatOption, PrincipalOption, credentials_option
+from faxpush.cli._runtime import configure_logging, load_settings
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
+from faxpush.core.settings import LogFormat
 from faxpush.receiver.app import ASGIApp, ReceiverApp
 from faxpush.receiver.issuer import DEFAULT_AUDIENCE, DevIssuer
 from faxpush.receiver.openapi import openapi_bytes
@@ -253,6 +257,7 @@ def listen(
             "FAXPUSH_LISTEN_TLS_KEY", "The certificate's PEM private key (if not in --tls-cert)."
         ),
     ] = None,
+    log_format: LogFormatOption = None,
     event_loop: EventLoopOption = None,
 ) -> None:
     """Receive status pushes locally and print each one (job id, recipients, auth result).
@@ -267,6 +272,11 @@ def listen(
     if path is not None and not path.startswith("/"):
         raise typer.BadParameter("must start with '/'", param_hint="--path")
     _check_tls(tls_cert, tls_key)
+    settings = load_settings(log_format=log_format)
+    # In text, listen's own lines are its banner and receipts: its log adds only warnings.
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.NOTSET)
+    quiet = settings.log_format is LogFormat.TEXT and level < logging.WARNING
+    configure_logging("WARNING" if quiet else settings.log_level, settings.log_format)
     from faxpush._serving.server import bind, server_for  # imports uvicorn: only to serve
 
     file_limit = open_file_limit()
@@ -322,7 +332,7 @@ def listen(
     ]
     if issuer is not None:
         banner.append(f"  OAuth2 token URL: {issuer.token_url}   JWKS: {issuer.jwks_url}")
-    server = server_for(app, limits, tls_cert=tls_cert, tls_key=tls_key)
+    server = server_for(app, limits, tls_cert=tls_cert, tls_key=tls_key, log_config=None)
     try:
         run_on_loop(lambda: _serve(app, server, sock, banner), event_loop)
     except KeyboardInterrupt:
@@ -360,12 +370,20 @@ async def _serve(
     try:
         stored = await app.receiver.inbox.count()
         banner[2] += f" ({stored} push{'' if stored == 1 else 'es'} stored)"
-        sys.stderr.write("\n".join(banner) + "\nPress Ctrl+C to stop.\n")
-        sys.stderr.flush()
+        _tell("\n".join(banner) + "\nPress Ctrl+C to stop.")
         await server.serve(sockets=[sock])
     finally:
         await app.shutdown()
-        sys.stderr.write("faxpush listen: stopped\n")
+        _tell("faxpush listen: stopped")
+
+
+def _tell(text: str) -> None:
+    """The banner and the goodbye: plain on stderr, or a log record when the log is JSON."""
+    if writes_json():
+        logging.getLogger("faxpush.listen").info(text)
+        return
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 __all__ = ["EPILOG", "ReceiptPrinter", "build_verifier", "listen"]

@@ -10,6 +10,7 @@ import typer
 from faxpush.admin.server import embedded_admin_app
 from faxpush.cli._errors import run
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
+from faxpush.cli._options import LogFormatOption
 from faxpush.cli._runtime import DatabaseOption, configure_logging, notice
 from faxpush.cli._settings import root_config_file
 from faxpush.emulator.config import load_settings
@@ -74,6 +75,7 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    log_format: LogFormatOption = None,
     event_loop: EventLoopOption = None,
 ) -> None:
     """Run the Fax4A REST API v1 emulator: accept fax jobs, simulate them, push their reports.
@@ -92,9 +94,10 @@ def serve(
         "serve_body_timeout": body_timeout,
         "serve_max_connections": max_connections,
         "event_loop": event_loop,
+        "log_format": log_format,
     }
     settings, emulator_config = load_settings(os.environ, flags)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     def ready(info: ServerInfo) -> None:
         typer.echo(banner(info))

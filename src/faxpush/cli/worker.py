@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
+from faxpush.cli._options import LogFormatOption
 from faxpush.cli._runtime import (
     CaBundleOption,
     DatabaseOption,
@@ -44,6 +45,7 @@ def worker(
     log_level: Annotated[
         str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR [env FAXPUSH_LOG_LEVEL].")
     ] = None,
+    log_format: LogFormatOption = None,
     ca_bundle: CaBundleOption = None,
     event_loop: EventLoopOption = None,
 ) -> None:
@@ -57,8 +59,9 @@ def worker(
         concurrency=concurrency,
         per_host_concurrency=per_host,
         log_level=log_level,
+        log_format=log_format,
         ca_bundle=ca_bundle,
         event_loop=event_loop,
     )
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     run_on_loop(lambda: run_worker(settings), settings.event_loop)

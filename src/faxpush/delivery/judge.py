@@ -124,5 +124,7 @@ def judge_attempt(
         reason,
         when,
         auth_steps,
+        push.target.auth_method.value,
+        started,
     )
     return result, details

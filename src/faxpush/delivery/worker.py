@@ -23,7 +23,7 @@ from faxpush.delivery.auth.digest import DigestNonceCache
 from faxpush.delivery.auth.token_cache import TOKEN_CACHE_PURPOSE, TokenCache
 from faxpush.delivery.deadlines import Deadlines
 from faxpush.delivery.dispatcher import Dispatcher, SendFn
-from faxpush.delivery.hooks import AttemptHook, log_attempt
+from faxpush.delivery.hooks import AttemptHook, default_hooks
 from faxpush.delivery.http import Timeouts, session_from_settings
 from faxpush.delivery.send import SendResult, send_push
 from faxpush.heap import settle_heap
@@ -77,10 +77,11 @@ async def delivery_engine(
     store: Store,
     settings: Settings,
     *,
-    hooks: tuple[AttemptHook, ...] = (log_attempt,),
+    hooks: tuple[AttemptHook, ...] | None = None,
     worker_id: str | None = None,
 ) -> AsyncIterator[DeliveryEngine]:
     """A dispatcher over ``store`` with one shared HTTP session, closed on exit."""
+    hooks = default_hooks() if hooks is None else hooks  # None: log line (and span)
     session = session_from_settings(settings)
     try:
         cipher = store.cipher
@@ -102,7 +103,7 @@ async def run_worker(
     settings: Settings,
     *,
     stop: asyncio.Event | None = None,
-    hooks: tuple[AttemptHook, ...] = (log_attempt,),
+    hooks: tuple[AttemptHook, ...] | None = None,
     handle_signals: bool = True,
 ) -> None:
     """Run the dispatcher until SIGTERM/SIGINT (or ``stop``), then shut down gracefully.
