@@ -24,6 +24,7 @@ from faxpush.storage._common import from_micros, to_micros
 from faxpush.storage._operator_common import (
     DAY,
     HOUR,
+    PENDING_STATES,
     TOUCH_INTERVAL,
     CounterTotals,
     HealthRow,
@@ -67,8 +68,8 @@ def _page_query(where: PushFilter) -> str:
     """The find_pushes query whose index the filter's equalities lead into."""
     if where.job_id is not None:
         return "find_pushes_by_job"
-    if where.state is not None and where.receiver is not None:
-        return "find_pushes_by_state_receiver"
+    if where.receiver is not None and where.state in PENDING_STATES:
+        return "find_pushes_unfinished_of_receiver"
     if where.receiver is not None:
         return "find_pushes_by_receiver"
     if where.state is not None:

@@ -50,12 +50,14 @@ CREATE TABLE idempotency_answers (
 CREATE INDEX idempotency_answers_by_expiry ON idempotency_answers (expires_at);
 
 -- find_pushes walks one of these newest first, by (created_at, delivery_id), from its
--- filter's equality: none, state, job, receiver, or state and receiver. created_at, job_id and
--- receiver never change, so only the two state indexes are written after the insert.
+-- filter's equality: none, state, job or receiver. created_at, job_id and receiver never
+-- change, so SQLite writes those three only when a push is inserted; the state one is
+-- written when the state changes.
 CREATE INDEX pushes_newest ON pushes (created_at, delivery_id);
 CREATE INDEX pushes_by_state_newest ON pushes (state, created_at, delivery_id);
 CREATE INDEX pushes_by_job_newest ON pushes (job_id, created_at, delivery_id);
 CREATE INDEX pushes_by_receiver_newest ON pushes (receiver, created_at, delivery_id);
--- Also the pending backlog per receiver: its count and oldest push, without the rest.
-CREATE INDEX pushes_by_state_receiver_newest
-    ON pushes (state, receiver, created_at, delivery_id);
+-- The backlog per receiver (count and oldest) reads only the pushes not finished yet; so does
+-- a list of one receiver's pending or in-flight pushes.
+CREATE INDEX pushes_unfinished_by_receiver ON pushes (receiver, created_at, delivery_id)
+    WHERE state IN ('pending', 'in_flight');

@@ -4,8 +4,8 @@
 -- Unix epoch (UTC).
 --
 -- A page of pushes walks one index newest first by (created_at, delivery_id), chosen from the
--- filter's equalities (INDEXED BY: the plan must not depend on the planner's guess); the other
--- filters are checked on the rows it walks. Without a cursor, :before_created is the largest
+-- filter's equalities (INDEXED BY: the plan must not depend on the planner's guess; a job
+-- before a receiver before a state); the other filters are checked on the rows it walks. Without a cursor, :before_created is the largest
 -- integer. Every find_pushes_* query takes the same parameters.
 
 -- name: find_pushes_newest
@@ -60,12 +60,12 @@ WHERE receiver = :receiver
 ORDER BY created_at DESC, delivery_id DESC
 LIMIT :limit;
 
--- name: find_pushes_by_state_receiver
--- A page of pushes with their bodies in one state to one receiver, newest first.
+-- name: find_pushes_unfinished_of_receiver
+-- A page of pushes with their bodies to one receiver, pending or in flight, newest first.
 SELECT pushes.*, push_bodies.body
-FROM pushes INDEXED BY pushes_by_state_receiver_newest
+FROM pushes INDEXED BY pushes_unfinished_by_receiver
 CROSS JOIN push_bodies ON push_bodies.seq = pushes.seq
-WHERE state = :state AND receiver = :receiver
+WHERE receiver = :receiver AND state IN ('pending', 'in_flight') AND state = :state
   AND created_at >= :since AND created_at <= :before_created
   AND (created_at < :before_created OR delivery_id < :before_id)
   AND (:job_id IS NULL OR job_id = :job_id)
@@ -177,14 +177,14 @@ SELECT * FROM receiver_health WHERE :receiver IS NULL OR receiver = :receiver;
 -- name: pending_by_receiver
 -- Each receiver's backlog: how many pushes are pending or in flight, and the oldest one's age.
 SELECT receiver, count(*) AS pending, min(created_at) AS oldest
-FROM pushes INDEXED BY pushes_by_state_receiver_newest
+FROM pushes INDEXED BY pushes_unfinished_by_receiver
 WHERE state IN ('pending', 'in_flight')
 GROUP BY receiver;
 
 -- name: pending_of_receiver
 -- One receiver's backlog: how many pushes are pending or in flight, and the oldest one's age.
 SELECT receiver, count(*) AS pending, min(created_at) AS oldest
-FROM pushes INDEXED BY pushes_by_state_receiver_newest
+FROM pushes INDEXED BY pushes_unfinished_by_receiver
 WHERE state IN ('pending', 'in_flight') AND receiver = :receiver
 GROUP BY receiver;
 
