@@ -190,3 +190,20 @@ def test_every_setting_is_documented_with_its_variable() -> None:
     text = reference.read_text(encoding="utf-8")
     missing = [name for name in Settings.model_fields if f"`FAXPUSH_{name.upper()}`" not in text]
     assert missing == [], "add these to docs/configuration.md"
+
+
+@pytest.mark.parametrize("value", [5, "x", True, [1], ["x"], {"a": 1}, 1.5, [], "1,2", -1])
+def test_any_value_of_any_type_is_one_line_or_accepted(value: object) -> None:
+    messages: dict[str, str] = {}
+    for name in Settings.model_fields:
+        for layer in (
+            file_layer({name: value}, "f.toml"),
+            env_layer({f"FAXPUSH_{name.upper()}": str(value)}),
+        ):
+            try:
+                layered(layer)
+            except ConfigurationError as exc:
+                messages[name] = str(exc)
+    for name, message in messages.items():
+        assert message.startswith(f"setting {name} (")
+        assert "\n" not in message

@@ -105,6 +105,8 @@ class Settings(BaseModel):
     def _parse_networks(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            return value  # the field's own check says what it should be
         return tuple(ipaddress.ip_network(v, strict=False) for v in value)
 
     @field_validator("secret_key", mode="before")
