@@ -173,32 +173,35 @@ class SqliteOperator:
         windows = {
             "hour_start": to_micros(window_start(now, HOUR)),
             "day_start": to_micros(window_start(now, DAY)),
-            "receiver": receiver,
         }
+        which = {"receiver": receiver}
 
         def read(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], ...]:
             if receiver is None:
                 names = _all(conn, "receivers_with_pushes")
                 pending = _all(conn, "pending_by_receiver")
             else:
-                names, pending = [], _all(conn, "pending_of_receiver", {"receiver": receiver})
-            totals = _all(conn, "counter_totals", windows)
-            health = _all(conn, "receiver_health", {"receiver": receiver})
-            return names, totals, health, pending
+                names, pending = [], _all(conn, "pending_of_receiver", which)
+            day = _all(conn, "counter_day", {"day_start": windows["day_start"], **which})
+            hour = _all(conn, "counter_hour", {"hour_start": windows["hour_start"], **which})
+            health = _all(conn, "receiver_health", which)
+            return names, day, hour, health, pending
 
-        names, totals, health, pending = await self.connection("read receiver statistics", read)
+        names, day, hour, health, pending = await self.connection("read receiver statistics", read)
+        hours = {row["receiver"]: row for row in hour}
+        no_hour = dict.fromkeys(("attempts", "successes", *HISTOGRAM_COLUMNS), 0)
         return assemble_stats(
             (row[0] for row in names),
             (
                 CounterTotals(
                     row["receiver"],
-                    row["attempts_hour"],
-                    row["successes_hour"],
-                    row["attempts_day"],
-                    row["successes_day"],
-                    tuple(row[column] for column in HISTOGRAM_COLUMNS),
+                    (last := hours.get(row["receiver"], no_hour))["attempts"],
+                    last["successes"],
+                    row["attempts"],
+                    row["successes"],
+                    tuple(last[column] for column in HISTOGRAM_COLUMNS),
                 )
-                for row in totals
+                for row in day
             ),
             (
                 HealthRow(

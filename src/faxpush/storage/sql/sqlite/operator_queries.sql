@@ -146,29 +146,38 @@ WHERE (receiver, bucket_start) IN (
     WHERE bucket_start < :oldest ORDER BY bucket_start LIMIT :limit
 );
 
--- name: counter_totals
--- Each receiver's counters summed over the last day and hour (histogram: the hour only).
-SELECT receiver,
-       sum(CASE WHEN bucket_start >= :hour_start THEN attempts ELSE 0 END) AS attempts_hour,
-       sum(CASE WHEN bucket_start >= :hour_start THEN successes ELSE 0 END) AS successes_hour,
-       sum(attempts) AS attempts_day,
-       sum(successes) AS successes_day,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h00 ELSE 0 END) AS h00,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h01 ELSE 0 END) AS h01,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h02 ELSE 0 END) AS h02,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h03 ELSE 0 END) AS h03,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h04 ELSE 0 END) AS h04,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h05 ELSE 0 END) AS h05,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h06 ELSE 0 END) AS h06,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h07 ELSE 0 END) AS h07,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h08 ELSE 0 END) AS h08,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h09 ELSE 0 END) AS h09,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h10 ELSE 0 END) AS h10,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h11 ELSE 0 END) AS h11,
-       sum(CASE WHEN bucket_start >= :hour_start THEN h12 ELSE 0 END) AS h12
-FROM receiver_counts
-WHERE bucket_start >= :day_start AND (:receiver IS NULL OR receiver = :receiver)
-GROUP BY receiver;
+-- name: counter_day
+-- Each receiver's attempts and successes since :day_start (or one receiver's).
+-- The health rows list the receivers with counters (finish writes both); each one's buckets
+-- are then a range of the primary key, not a scan of every receiver's buckets.
+SELECT health.receiver, sum(counts.attempts) AS attempts, sum(counts.successes) AS successes
+FROM receiver_health AS health
+CROSS JOIN receiver_counts AS counts
+    ON counts.receiver = health.receiver AND counts.bucket_start >= :day_start
+WHERE :receiver IS NULL OR health.receiver = :receiver
+GROUP BY health.receiver;
+
+-- name: counter_hour
+-- Each receiver's attempts, successes and duration histogram since :hour_start (or one's).
+SELECT health.receiver, sum(counts.attempts) AS attempts, sum(counts.successes) AS successes,
+       sum(counts.h00) AS h00,
+       sum(counts.h01) AS h01,
+       sum(counts.h02) AS h02,
+       sum(counts.h03) AS h03,
+       sum(counts.h04) AS h04,
+       sum(counts.h05) AS h05,
+       sum(counts.h06) AS h06,
+       sum(counts.h07) AS h07,
+       sum(counts.h08) AS h08,
+       sum(counts.h09) AS h09,
+       sum(counts.h10) AS h10,
+       sum(counts.h11) AS h11,
+       sum(counts.h12) AS h12
+FROM receiver_health AS health
+CROSS JOIN receiver_counts AS counts
+    ON counts.receiver = health.receiver AND counts.bucket_start >= :hour_start
+WHERE :receiver IS NULL OR health.receiver = :receiver
+GROUP BY health.receiver;
 
 -- name: receiver_health
 -- The health rows of every receiver, or of one.
