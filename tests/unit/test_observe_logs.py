@@ -126,3 +126,13 @@ def test_text_stays_the_human_line_and_uvicorn_goes_through_the_same_handler() -
 def test_a_bad_level_or_format_names_the_setting(level: str, fmt: str, setting: str) -> None:
     with pytest.raises(ConfigurationError, match=f"setting {setting} .*use one of"):
         configure_logging(level, fmt, stream=sys.stderr)
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_an_attempt_below_the_level_is_not_formatted_at_all() -> None:
+    out = io.StringIO()
+    configure_logging("WARNING", "json", stream=out)
+    log_attempt(details(verdict=Verdict.DELIVERED, http_status=200))
+    assert out.getvalue() == ""
+    log_attempt(details(verdict=Verdict.FAILED))
+    assert json.loads(out.getvalue())["level"] == "WARNING"

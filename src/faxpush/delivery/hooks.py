@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from faxpush._observe.tracing import SpanRecorder, span_recorder
@@ -45,8 +45,14 @@ class AttemptDetails:
 AttemptHook = Callable[[AttemptDetails], None]
 
 
+_FIELDS = tuple(f.name for f in fields(AttemptDetails))
+
+
 def log_attempt(details: AttemptDetails) -> None:
     """Default hook: one log line per attempt."""
+    level = logging.INFO if details.verdict is not Verdict.FAILED else logging.WARNING
+    if not logger.isEnabledFor(level):
+        return
     answer = (
         f"HTTP {details.http_status}"
         if details.http_status is not None
@@ -56,7 +62,6 @@ def log_attempt(details: AttemptDetails) -> None:
     if details.verdict is Verdict.RETRY and details.next_attempt_at is not None:
         then = f", next attempt at {details.next_attempt_at.isoformat(timespec='seconds')}"
     stale = "" if details.applied else " (lease lost: result discarded)"
-    level = logging.INFO if details.verdict is not Verdict.FAILED else logging.WARNING
     logger.log(
         level,
         "%s push %s job %s attempt %d to %s: %s in %.0f ms%s%s",
@@ -69,7 +74,8 @@ def log_attempt(details: AttemptDetails) -> None:
         details.duration_ms,
         then,
         stale,
-        extra={"faxpush": asdict(details)},
+        # A shallow dict: dataclasses.asdict copies deeply, at 30-60 us an attempt.
+        extra={"faxpush": {name: getattr(details, name) for name in _FIELDS}},
     )
 
 
