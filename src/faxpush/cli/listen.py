@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
+from prometheus_client import CollectorRegistry
 
+from faxpush._observe.health import Readiness, with_health
 from faxpush._observe.logs import writes_json
+from faxpush._observe.metrics import Metrics
 from faxpush._serving.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -25,13 +28,14 @@ from faxpush._serving.limits import (
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.cli._options import AuthOption, LogFormatOption, PrincipalOption, credentials_option
 from faxpush.cli._runtime import configure_logging, load_settings
+from faxpush.core.errors import StorageError
 from faxpush.core.models import AuthMethod
 from faxpush.core.secrets import Secret
 from faxpush.core.settings import LogFormat
 from faxpush.receiver.app import ASGIApp, ReceiverApp
 from faxpush.receiver.issuer import DEFAULT_AUDIENCE, DevIssuer
 from faxpush.receiver.openapi import openapi_bytes
-from faxpush.receiver.service import DEFAULT_INBOX_URL, PushReceiver, Receipt
+from faxpush.receiver.service import DEFAULT_INBOX_URL, PushReceiver, Receipt, ReceiptHook
 from faxpush.receiver.verify import (
     BasicVerifier,
     BearerVerifier,
@@ -264,8 +268,10 @@ def listen(
 
     Pushes are POSTed to any path (or only to --path), stored in the inbox and answered 200;
     a duplicate is answered 200 again and printed as such. The OpenAPI description of the
-    push is served at /openapi.json. Requests that arrive too slowly are answered 408 and
-    closed; connections over --max-connections are answered 503. Stop with Ctrl+C.
+    push is served at /openapi.json; GET /healthz, /readyz (the inbox answers) and /metrics
+    serve health checks and Prometheus (FAXPUSH_METRICS=false turns metrics off). Requests
+    that arrive too slowly are answered 408 and closed; connections over --max-connections
+    are answered 503. Stop with Ctrl+C.
     """
     if oauth2_issuer and auth is not AuthMethod.OAUTH2:
         raise typer.BadParameter("--oauth2-issuer goes with --auth OAUTH2", param_hint="--auth")
@@ -311,7 +317,11 @@ def listen(
         digest_algorithms=digest_algorithms,
     )
     printer = ReceiptPrinter(sys.stdout, as_json=as_json)
-    receiver = PushReceiver(verifier=verifier, inbox=inbox, on_receipt=[printer])
+    metrics = Metrics(CollectorRegistry()) if settings.metrics else None
+    hooks: list[ReceiptHook] = [printer]
+    if metrics is not None:
+        hooks.append(metrics.observe_receipt)
+    receiver = PushReceiver(verifier=verifier, inbox=inbox, on_receipt=hooks)
     mounts: dict[str, ASGIApp] = {} if issuer is None else {ISSUER_PREFIX: issuer}
     document = openapi_bytes(
         server_url=base,
@@ -328,17 +338,32 @@ def listen(
         f"  auth:    {auth.value}" + (f" (principal {principal})" if principal else ""),
         f"  inbox:   {inbox}",
         f"  OpenAPI: {base}/openapi.json",
+        f"  health:  {base}/healthz, {base}/readyz" + (f", {base}/metrics" if metrics else ""),
         f"  limits:  {describe_limits(shown_limits, file_limit)}",
     ]
     if issuer is not None:
         banner.append(f"  OAuth2 token URL: {issuer.token_url}   JWKS: {issuer.jwks_url}")
-    server = server_for(app, limits, tls_cert=tls_cert, tls_key=tls_key, log_config=None)
+    served = with_health(app, _inbox_readiness(receiver), metrics)
+    server = server_for(served, limits, tls_cert=tls_cert, tls_key=tls_key, log_config=None)
     try:
         run_on_loop(lambda: _serve(app, server, sock, banner), event_loop)
     except KeyboardInterrupt:
         pass  # Ctrl+C before the server was up: nothing to stop yet
     finally:
         sock.close()
+
+
+def _inbox_readiness(receiver: PushReceiver) -> Readiness:
+    """Ready when the inbox answers a count (not before the receiver has started)."""
+
+    async def ready() -> str | None:
+        try:
+            await receiver.inbox.count()
+        except StorageError as exc:
+            return f"the inbox does not answer: {exc}"
+        return None
+
+    return ready
 
 
 def _check_tls(cert: Path | None, key: Path | None) -> None:

@@ -6,7 +6,9 @@ import os
 from typing import Annotated, Final
 
 import typer
+from prometheus_client import CollectorRegistry
 
+from faxpush._observe.metrics import Metrics
 from faxpush.admin.server import embedded_admin_app
 from faxpush.cli._errors import run
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
@@ -98,6 +100,7 @@ def serve(
     }
     settings, emulator_config = load_settings(os.environ, flags)
     configure_logging(settings.log_level, settings.log_format)
+    metrics = Metrics(CollectorRegistry()) if settings.metrics else None
 
     def ready(info: ServerInfo) -> None:
         typer.echo(banner(info))
@@ -114,8 +117,9 @@ def serve(
             on_ready=ready,
             notify=notice,
             mounts=lambda store, wake: {
-                "/admin": embedded_admin_app(store, settings, wake=wake, metrics=None)
+                "/admin": embedded_admin_app(store, settings, wake=wake, metrics=metrics)
             },
+            metrics=metrics,
         ),
         settings.event_loop,
     )

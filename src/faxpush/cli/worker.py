@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import typer
+from prometheus_client import CollectorRegistry
 
+from faxpush._observe.health import health_app, store_readiness
+from faxpush._observe.metrics import Metrics
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.cli._options import LogFormatOption
 from faxpush.cli._runtime import (
@@ -14,7 +22,11 @@ from faxpush.cli._runtime import (
     configure_logging,
     load_settings,
 )
+from faxpush.core.settings import split_host_port
 from faxpush.delivery.worker import run_worker
+from faxpush.storage.base import Store
+
+logger = logging.getLogger("faxpush.worker")
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -26,6 +38,8 @@ EXAMPLES = """\
   FAXPUSH_ALLOWED_NETWORKS=127.0.0.0/8 faxpush worker --log-level DEBUG
 
   faxpush worker --event-loop asyncio     # asyncio's own loop, not uvloop
+
+  faxpush worker --http 127.0.0.1:9464     # /healthz, /readyz and /metrics on that port
 """
 
 
@@ -48,11 +62,21 @@ def worker(
     log_format: LogFormatOption = None,
     ca_bundle: CaBundleOption = None,
     event_loop: EventLoopOption = None,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            help="Serve /healthz, /readyz and /metrics at host:port, e.g. 127.0.0.1:9464 "
+            "[env FAXPUSH_WORKER_HTTP, default off].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Deliver pushes from the outbox; one log line per attempt.
 
     Stops gracefully on SIGTERM or Ctrl-C: no new claims, in-flight pushes get
     FAXPUSH_SHUTDOWN_GRACE seconds to finish, the rest go back to the queue.
+    With --http, a small HTTP port answers health checks and Prometheus scrapes.
     """
     settings = load_settings(
         database_url=database_url,
@@ -62,6 +86,49 @@ def worker(
         log_format=log_format,
         ca_bundle=ca_bundle,
         event_loop=event_loop,
+        worker_http=http,
     )
     configure_logging(settings.log_level, settings.log_format)
-    run_on_loop(lambda: run_worker(settings), settings.event_loop)
+    metrics = Metrics(CollectorRegistry()) if settings.metrics else None
+    if settings.worker_http is None:
+        run_on_loop(lambda: run_worker(settings, metrics=metrics), settings.event_loop)
+        return
+    from faxpush._serving.server import bind  # imports uvicorn: only to serve
+
+    sock = bind(*split_host_port(settings.worker_http))  # a port in use fails before starting
+    try:
+        run_on_loop(
+            lambda: run_worker(
+                settings, metrics=metrics, beside=lambda store: _serve_health(sock, store, metrics)
+            ),
+            settings.event_loop,
+        )
+    finally:
+        sock.close()
+
+
+@contextlib.asynccontextmanager
+async def _serve_health(
+    sock: socket.socket, store: Store, metrics: Metrics | None
+) -> AsyncIterator[None]:
+    """The worker's small HTTP port, served on the worker's loop while it delivers."""
+    from faxpush._serving.server import server_for
+
+    server = server_for(
+        health_app(store_readiness(store), metrics),
+        lifespan="off",
+        handle_signals=False,  # the worker's stop signals rule
+        log_config=None,
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    logger.info("health and metrics on http://%s/ (healthz, readyz, metrics)", _shown(sock))
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
+
+
+def _shown(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

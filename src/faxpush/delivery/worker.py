@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 
+from faxpush._observe.metrics import Metrics
 from faxpush._signals import install_stop_signals
 from faxpush.core.settings import Settings
 from faxpush.delivery.auth.digest import DigestNonceCache
@@ -79,8 +81,10 @@ async def delivery_engine(
     *,
     hooks: tuple[AttemptHook, ...] | None = None,
     worker_id: str | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[DeliveryEngine]:
-    """A dispatcher over ``store`` with one shared HTTP session, closed on exit."""
+    """A dispatcher over ``store`` with one shared HTTP session, closed on exit; measured
+    by ``metrics`` when given (an attempt hook, store timings, token fetches, in flight)."""
     hooks = default_hooks() if hooks is None else hooks  # None: log line (and span)
     session = session_from_settings(settings)
     try:
@@ -89,11 +93,24 @@ async def delivery_engine(
             store,
             secret_hash_key=None if cipher is None else cipher.derive_key(TOKEN_CACHE_PURPOSE),
             margin=timedelta(seconds=settings.token_expiry_margin),
+            on_fetch=None if metrics is None else metrics.token_fetched,
         )
         send = make_sender(
             session, settings, token_cache=token_cache, digest_cache=DigestNonceCache()
         )
-        dispatcher = Dispatcher(store, send, settings, hooks=hooks, worker_id=worker_id)
+        if metrics is None:
+            dispatcher = Dispatcher(store, send, settings, hooks=hooks, worker_id=worker_id)
+        else:
+            dispatcher = Dispatcher(
+                store,
+                send,
+                settings,
+                hooks=(*hooks, metrics.observe_attempt),
+                worker_id=worker_id,
+                observe_store=metrics.observe_store,
+            )
+            metrics.watch_in_flight(lambda: dispatcher.in_flight)
+            metrics.watch_store(store)
         yield DeliveryEngine(dispatcher, session)
     finally:
         await session.close()
@@ -105,17 +122,23 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     hooks: tuple[AttemptHook, ...] | None = None,
     handle_signals: bool = True,
+    metrics: Metrics | None = None,
+    beside: Callable[[Store], AbstractAsyncContextManager[None]] | None = None,
 ) -> None:
     """Run the dispatcher until SIGTERM/SIGINT (or ``stop``), then shut down gracefully.
 
     With ``handle_signals`` (the worker owns its process) the collector is tuned for a long
-    run, see :func:`settle_heap`."""
+    run, see :func:`settle_heap`. ``beside`` is entered once the store is open and left
+    after the dispatcher stopped (``faxpush worker --http`` serves its port in it)."""
     stop = stop or asyncio.Event()
     if handle_signals:
         install_stop_signals(stop)
     store = await open_configured_store(settings, notify=logger.warning)
     try:
-        async with delivery_engine(store, settings, hooks=hooks) as engine:
+        async with (
+            delivery_engine(store, settings, hooks=hooks, metrics=metrics) as engine,
+            beside(store) if beside is not None else contextlib.nullcontext(),
+        ):
             if handle_signals:
                 settle_heap()
             logger.info(

@@ -25,6 +25,8 @@ from typing import Final
 
 from starlette.types import ASGIApp
 
+from faxpush._observe.health import store_readiness, with_health
+from faxpush._observe.metrics import Metrics
 from faxpush._serving.limits import (
     ServerLimits,
     default_max_connections,
@@ -168,8 +170,10 @@ async def run_server(
     handle_signals: bool = True,
     notify: Callable[[str], None] = logger.warning,
     mounts: Callable[[Store, Callable[[], None]], Mapping[str, ASGIApp]] | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
-    """Serve the REST API, run the simulator and the dispatcher until ``stop``."""
+    """Serve the REST API, run the simulator and the dispatcher until ``stop``; GET
+    /healthz, /readyz and /metrics (from ``metrics``, None: off) answer beside the API."""
     config = config or EmulatorConfig()
     stop = stop or asyncio.Event()
     if handle_signals:
@@ -187,7 +191,7 @@ async def run_server(
         first_login = await ensure_first_login(store, jobs, now=now)
         logins = await jobs.list_logins()
         example = (logins[0].customer_number, logins[0].login) if logins else None
-        async with delivery_engine(store, settings) as engine:
+        async with delivery_engine(store, settings, metrics=metrics) as engine:
             heavy = HeavyWork()
             simulator = Simulator(
                 store, jobs, settings, on_push=engine.dispatcher.wake, heavy=heavy
@@ -213,7 +217,7 @@ async def run_server(
                 api.mount(path, mounted)
             limits = server_limits(settings)
             server = server_for(
-                api,
+                with_health(api, store_readiness(store), metrics),
                 limits,
                 lifespan="off",
                 handle_signals=False,  # the caller's stop event rules
