@@ -23,7 +23,7 @@ from faxpush.core.rest_view import to_rest_report
 from faxpush.core.settings import Settings
 from faxpush.emulator.auth import BasicAuthenticator, Caller
 from faxpush.emulator.config import SimulatorConfig
-from faxpush.emulator.intake import accept_job
+from faxpush.emulator.intake import JobContext, accept_job
 from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.openapi import docs_page, openapi_document
 from faxpush.emulator.plan import JobPlan
@@ -128,14 +128,12 @@ async def send_job(services: EmulatorServices, request: Request) -> Response:
     """sendJobRequest: validate, plan and store a job; 201 ``{"jobId"}``."""
     caller = await _caller(services, request)
     body = await _read_body(request, services.settings.max_request_bytes)
+    context = JobContext(caller, services.clock(), services.settings, services.simulator_config)
     accepted = await accept_job(
         body,
-        caller=caller,
+        context,
         load_account=lambda: services.store.get_account(caller.customer_number),
         heavy=services.heavy,
-        now=services.clock(),
-        settings=services.settings,
-        sim=services.simulator_config,
     )
     await services.writer.create(accepted.job)
     services.simulator.notify()

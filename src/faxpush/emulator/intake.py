@@ -40,6 +40,16 @@ AccountLoader = Callable[[], Awaitable[Account | None]]
 
 
 @dataclass(frozen=True, slots=True)
+class JobContext:
+    """Who sends a job and when, and the settings that bound and plan it."""
+
+    caller: Caller
+    now: datetime
+    settings: Settings
+    sim: SimulatorConfig
+
+
+@dataclass(frozen=True, slots=True)
 class AcceptedJob:
     """A valid, planned job ready to be stored."""
 
@@ -53,22 +63,19 @@ def push_may_exceed(body_bytes: int, max_push_bytes: int) -> bool:
 
 
 def plan_request(
-    request: FaxJobRequest,
-    *,
-    caller: Caller,
-    account: Account | None,
-    now: datetime,
-    settings: Settings,
-    sim: SimulatorConfig,
+    request: FaxJobRequest, context: JobContext, account: Account | None
 ) -> AcceptedJob:
     """Plan a valid job; :class:`JobRequestError` when its push would be too large.
 
     When the push target is known now (the job's own, or the account's default), the push
     is rendered from the planned final report and refused if over ``max_push_bytes``."""
+    caller, now, settings = context.caller, context.now, context.settings
     target = job_push_target(request.push, account)
     pages = count_job_pages(request)
     job_id = new_job_id()
-    plan = plan_job(request, job_id=job_id, now=now, pages=pages, sim=sim, speed=settings.sim_speed)
+    plan = plan_job(
+        request, job_id=job_id, now=now, pages=pages, sim=context.sim, speed=settings.sim_speed
+    )
     if (target or account_push_target(account)) is not None:
         check_push_size(plan.report, account, settings.max_push_bytes)
     options = request.statusReportOptions
@@ -86,31 +93,18 @@ def plan_request(
     return AcceptedJob(job, pages)
 
 
-def prepare_job(
-    body: bytes,
-    *,
-    caller: Caller,
-    account: Account | None,
-    now: datetime,
-    settings: Settings,
-    sim: SimulatorConfig,
-) -> AcceptedJob:
+def prepare_job(body: bytes, context: JobContext, account: Account | None) -> AcceptedJob:
     """Validate and plan the job in ``body``; :class:`JobRequestError` says what is wrong."""
-    request = parse_job_request(body, now=now, max_recipients=settings.max_recipients)
-    return plan_request(
-        request, caller=caller, account=account, now=now, settings=settings, sim=sim
-    )
+    return plan_request(_parse(body, context), context, account)
+
+
+def _parse(body: bytes, context: JobContext) -> FaxJobRequest:
+    limit = context.settings.max_recipients
+    return parse_job_request(body, now=context.now, max_recipients=limit)
 
 
 async def accept_job(
-    body: bytes,
-    *,
-    caller: Caller,
-    load_account: AccountLoader,
-    heavy: HeavyWork,
-    now: datetime,
-    settings: Settings,
-    sim: SimulatorConfig,
+    body: bytes, context: JobContext, *, load_account: AccountLoader, heavy: HeavyWork
 ) -> AcceptedJob:
     """:func:`prepare_job`, in a worker thread when ``body`` is over INLINE_BODY_BYTES.
 
@@ -118,21 +112,18 @@ async def accept_job(
     the push format) or when the push could outgrow ``max_push_bytes``. Reading it for
     every job put a database round trip, queued behind group commits, on the common path."""
     if len(body) > INLINE_BODY_BYTES:
-        account = await load_account()
-        return await heavy.run(
-            prepare_job, body, caller=caller, account=account, now=now, settings=settings, sim=sim
-        )
-    request = parse_job_request(body, now=now, max_recipients=settings.max_recipients)
-    needs_account = request.push is not None or push_may_exceed(len(body), settings.max_push_bytes)
+        return await heavy.run(prepare_job, body, context, await load_account())
+    request = _parse(body, context)
+    max_push_bytes = context.settings.max_push_bytes
+    needs_account = request.push is not None or push_may_exceed(len(body), max_push_bytes)
     account = await load_account() if needs_account else None
-    return plan_request(
-        request, caller=caller, account=account, now=now, settings=settings, sim=sim
-    )
+    return plan_request(request, context, account)
 
 
 __all__ = [
     "INLINE_BODY_BYTES",
     "AcceptedJob",
+    "JobContext",
     "accept_job",
     "plan_request",
     "prepare_job",
