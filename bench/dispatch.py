@@ -1,7 +1,7 @@
 """Benchmark: durable dispatch from a SQLite outbox vs. a bare aiohttp loop, same receiver.
 
     python bench/dispatch.py [--pushes 20000] [--concurrency 64] [--repeat 3] [--json]
-                             [--loops asyncio,uvloop] [--no-settle]
+                             [--loops asyncio,uvloop] [--no-settle] [--metrics]
 
 Both sides POST the full sample report (XML) to ``bench/receiver.py`` (uvicorn + httptools,
 a bare ASGI app answering 200) running in its own process:
@@ -19,6 +19,9 @@ clock. CPU per push: user + system time over the delivery phase of this process,
 faxpush also of its store process (read from /proc: Linux). A second phase, on the worker's
 default loop, enqueues at a steady rate below capacity and measures enqueue -> 2xx recorded
 latency (p50, p99). Medians over ``--repeat`` runs; the JSON line keeps every run.
+
+``--metrics`` measures what Prometheus metrics cost instead: paired runs with metrics off
+and on, see ``bench/metrics_cost.py``.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from prometheus_client import generate_latest
 
 from faxpush import _loop
+from faxpush._observe.metrics import Metrics
 from faxpush.core.settings import EventLoop, Settings
 from faxpush.core.targets import PushTarget
 from faxpush.delivery.hooks import AttemptDetails
@@ -132,10 +137,23 @@ def _push(n: int, url: str, prefix: str) -> NewPush:
     )
 
 
+async def _scrape_every_second(metrics: Metrics) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        await metrics.before_scrape()
+        generate_latest(metrics.registry)
+
+
 async def faxpush_run(
-    url: str, pushes: int, concurrency: int, db: Path, *, settle: bool = True
+    url: str,
+    pushes: int,
+    concurrency: int,
+    db: Path,
+    *,
+    settle: bool = True,
+    metrics: Metrics | None = None,
 ) -> Phase:
-    """The dispatcher draining ``pushes`` pre-enqueued pushes."""
+    """The dispatcher draining ``pushes`` pre-enqueued pushes (measured by ``metrics``)."""
     # As `faxpush worker` opens it: claims and results in a store process.
     store = await SqliteStore.open(db, SecretCipher([generate_key()]), store_process=True)
     await store.migrate()
@@ -156,16 +174,20 @@ async def faxpush_run(
     lease = timedelta(seconds=60)
     await store.claim(worker_id="bench", limit=1, lease=lease, now=now - timedelta(hours=1))
     stop = asyncio.Event()
-    async with delivery_engine(store, _settings(concurrency), hooks=(count,)) as engine:
+    settings = _settings(concurrency)
+    async with delivery_engine(store, settings, hooks=(count,), metrics=metrics) as engine:
         if settle:
             settle_heap()  # as `faxpush worker` does once it has started
         started, cpu, store_cpu = time.perf_counter(), time.process_time(), _store_process_cpu()
         task = asyncio.create_task(engine.dispatcher.run(stop))
+        scrapes = None if metrics is None else asyncio.create_task(_scrape_every_second(metrics))
         await asyncio.wait_for(done.wait(), 600)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         store_cpu = _store_process_cpu() - store_cpu
         stop.set()
         await task
+        if scrapes is not None:
+            scrapes.cancel()
     await store.close()
     return Phase(pushes / elapsed, cpu / pushes * 1e6, store_cpu / pushes * 1e6)
 
@@ -266,7 +288,17 @@ def main() -> None:
         action="store_true",
         help="leave the garbage collector as it is (the worker tunes it once started)",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="measure the cost of Prometheus metrics (paired runs, off and on) instead",
+    )
     args = parser.parse_args()
+    if args.metrics:
+        from metrics_cost import report_metrics_cost  # bench/metrics_cost.py
+
+        report_metrics_cost(args)
+        return
     default = _loop.loop_name(EventLoop.AUTO)  # what `faxpush worker` runs on here
     loops: list[str] = args.loops
     base: dict[str, list[Phase]] = {name: [] for name in loops}

@@ -40,6 +40,20 @@ def test_dispatch_benchmark_reports_its_ratio() -> None:
         assert figures["baseline_cpu_us_per_push"] > 0
 
 
+def test_dispatch_benchmark_measures_the_cost_of_metrics() -> None:
+    summary = _last_json_line(
+        str(BENCH / "dispatch.py"), *("--metrics", "--pushes", "300", "--repeat", "2", "--json")
+    )
+    assert summary["pushes"] == 300
+    ratios = summary["pair_ratios"]
+    assert isinstance(ratios, list)
+    assert len(ratios) == 2  # one pair per run, metrics off and on
+    for key in ("off_pushes_per_s", "on_pushes_per_s", "off_cpu_us_per_push", "on_cpu_us_per_push"):
+        value = summary[key]
+        assert isinstance(value, float)
+        assert value > 0
+
+
 def test_reference_loops_deliver_every_variant() -> None:
     summary = _last_json_line(str(BENCH / "dispatch_reference.py"), "--pushes", "300", "--json")
     assert set(summary) == {"bare", "naive", "store", "store-raw-post"}

@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -223,10 +224,6 @@ async def ready_becomes(base: str, want: int) -> str:
 async def test_readyz_follows_a_sqlite_schema_change(tmp_path: Path) -> None:
     """A database whose schema is newer than this faxpush is not ready; it is again once the
     schema is back (as after a rollback of an upgrade)."""
-    if not hasattr(SqliteStore, "readiness"):
-        pytest.skip("the SQLite store has no readiness check yet")
-    import sqlite3
-
     key = generate_key()
     path = tmp_path / "outbox.db"
     store = await SqliteStore.open(path, SecretCipher([key]))
