@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import ssl
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from prometheus_client import CollectorRegistry
@@ -27,6 +25,7 @@ from faxpush._serving.limits import (
 )
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.cli._options import AuthOption, LogFormatOption, PrincipalOption, credentials_option
+from faxpush.cli._receipts import ReceiptPrinter
 from faxpush.cli._runtime import configure_logging, load_settings
 from faxpush.core.errors import StorageError
 from faxpush.core.models import AuthMethod
@@ -35,7 +34,7 @@ from faxpush.core.settings import LogFormat
 from faxpush.receiver.app import ASGIApp, ReceiverApp
 from faxpush.receiver.issuer import DEFAULT_AUDIENCE, DevIssuer
 from faxpush.receiver.openapi import openapi_bytes
-from faxpush.receiver.service import DEFAULT_INBOX_URL, PushReceiver, Receipt, ReceiptHook
+from faxpush.receiver.service import DEFAULT_INBOX_URL, PushReceiver, ReceiptHook
 from faxpush.receiver.verify import (
     BasicVerifier,
     BearerVerifier,
@@ -137,51 +136,6 @@ def build_verifier(
     return BearerVerifier(
         JwtValidator(RemoteJwks(jwks_url), issuer=token_issuer, audience=audience)
     )
-
-
-class ReceiptPrinter:
-    """Prints each receipt: a human block, or one JSON object per line with ``--json``."""
-
-    def __init__(self, out: TextIO, *, as_json: bool) -> None:
-        self._out = out
-        self._json = as_json
-
-    def __call__(self, receipt: Receipt) -> None:
-        self._out.write(self.render(receipt))
-        self._out.flush()
-
-    def render(self, receipt: Receipt) -> str:
-        """The text printed for ``receipt``."""
-        report = receipt.report
-        if self._json:
-            document: dict[str, Any] = {
-                "status": receipt.status,
-                "outcome": receipt.outcome,
-                "method": receipt.method,
-                "target": receipt.target,
-                "auth": None if receipt.auth is None else receipt.auth.describe(),
-                "jobId": None if report is None else report.jobId,
-                "recipients": []
-                if report is None
-                else [{"number": r.number, "status": r.status} for r in report.faxRecipients],
-                "key": receipt.key,
-                "timesReceived": receipt.times_received,
-                "reason": receipt.reason,
-                "ms": round(receipt.duration_ms, 3),
-            }
-            return json.dumps(document, ensure_ascii=False) + "\n"
-        clock = datetime.now().strftime("%H:%M:%S")
-        job = report.jobId if report is not None else "-"
-        who = receipt.auth.describe() if receipt.auth is not None else (receipt.reason or "-")
-        request = f"{receipt.method} {receipt.target}"
-        lines = [f"{clock}  {receipt.status} {receipt.outcome:<9}  {job}  {who}  {request}"]
-        if report is not None and receipt.outcome in ("stored", "duplicate"):
-            width = max(len(r.number) for r in report.faxRecipients)
-            for r in report.faxRecipients:
-                lines.append(f"          {r.number:<{width}}  {r.status or '-'}")
-        elif receipt.reason and receipt.auth is not None:
-            lines.append(f"          {receipt.reason}")
-        return "\n".join(lines) + "\n"
 
 
 def _timeout_option(envvar: str, help_text: str) -> Any:
