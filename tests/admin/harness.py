@@ -102,6 +102,19 @@ class Admin:
             return response.status, decoded, response.headers
 
 
+async def refused_within(
+    session: aiohttp.ClientSession, url: str, token: str, seconds: float = 3.0
+) -> int:
+    """Ask ``url`` with ``token`` until it is refused (401), at most ``seconds`` (a revoked
+    token may stay in a server's token cache for a second); the last status."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as answer:
+            if answer.status == 401 or asyncio.get_running_loop().time() > deadline:
+                return answer.status
+        await asyncio.sleep(0.1)
+
+
 async def create_token(settings: Settings, name: str, scope: TokenScope) -> str:
     store = operator_store(await open_configured_store(settings, notify=lambda _m: None))
     try:

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from faxpush.admin import AdminServices, admin_openapi_document, build_admin_app
 from faxpush.storage.operator import TokenScope
 
-from .harness import Admin, create_token, json_report, xml_report
+from .harness import Admin, create_token, json_report, refused_within, xml_report
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -48,8 +48,7 @@ async def test_revoked_token_is_refused_and_last_use_recorded(admin: Admin) -> N
     [listed] = [t for t in await admin.store.list_api_tokens() if t.name == "short-lived"]
     assert listed.last_used_at is not None
     assert await admin.store.revoke_api_token("short-lived", now=listed.last_used_at)
-    status, body, _ = await admin.call("GET", "/api/v1/receivers", token=token)
-    assert (status, body["error"]) == (401, "unauthorized")
+    assert await refused_within(admin.session, admin.url + "/api/v1/receivers", token) == 401
 
 
 async def test_repeat_returns_the_first_answer(admin: Admin) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -29,7 +29,7 @@ from faxpush.admin.idempotency import (
 )
 from faxpush.admin.ingest import build_push, build_pushes, read_batch, read_single
 from faxpush.admin.openapi import admin_openapi_document
-from faxpush.admin.tokens import authenticate
+from faxpush.admin.tokens import TokenCache, authenticate
 from faxpush.admin.views import (
     attempt_view,
     decode_cursor,
@@ -67,6 +67,7 @@ class AdminServices:
     clock: Callable[[], datetime] = utcnow
     # told how many pushes were queued: to count them, or to wake an in-process dispatcher
     on_enqueue: Callable[[int], None] = _no_wake
+    tokens: TokenCache = field(default_factory=TokenCache)  # revocation takes up to 1 s
 
 
 Handler = Callable[[AdminServices, Request, ApiToken], Awaitable[Response]]
@@ -305,6 +306,7 @@ def _endpoint(
                 request.headers.get("authorization"),
                 needs=needs,
                 now=services.clock(),
+                cache=services.tokens,
             )
             return await handler(services, request, token)
         except AdminError as exc:
