@@ -100,6 +100,7 @@ def metrics_cost(url: str, tmp: str, args: argparse.Namespace) -> dict[str, Any]
                 file=sys.stderr,
             )
     ratios = [b.pushes_per_s / a.pushes_per_s for a, b in zip(off, on, strict=True)]
+    extra_cpu = [b.cpu_us - a.cpu_us for a, b in zip(off, on, strict=True)]  # worker, per pair
 
     def cpu(phases: list[Phase]) -> float:
         return round(statistics.median(p.cpu_us + p.child_cpu_us for p in phases), 1)
@@ -116,6 +117,7 @@ def metrics_cost(url: str, tmp: str, args: argparse.Namespace) -> dict[str, Any]
         "on_pushes_per_s": round(statistics.median(p.pushes_per_s for p in on), 1),
         "pair_ratio_median": round(statistics.median(ratios), 4),
         "pair_ratios": [round(r, 4) for r in ratios],
+        "pair_worker_cpu_us_diff_median": round(statistics.median(extra_cpu), 1),
         "off_cpu_us_per_push": cpu(off),
         "on_cpu_us_per_push": cpu(on),
         "off_worker_cpu_us_per_push": round(statistics.median(p.cpu_us for p in off), 1),
