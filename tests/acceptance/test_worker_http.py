@@ -207,6 +207,7 @@ async def test_worker_http_address_in_use_is_one_line(tmp_path: Path) -> None:
         _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in err.decode()
+    assert "choose another address with --http" in err.decode()
     assert "Traceback" not in err.decode()
 
 

@@ -93,8 +93,9 @@ class QuietServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (0: a free port)."""
+def bind(host: str, port: int, *, fix: str = "choose another --port") -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (0: a free port); ``fix`` ends the
+    message when it cannot be had."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so, and
     # without it every keep-alive answer waits for a delayed ACK (about 40 ms).
@@ -105,7 +106,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ConfigurationError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; {fix}"
         ) from None
     sock.listen(1024)
     sock.setblocking(False)

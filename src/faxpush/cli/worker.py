@@ -95,7 +95,8 @@ def worker(
         return
     from faxpush._serving.server import bind  # imports uvicorn: only to serve
 
-    sock = bind(*split_host_port(settings.worker_http))  # a port in use fails before starting
+    # A port in use fails here, before the worker starts.
+    sock = bind(*split_host_port(settings.worker_http), fix="choose another address with --http")
     try:
         run_on_loop(
             lambda: run_worker(
