@@ -2,7 +2,8 @@
 bare ASGI app, and end to end (ingest -> 2xx at a receiver) at a steady rate.
 
     python bench/ingest.py [--clients 64] [--seconds 5] [--pairs 3]
-                           [--rate 1000] [--e2e-seconds 10] [--e2e-modes worker,serve] [--json]
+                           [--rate 1000] [--e2e-seconds 10] [--e2e-modes worker,serve]
+                           [--worker-poll SECONDS] [--json]
 
 Throughput: two servers, each in its own process on 127.0.0.1, served the same way
 (``faxpush._serving.server.server_for``: uvicorn + httptools, on the loop the commands use):
@@ -16,7 +17,8 @@ Throughput: two servers, each in its own process on 127.0.0.1, served the same w
 Each pair measures both for ``--seconds`` after a one-second warm-up; the order alternates
 between pairs. The load generator (aiohttp, ``--clients`` requests in flight) runs in this
 process and competes with the servers for the CPU. The figure of merit is the median of the
-pairs' ratios (admin / bare).
+pairs' ratios (admin / bare). CPU per accepted request of each server (its process and,
+for faxpush, its SQLite store process; read from /proc, Linux) says where the gap goes.
 
 End to end, in two set-ups (``--e2e-modes``): ``worker``, ``faxpush admin serve`` and
 ``faxpush worker`` in their own processes on one SQLite file; ``serve``, ``faxpush serve``
@@ -157,12 +159,33 @@ def _token(env: dict[str, str]) -> str:
 # --- throughput ---------------------------------------------------------------------------
 
 
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system seconds of process ``pid`` and its children (the admin server's SQLite
+    store process), from /proc (Linux)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+        pending += [int(child) for child in children]
+    return total
+
+
 @dataclass(frozen=True, slots=True)
 class Load:
     accepted_per_s: float
     refused: int
     p50_ms: float
     p99_ms: float
+    server_cpu_us: float  # per accepted request, the server process and its children
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -171,7 +194,7 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 async def load(
-    url: str, headers: dict[str, str], body: bytes, clients: int, seconds: float
+    url: str, headers: dict[str, str], body: bytes, clients: int, seconds: float, server_pid: int
 ) -> Load:
     """``clients`` requests in flight for one warm-up second and ``seconds`` measured."""
     connector = aiohttp.TCPConnector(limit=clients)
@@ -183,6 +206,13 @@ async def load(
         loop = asyncio.get_running_loop()
         measuring_from = loop.time() + 1.0
         end = measuring_from + seconds
+        cpu: list[float] = []
+
+        async def cpu_window() -> None:
+            await asyncio.sleep(measuring_from - loop.time())
+            cpu.append(_cpu_seconds(server_pid))
+            await asyncio.sleep(end - loop.time())
+            cpu.append(_cpu_seconds(server_pid))
 
         async def client() -> None:
             while loop.time() < end:
@@ -197,12 +227,13 @@ async def load(
                     latencies.append((time.perf_counter() - started) * 1000)
                     counts["accepted" if status == 202 else "refused"] += 1
 
-        await asyncio.gather(*(client() for _ in range(clients)))
+        await asyncio.gather(cpu_window(), *(client() for _ in range(clients)))
     return Load(
         counts["accepted"] / seconds,
         counts["refused"],
         _percentile(latencies, 0.5),
         _percentile(latencies, 0.99),
+        (cpu[1] - cpu[0]) / max(counts["accepted"], 1) * 1e6,
     )
 
 
@@ -220,7 +251,8 @@ async def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             results: dict[str, Load] = {}
             for name in order:
                 url = (admin_url if name == "admin" else bare_url) + "/api/v1/pushes"
-                results[name] = await load(url, headers, body, args.clients, args.seconds)
+                pid = admin.pid if name == "admin" else bare.pid
+                results[name] = await load(url, headers, body, args.clients, args.seconds, pid)
             pairs.append(
                 {
                     "bare_per_s": round(results["bare"].accepted_per_s, 1),
@@ -231,6 +263,8 @@ async def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     "admin_p50_ms": round(results["admin"].p50_ms, 1),
                     "admin_p99_ms": round(results["admin"].p99_ms, 1),
                     "bare_p99_ms": round(results["bare"].p99_ms, 1),
+                    "admin_cpu_us": round(results["admin"].server_cpu_us),
+                    "bare_cpu_us": round(results["bare"].server_cpu_us),
                     "refused": results["admin"].refused + results["bare"].refused,
                 }
             )
@@ -245,6 +279,8 @@ async def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "bare_per_s": statistics.median(p["bare_per_s"] for p in pairs),
         "admin_per_s": statistics.median(p["admin_per_s"] for p in pairs),
         "ratio": statistics.median(p["ratio"] for p in pairs),
+        "admin_cpu_us": statistics.median(p["admin_cpu_us"] for p in pairs),
+        "bare_cpu_us": statistics.median(p["bare_cpu_us"] for p in pairs),
     }
 
 
@@ -324,7 +360,10 @@ async def end_to_end(
         admin_url = base_url + "/admin"
     else:
         admin, admin_url = await _start(_faxpush("admin", "serve", "--listen", "127.0.0.1:0"), env)
-        worker = await asyncio.create_subprocess_exec(*_faxpush("worker"), env=env)
+        worker_env = env
+        if args.worker_poll is not None:
+            worker_env = {**env, "FAXPUSH_POLL_INTERVAL": str(args.worker_poll)}
+        worker = await asyncio.create_subprocess_exec(*_faxpush("worker"), env=worker_env)
     job_id = f"e2e-{uuid.uuid4().hex[:8]}"
     headers = {"Content-Type": CONTENT_TYPE, "Authorization": f"Bearer {token}"}
     url = admin_url + "/api/v1/pushes"
@@ -356,6 +395,7 @@ async def end_to_end(
     latencies = [(delivered[i] - sent_at[i]) * 1000 for i in sent_at if i in delivered]
     return {
         "mode": mode,
+        "worker_poll_s": args.worker_poll if mode == "worker" else None,
         "rate": args.rate,
         "sent": total,
         "achieved_rate": round(total / sending, 1),
@@ -398,6 +438,11 @@ def main() -> None:
         "--e2e-modes",
         default="worker,serve",
         help="worker: admin serve + faxpush worker; serve: faxpush serve with /admin",
+    )
+    parser.add_argument(
+        "--worker-poll",
+        type=float,
+        help="FAXPUSH_POLL_INTERVAL of the worker in the worker mode (default: the setting's)",
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)

@@ -75,21 +75,24 @@ Handler = Callable[[AdminServices, Request, ApiToken], Awaitable[Response]]
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused (413) as soon as it passes ``limit`` bytes."""
-    too_large = AdminError(
-        413,
-        "payload_too_large",
-        f"the request body is larger than the limit of {limit} bytes (max_request_bytes)",
-    )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> AdminError:
+    return AdminError(
+        413,
+        "payload_too_large",
+        f"the request body is larger than the limit of {limit} bytes (max_request_bytes)",
+    )
 
 
 def _location(request: Request, delivery_id: str) -> str:
