@@ -59,10 +59,14 @@ class ReceiverDelta:
 
 def bucket_start(moment: datetime) -> datetime:
     """The start of the :data:`BUCKET_SECONDS` bucket holding ``moment`` (aware, UTC)."""
+    return datetime.fromtimestamp(_bucket_seconds(moment), UTC)
+
+
+def _bucket_seconds(moment: datetime) -> int:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InputError(f"{moment.isoformat()} has no time zone; pass an aware UTC time")
     seconds = math.floor(moment.timestamp())
-    return datetime.fromtimestamp(seconds - seconds % BUCKET_SECONDS, UTC)
+    return seconds - seconds % BUCKET_SECONDS
 
 
 def histogram_index(duration_ms: float) -> int:
@@ -91,34 +95,41 @@ def _receiver_group(receiver: str, group: list[AttemptSample]) -> list[ReceiverD
     trailing = 0
     last_error: str | None = None
     last_error_at: datetime | None = None
+    last_attempt_at = group[0].started_at
+    # bucket (epoch seconds) -> [attempts, successes, h00, ..., h12]; finish calls this for
+    # every batch, so the per-attempt work stays small
+    buckets: dict[int, list[int]] = {}
+    bounds = DURATION_BOUNDS_MS
     for sample in group:
+        started_at = sample.started_at
+        last_attempt_at = max(last_attempt_at, started_at)
         if sample.success:
             reset, trailing = True, 0
         else:
             trailing += 1
-            if last_error_at is None or sample.started_at >= last_error_at:
-                last_error, last_error_at = sample.error, sample.started_at
-    last_attempt_at = max(sample.started_at for sample in group)
-    buckets: dict[datetime, tuple[int, int, list[int]]] = {}
-    for sample in group:
-        start = bucket_start(sample.started_at)
-        attempts, successes, histogram = buckets.get(start, (0, 0, [0] * HISTOGRAM_SIZE))
-        histogram[histogram_index(sample.duration_ms)] += 1
-        buckets[start] = (attempts + 1, successes + sample.success, histogram)
+            if last_error_at is None or started_at >= last_error_at:
+                last_error, last_error_at = sample.error, started_at
+        start = _bucket_seconds(started_at)
+        counts = buckets.get(start)
+        if counts is None:
+            counts = buckets[start] = [0] * (2 + HISTOGRAM_SIZE)
+        counts[0] += 1
+        counts[1] += sample.success
+        counts[2 + bisect.bisect_left(bounds, sample.duration_ms)] += 1
     return [
         ReceiverDelta(
             receiver=receiver,
-            bucket_start=start,
-            attempts=attempts,
-            successes=successes,
-            histogram=tuple(histogram),
+            bucket_start=datetime.fromtimestamp(start, UTC),
+            attempts=counts[0],
+            successes=counts[1],
+            histogram=tuple(counts[2:]),
             reset=reset,
             trailing_failures=trailing,
             last_error=last_error,
             last_error_at=last_error_at,
             last_attempt_at=last_attempt_at,
         )
-        for start, (attempts, successes, histogram) in sorted(buckets.items())
+        for start, counts in sorted(buckets.items())
     ]
 
 
