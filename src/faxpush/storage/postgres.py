@@ -49,6 +49,7 @@ from faxpush.core.secrets import Secret
 from faxpush.storage import _pg_rows as rows
 from faxpush.storage._common import check_results, lease_micros, share_binds, to_micros
 from faxpush.storage._pg_admin import SCHEMA, rotate_all, sql
+from faxpush.storage._pg_operator import PostgresOperator
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -67,8 +68,9 @@ NOTIFY_CHANNEL = "faxpush_pushes"
 T = TypeVar("T")
 
 
-class PostgresStore:
-    """A :class:`~faxpush.storage.base.Store` in a PostgreSQL database. Open with :meth:`open`."""
+class PostgresStore(PostgresOperator):
+    """A :class:`~faxpush.storage.operator.OperatorStore` in a PostgreSQL database. Open with
+    :meth:`open`."""
 
     def __init__(self, runner: Runner, cipher: SecretCipher, listener: WorkListener) -> None:
         self._where = runner.where
@@ -247,7 +249,8 @@ class PostgresStore:
         return {row["delivery_id"] for row in found}
 
     async def finish(self, results: Sequence[AttemptResult], *, now: datetime) -> set[str]:
-        """Record every attempt; apply the verdicts whose claim id is still current.
+        """Record every attempt; apply the verdicts whose claim id is still current; add
+        the attempts to the per-receiver counters.
 
         The whole batch is one statement, so one transaction (group commit)."""
         to_micros(now, name="now")
@@ -256,7 +259,6 @@ class PostgresStore:
             return set()
         batch = uuid.uuid4()
         params = {**rows.finish_params(results), "now": now, "finish_batch": batch}
-        finish = sql("finish", params)
         ids = sorted({result.delivery_id for result in results})
         earlier = sql("finished_batch", {"delivery_ids": ids, "finish_batch": batch})
 
@@ -265,6 +267,8 @@ class PostgresStore:
                 recorded = await conn.fetch(*earlier)
                 if recorded:
                     return {row["delivery_id"] for row in recorded if row["verdict_applied"]}
+            counters = await self._counter_params(conn, results, now)
+            finish = sql("finish", {**params, **counters})
             return {row["delivery_id"] for row in await conn.fetch(*finish)}
 
         return await self._runner.run(f"finish {len(results)} attempts", work)

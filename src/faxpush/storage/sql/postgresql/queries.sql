@@ -165,6 +165,12 @@ RETURNING pushes.delivery_id;
 -- (fencing), then record every attempt of a known push, in the order given, marking whether
 -- its verdict applied. :v_* hold one verdict per (delivery_id, claim_id), the first given;
 -- :v_ordinals are the 1-based positions of those results in the batch.
+-- The same statement adds the batch to the per-receiver counters (operator_queries.sql has
+-- the tables): :c_* one delta per (receiver, bucket), :h_* one health update per receiver
+-- (faxpush/core/receiver_stats.py computes both). Workers on several machines commit at
+-- once: each takes its row locks in one order (its pushes first, then counter rows by
+-- receiver and bucket, then health rows by receiver), so two batches never wait on each
+-- other in a cycle, and an upsert adds to what a concurrent one committed.
 WITH applied AS (
     UPDATE pushes
     SET state = verdict.state,
@@ -202,6 +208,59 @@ WITH applied AS (
     )
     WHERE EXISTS (SELECT 1 FROM pushes WHERE pushes.delivery_id = attempt.delivery_id)
     ORDER BY attempt.ordinal
+), counted AS (
+    INSERT INTO receiver_counts AS counts (
+        receiver, bucket_start, attempts, successes,
+        h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12
+    )
+    SELECT delta.receiver, delta.bucket_start, delta.attempts, delta.successes,
+           h[n][1], h[n][2], h[n][3], h[n][4], h[n][5], h[n][6], h[n][7], h[n][8], h[n][9],
+           h[n][10], h[n][11], h[n][12], h[n][13]
+    FROM unnest(
+        :c_receivers::text[], :c_bucket_starts::timestamptz[], :c_attempts::bigint[],
+        :c_successes::bigint[]
+    ) WITH ORDINALITY AS delta (receiver, bucket_start, attempts, successes, n)
+    CROSS JOIN (SELECT :c_histograms::bigint[] AS h) AS histograms
+    CROSS JOIN (SELECT count(*) FROM applied) AS after_the_pushes
+    ORDER BY delta.receiver COLLATE "C", delta.bucket_start
+    ON CONFLICT (receiver, bucket_start) DO UPDATE SET
+        attempts = counts.attempts + excluded.attempts,
+        successes = counts.successes + excluded.successes,
+        h00 = counts.h00 + excluded.h00, h01 = counts.h01 + excluded.h01,
+        h02 = counts.h02 + excluded.h02, h03 = counts.h03 + excluded.h03,
+        h04 = counts.h04 + excluded.h04, h05 = counts.h05 + excluded.h05,
+        h06 = counts.h06 + excluded.h06, h07 = counts.h07 + excluded.h07,
+        h08 = counts.h08 + excluded.h08, h09 = counts.h09 + excluded.h09,
+        h10 = counts.h10 + excluded.h10, h11 = counts.h11 + excluded.h11,
+        h12 = counts.h12 + excluded.h12
+    RETURNING 1
+), health AS (
+    -- The rule of _operator_common.applied_health: a batch with a success restarts the run
+    -- of failures (:h_reset_receivers); the latest error wins; last_attempt_at only grows.
+    INSERT INTO receiver_health AS health (
+        receiver, consecutive_failures, last_error, last_error_at, last_attempt_at
+    )
+    SELECT batch.receiver, batch.trailing_failures, batch.last_error, batch.last_error_at,
+           batch.last_attempt_at
+    FROM unnest(
+        :h_receivers::text[], :h_trailing_failures::bigint[], :h_last_errors::text[],
+        :h_last_error_at::timestamptz[], :h_last_attempt_at::timestamptz[]
+    ) AS batch (receiver, trailing_failures, last_error, last_error_at, last_attempt_at)
+    CROSS JOIN (SELECT count(*) FROM counted) AS after_the_counts
+    ORDER BY batch.receiver COLLATE "C"
+    ON CONFLICT (receiver) DO UPDATE SET
+        consecutive_failures = excluded.consecutive_failures + CASE
+            WHEN excluded.receiver = ANY (:h_reset_receivers::text[]) THEN 0
+            ELSE health.consecutive_failures END,
+        last_error = CASE
+            WHEN excluded.last_error_at >= health.last_error_at
+                 OR (health.last_error_at IS NULL AND excluded.last_error_at IS NOT NULL)
+            THEN excluded.last_error ELSE health.last_error END,
+        last_error_at = CASE
+            WHEN excluded.last_error_at >= health.last_error_at
+                 OR (health.last_error_at IS NULL AND excluded.last_error_at IS NOT NULL)
+            THEN excluded.last_error_at ELSE health.last_error_at END,
+        last_attempt_at = greatest(health.last_attempt_at, excluded.last_attempt_at)
 )
 SELECT delivery_id FROM applied;
 
