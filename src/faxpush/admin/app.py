@@ -17,7 +17,7 @@ from typing import Any, Final
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from faxpush.admin.errors import AdminError, bad_request, not_found
 from faxpush.admin.idempotency import (
@@ -182,7 +182,7 @@ async def list_pushes(services: AdminServices, request: Request, _token: ApiToke
     where = push_filter(params)
     limit = page_limit(params.get("limit"))
     cursor = params.get("cursor")
-    before = decode_cursor(cursor) if cursor else None
+    before = decode_cursor(cursor) if cursor is not None else None
     found = await services.store.find_pushes(where, limit=limit + 1, before=before)
     page = found[:limit]
     return _json(
@@ -338,8 +338,21 @@ async def _not_found(_request: Request, _exc: Exception) -> Response:
     return not_found("no such route; see /openapi.json for the API's routes").response()
 
 
-async def _not_allowed(_request: Request, _exc: Exception) -> Response:
-    return AdminError(405, "method_not_allowed", "this route does not take that method").response()
+async def _not_allowed(request: Request, _exc: Exception) -> Response:
+    # Every method of the routes at this path (GET and POST of /api/v1/pushes are two);
+    # a fixed path (/api/v1/pushes/batch) is not also /api/v1/pushes/{deliveryId}.
+    matching = [
+        route
+        for route in request.app.router.routes
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE
+    ]
+    fixed = [route for route in matching if "{" not in route.path]
+    allowed = {method for route in fixed or matching for method in route.methods or ()}
+    response = AdminError(
+        405, "method_not_allowed", "this route does not take that method"
+    ).response()
+    response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:

@@ -17,6 +17,7 @@ _NI: Final = {"type": ["integer", "null"]}
 _NN: Final = {"type": ["number", "null"]}
 _TIME: Final = {"type": "string", "format": "date-time"}
 _NTIME: Final = {"type": ["string", "null"], "format": "date-time"}
+_CURSOR: Final = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}
 _STATES: Final = ["pending", "in_flight", "delivered", "failed", "cancelled"]
 
 
@@ -124,12 +125,12 @@ _ERROR: Final = _obj(
     {"error": _S, "message": _S, "field": _S},
     ("error", "message"),
 )
-_FILTER: Final = _obj(
+_FILTER: Final = _obj(  # null or absent: not filtered on
     {
-        "state": {"enum": ["delivered", "failed", "cancelled"]},
-        "jobId": _S,
-        "receiver": _S,
-        "since": _TIME,
+        "state": {"enum": ["delivered", "failed", "cancelled", None]},
+        "jobId": _NS,
+        "receiver": _NS,
+        "since": _NTIME,
     }
 )
 
@@ -221,7 +222,7 @@ def _paths() -> dict[str, Any]:
         _param("receiver", "query", "receiver origin, e.g. https://hooks.example.org"),
         _param("since", "query", "created at or after", _TIME),
         _param("limit", "query", "page size", {"type": "integer", "minimum": 1, "maximum": 500}),
-        _param("cursor", "query", "nextCursor of the previous page"),
+        _param("cursor", "query", "nextCursor of the previous page", _CURSOR),
     )
     push_answer = ("200", _json_body(_ref("Push"), "the push"))
     return {

@@ -157,7 +157,9 @@ def push_filter(params: Mapping[str, Any]) -> PushFilter:
             raise bad_request("must be an origin such as https://hooks.example.org", "receiver")
         receiver = receiver_key(raw_receiver)
     since = None
-    if (raw_since := _text(params.get("since"), "since")) is not None:
+    if (raw_since := params.get("since")) is not None:
+        if not isinstance(raw_since, str):
+            raise bad_request("must be a string", "since")
         since = parse_time(raw_since, "since")
     return PushFilter(
         state=state, job_id=_text(params.get("jobId"), "jobId"), receiver=receiver, since=since
