@@ -58,6 +58,7 @@ T = TypeVar("T")
 _NO_CURSOR = 2**63 - 1  # :before_created without a cursor: after every push
 EXPIRED_ANSWERS_PER_PUT = 100  # remembering an answer drops at most this many expired ones
 SWEEP_EVERY = 64  # finishes between two sweeps of old counter buckets
+MAX_TOUCHED = 1000  # token names whose last written use a handle remembers
 
 
 def _micros(value: datetime | None, name: str) -> int | None:
@@ -116,6 +117,9 @@ class SqliteOperator:
     """The operator part of :class:`~faxpush.storage.sqlite.SqliteStore`."""
 
     _finishes = 0  # finishes counted by this handle (see _counter_args)
+    # When this handle last wrote each token's use: a use within TOUCH_INTERVAL of it is not
+    # sent to the writer at all (a write transaction per API request would be the cost).
+    _touched: dict[str, datetime] | None = None
 
     if TYPE_CHECKING:  # provided by SqliteStore
         _cipher: SecretCipher
@@ -290,12 +294,20 @@ class SqliteOperator:
     async def touch_api_token(self, name: str, *, now: datetime) -> None:
         """Record a use, unless the last one recorded is under a minute old."""
         now_us = to_micros(now, name="now")
+        if self._touched is None:
+            self._touched = {}
+        last = self._touched.get(name)
+        if last is not None and last <= now < last + TOUCH_INTERVAL:
+            return
         stale = to_micros(now - TOUCH_INTERVAL)
         await self._hot(
             f"record a use of API token {name}",
             operator_work.touch_api_token,
             {"name": name, "now": now_us, "stale": stale},
         )
+        if len(self._touched) >= MAX_TOUCHED:  # names of deleted tokens must not pile up
+            self._touched.clear()
+        self._touched[name] = now
 
     async def list_api_tokens(self) -> list[ApiToken]:
         """Every token, revoked ones too, by name."""
