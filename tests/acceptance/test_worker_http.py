@@ -26,7 +26,7 @@ from faxpush.storage.base import NewPush, Store
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
 from tests.faults import FaultProxy, Mode
-from tests.integration.servers import always_ok, basic_protected, serve
+from tests.integration.servers import OAuthServer, always_ok, basic_protected, serve
 from tests.pg_support import fresh_database, outbox_template, require_postgres
 
 CLI = [sys.executable, "-m", "faxpush.cli"]
@@ -116,7 +116,9 @@ async def scrape_until(base: str, name: str, labels: dict[str, str], want: float
     raise AssertionError(f"{name}{labels} never reached {want}:\n{last}")
 
 
-def push(n: int, url: str, method: AuthMethod = AuthMethod.NONE) -> NewPush:
+def push(
+    n: int, url: str, method: AuthMethod = AuthMethod.NONE, token_url: str | None = None
+) -> NewPush:
     credentials = None if method is AuthMethod.NONE else ("u", Secret("p"))
     return NewPush(
         delivery_id=f"d-{method.value}-{n:04d}",
@@ -126,6 +128,7 @@ def push(n: int, url: str, method: AuthMethod = AuthMethod.NONE) -> NewPush:
             auth_method=method,
             principal=None if credentials is None else credentials[0],
             credentials=None if credentials is None else credentials[1],
+            token_url=token_url,
         ),
         content_type="application/json",
         body=b'{"jobId": "x"}',
@@ -141,10 +144,13 @@ async def enqueue(store: Store, pushes: list[NewPush]) -> None:
 async def test_worker_http_serves_health_and_metrics_with_real_counts(tmp_path: Path) -> None:
     key = generate_key()
     database = f"sqlite:///{tmp_path / 'outbox.db'}"
+    issuer = OAuthServer("u", "p")
     async with (
         serve(always_ok) as first,
         serve(always_ok) as second,
         serve(basic_protected("u", "p")) as guarded,
+        serve(issuer) as oauth,
+        serve(OAuthServer("u", "p", token_status=503)) as token_down,
     ):
         # Many distinct URLs (paths, ports, a query): none may become a label value.
         urls = [server.url(f"/hook/{n}?job={n}") for server in (first, second) for n in range(20)]
@@ -155,6 +161,11 @@ async def test_worker_http_serves_health_and_metrics_with_real_counts(tmp_path: 
             await enqueue(
                 store, [push(n, guarded.url("/b"), AuthMethod.HTTP_BASIC) for n in range(5)]
             )
+            oauth2 = [
+                push(n, oauth.url("/o"), AuthMethod.OAUTH2, oauth.url("/token")) for n in range(3)
+            ]
+            down = push(3, token_down.url("/o"), AuthMethod.OAUTH2, token_down.url("/token"))
+            await enqueue(store, [*oauth2, down])
         finally:
             await store.close()
         async with running_worker(worker_env(database, key)) as base:
@@ -163,18 +174,28 @@ async def test_worker_http_serves_health_and_metrics_with_real_counts(tmp_path: 
             assert (status, body) == (200, '{"status": "ready"}')
             attempts = "faxpush_attempts_total"
             await scrape_until(base, attempts, {"verdict": "delivered", "auth_method": "NONE"}, 40)
-            text = await scrape_until(
+            await scrape_until(
                 base, attempts, {"verdict": "delivered", "auth_method": "HTTP_BASIC"}, 5
+            )
+            await scrape_until(base, attempts, {"verdict": "delivered", "auth_method": "OAUTH2"}, 3)
+            text = await scrape_until(
+                base, "faxpush_oauth2_token_fetches_total", {"outcome": "error"}, 1
             )
             status, _ = await get(base, "/nothing-here")
             assert status == 404
     found = samples(text)
-    assert found["faxpush_attempt_duration_seconds_count", ()] == 45
+    made = sum(v for (name, _), v in found.items() if name == "faxpush_attempts_total")
+    assert made >= 49  # 48 delivered, and the push whose token endpoint is down
+    assert found["faxpush_attempt_duration_seconds_count", ()] == made
+    assert issuer.token_requests >= 1  # one per client, shared by the three pushes
+    fetched = found["faxpush_oauth2_token_fetches_total", (("outcome", "ok"),)]
+    assert fetched == issuer.token_requests
+    assert found["faxpush_attempts_total", (("auth_method", "OAUTH2"), ("verdict", "retry"))] >= 1
     assert found["faxpush_store_transaction_seconds_count", (("operation", "claim"),)] >= 1
     assert found["faxpush_store_transaction_seconds_count", (("operation", "finish"),)] >= 1
     assert ("faxpush_sends_in_flight", ()) in found
     per_state = {labels[0][1]: v for (name, labels), v in found.items() if name == "faxpush_pushes"}
-    assert sum(per_state.values()) == 45  # read from the store; at most 10 s old
+    assert sum(per_state.values()) == 49  # read from the store; at most 10 s old
     assert set(per_state) == BOUNDED_LABELS["state"]
     assert len(first.requests) == len(second.requests) == 20
     # No label takes an unbounded value: only the fixed sets (and histogram bounds).
