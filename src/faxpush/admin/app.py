@@ -29,6 +29,7 @@ from faxpush.admin.idempotency import (
 )
 from faxpush.admin.ingest import build_push, build_pushes, read_batch, read_single
 from faxpush.admin.openapi import admin_openapi_document
+from faxpush.admin.queueing import PushQueue
 from faxpush.admin.tokens import TokenCache, authenticate
 from faxpush.admin.views import (
     attempt_view,
@@ -68,6 +69,11 @@ class AdminServices:
     # told how many pushes were queued: to count them, or to wake an in-process dispatcher
     on_enqueue: Callable[[int], None] = _no_wake
     tokens: TokenCache = field(default_factory=TokenCache)  # revocation takes up to 1 s
+    queue: PushQueue = field(init=False)  # single ingests, group-committed
+
+    def __post_init__(self) -> None:
+        batch = self.settings.commit_batch
+        object.__setattr__(self, "queue", PushQueue(self.store, self.clock, max_batch=batch))
 
 
 Handler = Callable[[AdminServices, Request, ApiToken], Awaitable[Response]]
@@ -143,7 +149,7 @@ async def _ingest(
                 items[0], account, delivery_id=ids[0], max_push_bytes=settings.max_push_bytes
             )
         ]
-        records = [await store.enqueue(pushes[0], now=now)]
+        records = [await services.queue.enqueue(pushes[0])]
     if scope is not None:
         check_same_pushes(records, pushes)
     services.on_enqueue(len(records))
