@@ -232,7 +232,7 @@ def listen(
     if path is not None and not path.startswith("/"):
         raise typer.BadParameter("must start with '/'", param_hint="--path")
     _check_tls(tls_cert, tls_key)
-    settings = load_settings(log_format=log_format)
+    settings = load_settings(log_format=log_format, event_loop=event_loop)
     # In text, listen's own lines are its banner and receipts: its log adds only warnings.
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.NOTSET)
     quiet = settings.log_format is LogFormat.TEXT and level < logging.WARNING
@@ -300,7 +300,7 @@ def listen(
     served = with_health(app, _inbox_readiness(receiver), metrics)
     server = server_for(served, limits, tls_cert=tls_cert, tls_key=tls_key, log_config=None)
     try:
-        run_on_loop(lambda: _serve(app, server, sock, banner), event_loop)
+        run_on_loop(lambda: _serve(app, server, sock, banner), settings.event_loop)
     except KeyboardInterrupt:
         pass  # Ctrl+C before the server was up: nothing to stop yet
     finally:

@@ -21,10 +21,12 @@ from faxpush.cli._runtime import (
     DatabaseOption,
     configure_logging,
     load_settings,
+    notice,
 )
 from faxpush.core.settings import split_host_port
 from faxpush.delivery.worker import run_worker
 from faxpush.storage.base import Store
+from faxpush.storage.factory import cipher_from_settings
 
 logger = logging.getLogger("faxpush.worker")
 
@@ -88,6 +90,8 @@ def worker(
         event_loop=event_loop,
         worker_http=http,
     )
+    # A missing or bad secret key is one line, before anything is logged or started.
+    cipher_from_settings(settings, notify=notice)
     configure_logging(settings.log_level, settings.log_format)
     metrics = Metrics(CollectorRegistry()) if settings.metrics else None
     if settings.worker_http is None:
