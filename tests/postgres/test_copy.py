@@ -20,6 +20,13 @@ from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.copy import copy_outbox
 from faxpush.storage.jobs_base import JobRecord, JobState, JobStore, Login
 from faxpush.storage.jobs_factory import jobs_for, open_jobs
+from faxpush.storage.operator import (
+    ApiToken,
+    IdempotentAnswer,
+    OperatorStore,
+    ReceiverStats,
+    TokenScope,
+)
 from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore
 from tests import pg_support
@@ -61,7 +68,35 @@ async def _fill(store: Store) -> None:
         Account("4711", push_url="https://x.test", push_credentials=Secret("cs"))
     )
     await store.put_token("acct:4711", Secret("tok"), expires_at=NOW + timedelta(days=3650))
+    await _fill_operator(store)
     await _fill_jobs(await open_jobs(store))
+
+
+async def _fill_operator(store: Store) -> None:
+    """The operator API's rows: two tokens (one used, one revoked) and a remembered answer.
+    The finish above counted attempts per receiver already."""
+    assert isinstance(store, OperatorStore)
+    await store.create_api_token("ops", TokenScope.WRITE, "a" * 64, now=NOW)
+    await store.touch_api_token("ops", now=SOON)
+    await store.create_api_token("old", TokenScope.READ, "b" * 64, now=NOW)
+    assert await store.revoke_api_token("old", now=SOON)
+    answer = IdempotentAnswer("ops:k1", "c" * 64, 202, b'{"accepted": 1}', NOW)
+    await store.remember_idempotent(answer, keep=timedelta(days=3650), now=NOW)
+
+
+OperatorSnapshot = tuple[
+    list[ApiToken], ApiToken | None, list[ReceiverStats], IdempotentAnswer | None
+]
+
+
+async def _operator_snapshot(store: Store) -> OperatorSnapshot:
+    assert isinstance(store, OperatorStore)
+    return (
+        await store.list_api_tokens(),
+        await store.api_token_by_hash("a" * 64),
+        await store.receiver_stats(now=SOON),
+        await store.get_idempotent("ops:k1", now=SOON),
+    )
 
 
 async def _fill_jobs(jobs: JobStore) -> None:
@@ -147,7 +182,8 @@ async def test_copy_moves_the_whole_outbox(
     assert "attempts: 20 / 20" in err
     assert "fax_jobs: 2 / 2" in err
     assert (
-        "1 accounts, 41 pushes, 20 attempts, 1 oauth_tokens, 1 rest_logins, 2 fax_jobs "
+        "1 accounts, 41 pushes, 20 attempts, 1 oauth_tokens, 1 rest_logins, 2 fax_jobs, "
+        "2 api_tokens, 1 receiver_health, 1 receiver_counts, 1 idempotency_answers "
         "(counts verified)"
     ) in out
     assert "5 push(es) that were in flight are pending again" in out
@@ -164,6 +200,12 @@ async def test_copy_moves_the_whole_outbox(
         assert await target.list_accounts() == await source.list_accounts()
         assert await target.get_token("acct:4711", now=NOW) == Secret("tok")
         assert (await target.count_by_state())[PushState.PENDING] == 26
+        tokens, ops, stats, answer = await _operator_snapshot(target)
+        assert (tokens, ops, stats, answer) == await _operator_snapshot(source)
+        assert [token.name for token in tokens] == ["old", "ops"]
+        assert ops is not None
+        assert stats
+        assert answer is not None
         await _check_jobs(jobs_for(source), jobs_for(target))
 
         # the copy is a working outbox: new pushes sort after the copied ones
@@ -297,6 +339,10 @@ async def test_copy_between_postgresql_databases(sqlite_url: str, pg_url: str) -
             "oauth_tokens": 1,
             "rest_logins": 1,
             "fax_jobs": 2,
+            "api_tokens": 2,
+            "receiver_health": 1,
+            "receiver_counts": 1,
+            "idempotency_answers": 1,
         }
         assert report.requeued == 0  # nothing was in flight in the first copy
         first = await PostgresStore.open(pg_url, cipher)
@@ -304,6 +350,7 @@ async def test_copy_between_postgresql_databases(sqlite_url: str, pg_url: str) -
         try:
             assert await _snapshot(other) == await _snapshot(first)
             assert await _job_snapshot(jobs_for(other)) == await _job_snapshot(jobs_for(first))
+            assert await _operator_snapshot(other) == await _operator_snapshot(first)
         finally:
             await first.close()
             await other.close()

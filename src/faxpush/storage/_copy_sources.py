@@ -21,6 +21,7 @@ from faxpush._db.migrations import load_migrations
 from faxpush._db.postgres import driver_url, redacted, translated
 from faxpush._db.sqlite import SqliteThread
 from faxpush.core.errors import ConfigurationError, StorageError
+from faxpush.core.receiver_stats import HISTOGRAM_COLUMNS
 from faxpush.storage._common import from_micros
 from faxpush.storage._sqlite_sql import SCHEMA
 from faxpush.storage.base import receiver_key
@@ -101,7 +102,33 @@ JOBS = Table(
     times=("finish_at", "created_at", "finished_at", "purge_at"),
     optional=True,
 )  # fmt: skip
-TABLES = (ACCOUNTS, PUSHES, ATTEMPTS, TOKENS, LOGINS, JOBS)  # parents before children
+# The operator API's tables (migration 0005): its tokens, the receivers' counters and
+# health, and the answers kept for Idempotency-Key retries (so that a client retrying a
+# request after the move still gets its first answer, not a second push).
+API_TOKENS = Table(
+    "api_tokens", "name",
+    ("name", "scope", "token_hash", "created_at", "last_used_at", "revoked_at"),
+    times=("created_at", "last_used_at", "revoked_at"), optional=True,
+)  # fmt: skip
+RECEIVER_HEALTH = Table(
+    "receiver_health", "receiver",
+    ("receiver", "consecutive_failures", "last_error", "last_error_at", "last_attempt_at"),
+    times=("last_error_at", "last_attempt_at"), optional=True,
+)  # fmt: skip
+RECEIVER_COUNTS = Table(
+    "receiver_counts", "receiver, bucket_start",
+    ("receiver", "bucket_start", "attempts", "successes", *HISTOGRAM_COLUMNS),
+    times=("bucket_start",), optional=True,
+)  # fmt: skip
+IDEMPOTENCY_ANSWERS = Table(
+    "idempotency_answers", "key",
+    ("key", "request_hash", "status", "body", "created_at", "expires_at"),
+    times=("created_at", "expires_at"), optional=True,
+)  # fmt: skip
+TABLES = (
+    ACCOUNTS, PUSHES, ATTEMPTS, TOKENS, LOGINS, JOBS,
+    API_TOKENS, RECEIVER_HEALTH, RECEIVER_COUNTS, IDEMPOTENCY_ANSWERS,
+)  # fmt: skip  # parents before children
 
 
 # SQLite keeps push bodies in their own table; this view puts them back into the rows.

@@ -1,7 +1,8 @@
 """Copy an outbox into PostgreSQL: ``faxpush db copy sqlite:///faxpush.db postgresql://…``.
 
-Accounts, pushes (with their state and attempt counts), attempt rows, cached tokens, and the
-emulator's logins and fax jobs (with their reports) are copied with their own keys and
+Accounts, pushes (with their state and attempt counts), attempt rows, cached tokens, the
+emulator's logins and fax jobs (with their reports), and the operator API's tokens, receiver
+counters and health, and remembered idempotent answers are copied with their own keys and
 times, in one transaction on the target: a failed copy leaves the target as it was. Pushes
 that were in flight go back to pending (no worker holds them on the target). Every secret is
 opened with the source's key, so a wrong key stops the copy before anything is written; it
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
     Connection = asyncpg.Connection[asyncpg.Record]
 
 DEFAULT_CHUNK = 1000
+# Built from TABLES so that a table added to the copy is counted and emptied with it.
+_COUNTS = ", ".join(f"(SELECT count(*) FROM {table.name}) AS {table.name}" for table in TABLES)  # noqa: S608 - names are constants
+_COUNT_ROWS = f"SELECT {_COUNTS}"
+_EMPTY_TABLES = f"TRUNCATE {', '.join(table.name for table in TABLES)} RESTART IDENTITY"
 Progress = Callable[[str, int, int], None]  # table, rows copied so far, rows in all
 
 
@@ -165,7 +170,7 @@ class _Copier:
         )
 
     async def _prepare(self, conn: Connection, where: str, *, force: bool) -> None:
-        existing = await conn.fetchrow(*sql("copy_existing_rows"))
+        existing = await conn.fetchrow(_COUNT_ROWS)
         assert existing is not None  # an aggregate query returns one row
         held = {name: count for name, count in existing.items() if count}
         if held and not force:
@@ -175,7 +180,7 @@ class _Copier:
                 "database, or pass --force to replace what it holds"
             )
         if held:
-            await conn.execute(*sql("copy_empty_outbox"))
+            await conn.execute(_EMPTY_TABLES)
 
     async def _copy_table(self, conn: Connection, table: Table, total: int) -> None:
         done = 0
@@ -199,7 +204,7 @@ class _Copier:
         return tuple(row[column] for column in table.columns)
 
     async def _verify(self, conn: Connection, where: str, expected: dict[str, int]) -> None:
-        counted = await conn.fetchrow(*sql("copy_existing_rows"))
+        counted = await conn.fetchrow(_COUNT_ROWS)
         assert counted is not None
         found = dict(counted)
         if found != expected:
