@@ -15,6 +15,7 @@ from faxpush.cli._settings import load_configuration
 from faxpush.core.errors import InputError
 from faxpush.core.targets import Account
 from faxpush.emulator.accounts import save_login, updated_account
+from faxpush.emulator.config import AccountChanges
 from faxpush.storage.base import Store
 from faxpush.storage.jobs_base import JobStore
 from faxpush.storage.jobs_factory import open_jobs
@@ -114,6 +115,7 @@ def _with_stores(
 
 @app.command("add")
 def add(
+    ctx: typer.Context,
     customer_number: CustomerArgument,
     login: Annotated[str, typer.Option("--login", help="Login of the REST API user.")],
     password: Annotated[str, typer.Option("--password", help="Its password (stored hashed).")],
@@ -131,6 +133,7 @@ def add(
     config: ConfigOption = None,
 ) -> None:
     """Add a login to a customer number (created when new), with optional push settings."""
+    # The push settings reach updated_account through ctx.params, by their names.
 
     async def action(store: Store, jobs: JobStore) -> None:
         if await jobs.get_login(login) is not None:
@@ -138,19 +141,8 @@ def add(
                 f"login {login!r} exists already; change its password with 'faxpush accounts set'"
             )
         existing = await store.get_account(customer_number)
-        account = updated_account(
-            existing or Account(customer_number),
-            push_format=push_format,
-            push_template=push_template,
-            push_url=push_url,
-            push_auth=push_auth,
-            push_principal=push_principal,
-            push_credentials=push_credentials,
-            oauth2_token_url=oauth2_token_url,
-            ca_file=ca_file,
-            client_cert=client_cert,
-            client_key=client_key,
-        )
+        changes = AccountChanges.picked(ctx.params)
+        account = updated_account(existing or Account(customer_number), changes)
         await store.put_account(account)
         await save_login(jobs, login, customer_number, now=datetime.now(UTC), password=password)
         created = "created" if existing is None else "updated"
@@ -161,6 +153,7 @@ def add(
 
 @app.command("set")
 def set_(
+    ctx: typer.Context,
     customer_number: CustomerArgument,
     login: Annotated[
         str | None,
@@ -191,6 +184,7 @@ def set_(
     config: ConfigOption = None,
 ) -> None:
     """Change an existing customer number's push settings or a login's password."""
+    # The push settings reach updated_account through ctx.params, by their names.
     if (login is None) != (password is None):
         raise InputError("give --login and --password together")
 
@@ -201,20 +195,7 @@ def set_(
                 f"customer number {customer_number} does not exist; add it with "
                 "'faxpush accounts add'"
             )
-        account = updated_account(
-            existing,
-            push_format=push_format,
-            push_template=push_template,
-            push_url=push_url,
-            push_auth=push_auth,
-            push_principal=push_principal,
-            push_credentials=push_credentials,
-            oauth2_token_url=oauth2_token_url,
-            retry_client_errors=retry_client_errors,
-            ca_file=ca_file,
-            client_cert=client_cert,
-            client_key=client_key,
-        )
+        account = updated_account(existing, AccountChanges.picked(ctx.params))
         await store.put_account(account)
         if login is not None:
             await save_login(jobs, login, customer_number, now=datetime.now(UTC), password=password)

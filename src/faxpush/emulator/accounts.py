@@ -20,7 +20,7 @@ from faxpush.core.targets import Account, ClientAuthStyle, PushFormat
 from faxpush.core.templates import PushTemplate
 from faxpush.core.urls import check_http_url
 from faxpush.delivery.tls import check_tls_material, read_pem
-from faxpush.emulator.config import EmulatorConfig
+from faxpush.emulator.config import AccountChanges, EmulatorConfig
 from faxpush.emulator.passwords import hash_password, is_password_hash
 from faxpush.storage.base import Store
 from faxpush.storage.jobs_base import JobStore, Login
@@ -54,54 +54,39 @@ def read_template(path: str) -> tuple[str, str]:
     return template.source, template.content_type
 
 
-def updated_account(
-    base: Account,
-    *,
-    push_format: str | None = None,
-    push_template: str | None = None,
-    push_url: str | None = None,
-    push_auth: str | None = None,
-    push_principal: str | None = None,
-    push_credentials: str | None = None,
-    oauth2_token_url: str | None = None,
-    oauth2_client_auth: str | None = None,
-    retry_client_errors: bool | None = None,
-    ca_file: str | None = None,
-    client_cert: str | None = None,
-    client_key: str | None = None,
-) -> Account:
-    """``base`` with the given settings changed (None: unchanged), checked as a whole.
+def updated_account(base: Account, changes: AccountChanges) -> Account:
+    """``base`` with ``changes`` made, checked as a whole.
 
-    ``push_template`` is a file path; giving one selects the template format. An empty
-    ``push_url`` removes the account's default push. ``ca_file``, ``client_cert`` and
-    ``client_key`` are PEM file paths ('' removes what was set)."""
-    changes: dict[str, Any] = _tls_changes(ca_file, client_cert, client_key)
-    if push_format is not None:
-        changes["push_format"] = _choice(push_format, PushFormat, "push format")
-    if push_template is not None:
-        source, content_type = read_template(push_template)
-        changes.update(
+    Giving ``push_template`` selects the template format. An empty ``push_url`` removes the
+    account's default push."""
+    updates: dict[str, Any] = _tls_changes(changes.ca_file, changes.client_cert, changes.client_key)
+    if changes.push_format is not None:
+        updates["push_format"] = _choice(changes.push_format, PushFormat, "push format")
+    if changes.push_template is not None:
+        source, content_type = read_template(changes.push_template)
+        updates.update(
             push_format=PushFormat.TEMPLATE,
             push_template=source,
             push_template_content_type=content_type,
         )
-    if push_url is not None:
-        changes["push_url"] = push_url or None
-    if push_auth is not None:
-        changes["push_auth"] = _auth_method(push_auth)
-    if push_principal is not None:
-        changes["push_principal"] = push_principal or None
-    if push_credentials is not None:
-        changes["push_credentials"] = Secret(push_credentials) if push_credentials else None
-    if oauth2_token_url is not None:
-        changes["oauth2_token_url"] = oauth2_token_url or None
-    if oauth2_client_auth is not None:
-        changes["oauth2_client_auth"] = _choice(
-            oauth2_client_auth, ClientAuthStyle, "OAuth2 client authentication"
+    if changes.push_url is not None:
+        updates["push_url"] = changes.push_url or None
+    if changes.push_auth is not None:
+        updates["push_auth"] = _auth_method(changes.push_auth)
+    if changes.push_principal is not None:
+        updates["push_principal"] = changes.push_principal or None
+    if changes.push_credentials is not None:
+        credentials = changes.push_credentials
+        updates["push_credentials"] = Secret(credentials) if credentials else None
+    if changes.oauth2_token_url is not None:
+        updates["oauth2_token_url"] = changes.oauth2_token_url or None
+    if changes.oauth2_client_auth is not None:
+        updates["oauth2_client_auth"] = _choice(
+            changes.oauth2_client_auth, ClientAuthStyle, "OAuth2 client authentication"
         )
-    if retry_client_errors is not None:
-        changes["retry_client_errors"] = retry_client_errors
-    account = replace(base, **changes)
+    if changes.retry_client_errors is not None:
+        updates["retry_client_errors"] = changes.retry_client_errors
+    account = replace(base, **updates)
     check_account(account)
     return account
 
@@ -185,9 +170,8 @@ async def apply_config(
             )
         try:
             strings = {key: str(value) for key, value in push.items()}
-            account = updated_account(
-                base or Account(entry.customer_number), retry_client_errors=retry, **strings
-            )
+            changes = AccountChanges.picked({**strings, "retry_client_errors": retry})
+            account = updated_account(base or Account(entry.customer_number), changes)
         except InputError as exc:
             raise ConfigurationError(
                 f"{config.source}: account {entry.customer_number}: {exc}"

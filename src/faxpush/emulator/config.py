@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
@@ -125,22 +125,32 @@ class EmulatorConfig:
     accounts: tuple[AccountConfig, ...] = ()
 
 
-ACCOUNT_PUSH_KEYS: Final = frozenset(
-    {
-        "push_format",
-        "push_template",
-        "push_url",
-        "push_auth",
-        "push_principal",
-        "push_credentials",
-        "oauth2_token_url",
-        "oauth2_client_auth",
-        "retry_client_errors",
-        "ca_file",  # PEM file paths: the account's CA, client certificate and its key
-        "client_cert",
-        "client_key",
-    }
-)
+@dataclass(frozen=True, slots=True)
+class AccountChanges:
+    """Push settings to change on an account, as ``faxpush accounts`` and the file give them
+    (None: unchanged). ``push_template``, ``ca_file``, ``client_cert`` and ``client_key``
+    are file paths; an empty string removes what was set."""
+
+    push_format: str | None = None
+    push_template: str | None = None
+    push_url: str | None = None
+    push_auth: str | None = None
+    push_principal: str | None = None
+    push_credentials: str | None = None
+    oauth2_token_url: str | None = None
+    oauth2_client_auth: str | None = None
+    retry_client_errors: bool | None = None
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+    @classmethod
+    def picked(cls, values: Mapping[str, Any]) -> AccountChanges:
+        """The changes among ``values`` (other keys are not settings and are ignored)."""
+        return cls(**{key: values[key] for key in ACCOUNT_PUSH_KEYS if key in values})
+
+
+ACCOUNT_PUSH_KEYS: Final = frozenset(item.name for item in fields(AccountChanges))
 _SECTIONS: Final = ("simulator", "accounts")
 _SIMULATOR_NUMBERS: Final = (
     "queue_seconds",
