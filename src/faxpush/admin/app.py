@@ -36,6 +36,7 @@ from faxpush.admin.views import (
     decode_cursor,
     encode_cursor,
     page_limit,
+    push_detail_view,
     push_filter,
     push_view,
     receiver_view,
@@ -211,9 +212,7 @@ async def get_push(services: AdminServices, request: Request, _token: ApiToken) 
     delivery_id = request.path_params["deliveryId"]
     push = await _existing(services, delivery_id)
     attempts = await services.store.list_attempts(delivery_id)
-    view = push_view(push, _location(request, delivery_id), with_body=True)
-    view["attemptList"] = [attempt_view(a) for a in attempts]
-    return _json(view)
+    return _json(push_detail_view(push, attempts, _location(request, delivery_id)))
 
 
 async def job_attempts(services: AdminServices, request: Request, _token: ApiToken) -> Response:

@@ -1,8 +1,6 @@
-"""The operator API's JSON: pushes, attempts and receivers as the API shows them, query
-filters and the opaque page cursor.
-
-Credentials never leave the store through here: a push's target shows its URL without user
-info, its auth method and principal, and only whether credentials are set.
+"""The operator API's JSON: query filters and the opaque page cursor; the pushes, attempts
+and receivers it shows are in :mod:`faxpush.storage.json_views`, shared with the CLI's
+``--json``, and re-exported here.
 """
 
 from __future__ import annotations
@@ -15,94 +13,18 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from faxpush.admin.errors import bad_request
-from faxpush.core.urls import display_url
-from faxpush.storage.base import AttemptRecord, PushRecord, PushState, receiver_key
-from faxpush.storage.operator import PageCursor, PushFilter, ReceiverStats
+from faxpush.storage.base import PushRecord, PushState, receiver_key
+from faxpush.storage.json_views import (
+    attempt_view,
+    push_detail_view,
+    push_view,
+    receiver_view,
+    timestamp,
+)
+from faxpush.storage.operator import PageCursor, PushFilter
 
 DEFAULT_PAGE: Final = 50
 MAX_PAGE: Final = 500
-BODY_EXCERPT_BYTES: Final = 4096
-
-
-def timestamp(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def push_view(push: PushRecord, location: str, *, with_body: bool = False) -> dict[str, Any]:
-    target = push.target
-    view: dict[str, Any] = {
-        "deliveryId": push.delivery_id,
-        "jobId": push.job_id,
-        "customerNumber": push.customer_number,
-        "state": push.state.value,
-        "attempts": push.attempts,
-        "maxAttempts": push.max_attempts,
-        "receiver": receiver_key(target.url),
-        "target": {
-            "url": display_url(target.url),
-            "authMethod": target.auth_method.value,
-            "principal": target.principal,
-            "hasCredentials": target.credentials is not None,
-        },
-        "contentType": push.content_type,
-        "bodyBytes": len(push.body),
-        "nextAttemptAt": timestamp(push.next_attempt_at),
-        "createdAt": timestamp(push.created_at),
-        "updatedAt": timestamp(push.updated_at),
-        "lastError": push.last_error,
-        "location": location,
-    }
-    if with_body:
-        view["body"] = push.body.decode("utf-8", errors="replace")
-    return view
-
-
-def attempt_view(attempt: AttemptRecord) -> dict[str, Any]:
-    excerpt = attempt.response_body[:BODY_EXCERPT_BYTES]
-    return {
-        "deliveryId": attempt.delivery_id,
-        "number": attempt.number,
-        "startedAt": timestamp(attempt.started_at),
-        "durationMs": round(attempt.duration_ms, 3),
-        "httpStatus": attempt.http_status,
-        "errorClass": attempt.error_class,
-        "error": attempt.error_message,
-        "responseHeaders": dict(attempt.response_headers),
-        "responseBody": excerpt.decode("utf-8", errors="replace"),
-        "responseBodyTruncated": len(attempt.response_body) > len(excerpt),
-        "authSteps": list(attempt.auth_steps),
-    }
-
-
-def _ratio(successes: int, attempts: int) -> float | None:
-    return round(successes / attempts, 4) if attempts else None
-
-
-def receiver_view(row: ReceiverStats, now: datetime) -> dict[str, Any]:
-    oldest = row.oldest_pending_at
-    return {
-        "receiver": row.receiver,
-        "lastHour": {
-            "attempts": row.attempts_hour,
-            "successes": row.successes_hour,
-            "successRate": _ratio(row.successes_hour, row.attempts_hour),
-            "durationP50Ms": row.duration_p50_ms,
-            "durationP99Ms": row.duration_p99_ms,
-        },
-        "lastDay": {
-            "attempts": row.attempts_day,
-            "successes": row.successes_day,
-            "successRate": _ratio(row.successes_day, row.attempts_day),
-        },
-        "pending": row.pending,
-        "oldestPendingAgeSeconds": None
-        if oldest is None
-        else round(max((now - oldest).total_seconds(), 0.0), 3),
-        "consecutiveFailures": row.consecutive_failures,
-        "lastError": row.last_error,
-        "lastErrorAt": timestamp(row.last_error_at),
-        "lastAttemptAt": timestamp(row.last_attempt_at),
-    }
 
 
 def encode_cursor(push: PushRecord) -> str:
@@ -179,6 +101,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "page_limit",
+    "push_detail_view",
     "push_filter",
     "push_view",
     "receiver_view",

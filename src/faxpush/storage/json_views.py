@@ -1,0 +1,131 @@
+"""The JSON shapes of pushes, attempts and receivers, written once for every place that
+shows them: the operator API (:mod:`faxpush.admin.views`) and the CLI's ``--json``.
+
+A script that reads ``faxpush pushes show --json`` can read ``GET /api/v1/pushes/{id}`` the
+same way. Credentials never leave the store through here: a push's target shows its URL
+without user info, its auth method and principal, and only whether credentials are set.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from faxpush.core.urls import display_url
+from faxpush.storage.base import AttemptRecord, PushRecord, receiver_key
+from faxpush.storage.operator import ReceiverStats
+
+API_PREFIX: Final = "/api/v1"
+BODY_EXCERPT_BYTES: Final = 4096
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, or None."""
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def push_location(delivery_id: str, root_path: str = "") -> str:
+    """Where the operator API serves a push."""
+    return f"{root_path}{API_PREFIX}/pushes/{delivery_id}"
+
+
+def push_view(push: PushRecord, location: str, *, with_body: bool = False) -> dict[str, Any]:
+    target = push.target
+    view: dict[str, Any] = {
+        "deliveryId": push.delivery_id,
+        "jobId": push.job_id,
+        "customerNumber": push.customer_number,
+        "state": push.state.value,
+        "attempts": push.attempts,
+        "maxAttempts": push.max_attempts,
+        "receiver": receiver_key(target.url),
+        "target": {
+            "url": display_url(target.url),
+            "authMethod": target.auth_method.value,
+            "principal": target.principal,
+            "hasCredentials": target.credentials is not None,
+        },
+        "contentType": push.content_type,
+        "bodyBytes": len(push.body),
+        "nextAttemptAt": timestamp(push.next_attempt_at),
+        "createdAt": timestamp(push.created_at),
+        "updatedAt": timestamp(push.updated_at),
+        "lastError": push.last_error,
+        "location": location,
+    }
+    if with_body:
+        view["body"] = push.body.decode("utf-8", errors="replace")
+    return view
+
+
+def push_detail_view(
+    push: PushRecord, attempts: list[AttemptRecord], location: str
+) -> dict[str, Any]:
+    """One push with its body and every attempt (``GET /api/v1/pushes/{id}``)."""
+    view = push_view(push, location, with_body=True)
+    view["attemptList"] = [attempt_view(a) for a in attempts]
+    return view
+
+
+def attempt_view(attempt: AttemptRecord) -> dict[str, Any]:
+    excerpt = attempt.response_body[:BODY_EXCERPT_BYTES]
+    return {
+        "deliveryId": attempt.delivery_id,
+        "number": attempt.number,
+        "startedAt": timestamp(attempt.started_at),
+        "durationMs": round(attempt.duration_ms, 3),
+        "httpStatus": attempt.http_status,
+        "errorClass": attempt.error_class,
+        "error": attempt.error_message,
+        "responseHeaders": dict(attempt.response_headers),
+        "responseBody": excerpt.decode("utf-8", errors="replace"),
+        "responseBodyTruncated": len(attempt.response_body) > len(excerpt),
+        "authSteps": list(attempt.auth_steps),
+    }
+
+
+def _ratio(successes: int, attempts: int) -> float | None:
+    return round(successes / attempts, 4) if attempts else None
+
+
+def oldest_pending_age(row: ReceiverStats, now: datetime) -> float | None:
+    """Seconds since the oldest pending push of the receiver was created, or None."""
+    oldest = row.oldest_pending_at
+    return None if oldest is None else round(max((now - oldest).total_seconds(), 0.0), 3)
+
+
+def receiver_view(row: ReceiverStats, now: datetime) -> dict[str, Any]:
+    return {
+        "receiver": row.receiver,
+        "lastHour": {
+            "attempts": row.attempts_hour,
+            "successes": row.successes_hour,
+            "successRate": _ratio(row.successes_hour, row.attempts_hour),
+            "durationP50Ms": row.duration_p50_ms,
+            "durationP99Ms": row.duration_p99_ms,
+        },
+        "lastDay": {
+            "attempts": row.attempts_day,
+            "successes": row.successes_day,
+            "successRate": _ratio(row.successes_day, row.attempts_day),
+        },
+        "pending": row.pending,
+        "oldestPendingAgeSeconds": oldest_pending_age(row, now),
+        "consecutiveFailures": row.consecutive_failures,
+        "lastError": row.last_error,
+        "lastErrorAt": timestamp(row.last_error_at),
+        "lastAttemptAt": timestamp(row.last_attempt_at),
+    }
+
+
+__all__ = [
+    "API_PREFIX",
+    "BODY_EXCERPT_BYTES",
+    "attempt_view",
+    "oldest_pending_age",
+    "push_detail_view",
+    "push_location",
+    "push_view",
+    "receiver_view",
+    "timestamp",
+]
