@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 from faxpush.core.retry import backoff_delay
 
@@ -20,27 +21,19 @@ FIRST_DELAY_S = 0.05
 MAX_DELAY_S = 5.0
 
 
+@dataclass(slots=True, eq=False)
 class Outage:
     """The failures of one repeated operation (``what``, e.g. "claiming pushes")."""
 
-    def __init__(
-        self,
-        what: str,
-        logger: logging.Logger,
-        *,
-        first_delay: float = FIRST_DELAY_S,
-        max_delay: float = MAX_DELAY_S,
-        rng: Callable[[], float] = random.random,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.what = what
-        self._logger = logger
-        self._first_delay = first_delay
-        self._max_delay = max_delay
-        self._rng = rng
-        self._clock = clock
-        self._failures = 0
-        self._since = 0.0
+    what: str
+    logger: logging.Logger
+    _: KW_ONLY
+    first_delay: float = FIRST_DELAY_S
+    max_delay: float = MAX_DELAY_S
+    rng: Callable[[], float] = random.random
+    clock: Callable[[], float] = time.monotonic
+    _failures: int = field(default=0, init=False)
+    _since: float = field(default=0.0, init=False)
 
     @property
     def failing(self) -> bool:
@@ -52,25 +45,25 @@ class Outage:
 
         The first failure of a run is logged as a warning; the others are not logged."""
         if self._failures == 0:
-            self._since = self._clock()
-            self._logger.warning(
+            self._since = self.clock()
+            self.logger.warning(
                 "%s failed; trying again with backoff (up to %.0f s apart): %s",
                 self.what,
-                self._max_delay,
+                self.max_delay,
                 error,
             )
         self._failures += 1
         return backoff_delay(
-            self._failures, first=self._first_delay, ceiling=self._max_delay, rng=self._rng
+            self._failures, first=self.first_delay, ceiling=self.max_delay, rng=self.rng
         )
 
     def succeeded(self) -> None:
         """Note a success; logs once when it ends a run of failures."""
         if self._failures:
-            self._logger.info(
+            self.logger.info(
                 "%s works again after %d failed tries in %.1f s",
                 self.what,
                 self._failures,
-                self._clock() - self._since,
+                self.clock() - self._since,
             )
             self._failures = 0

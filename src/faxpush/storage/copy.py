@@ -128,22 +128,15 @@ def _quiet(table: str, done: int, total: int) -> None:
     """The default progress callback: says nothing."""
 
 
+@dataclass(slots=True, eq=False)
 class _Copier:
-    def __init__(
-        self,
-        source: Source,
-        source_cipher: SecretCipher,
-        target_cipher: SecretCipher | None,
-        progress: Progress,
-        chunk: int,
-    ) -> None:
-        self._source = source
-        self._open_with = source_cipher
-        self._seal_with = target_cipher
-        self._progress = progress
-        self._chunk = chunk
-        self._secrets = 0
-        self._requeued = 0
+    source: Source
+    open_with: SecretCipher  # the source's key
+    seal_with: SecretCipher | None  # the target's, when secrets are re-sealed
+    progress: Progress
+    chunk: int
+    secrets: int = field(default=0, init=False)
+    requeued: int = field(default=0, init=False)
 
     async def run(self, target_dsn: str, *, force: bool) -> CopyReport:
         where = redacted(target_dsn)
@@ -153,7 +146,7 @@ class _Copier:
             with translated("copy the outbox", where):
                 async with conn.transaction():
                     await self._prepare(conn, where, force=force)
-                    expected = {table.name: await self._source.count(table) for table in TABLES}
+                    expected = {table.name: await self.source.count(table) for table in TABLES}
                     for table in TABLES:
                         await self._copy_table(conn, table, expected[table.name])
                     await conn.execute(*sql("copy_reset_identities"))
@@ -161,12 +154,12 @@ class _Copier:
         finally:
             await conn.close()
         return CopyReport(
-            source=self._source.description,
+            source=self.source.description,
             target=where,
             rows=expected,
-            secrets=self._secrets,
-            resealed=self._seal_with is not None,
-            requeued=self._requeued,
+            secrets=self.secrets,
+            resealed=self.seal_with is not None,
+            requeued=self.requeued,
         )
 
     async def _prepare(self, conn: Connection, where: str, *, force: bool) -> None:
@@ -184,23 +177,23 @@ class _Copier:
 
     async def _copy_table(self, conn: Connection, table: Table, total: int) -> None:
         done = 0
-        self._progress(table.name, 0, total)
-        async for rows in self._source.rows(table, self._chunk):
+        self.progress(table.name, 0, total)
+        async for rows in self.source.rows(table, self.chunk):
             records = [self._record(table, row) for row in rows]
             await conn.copy_records_to_table(table.name, records=records, columns=table.columns)
             done += len(records)
-            self._progress(table.name, done, total)
+            self.progress(table.name, done, total)
 
     def _record(self, table: Table, row: Row) -> tuple[Any, ...]:
         for column in table.sealed:
             if row[column] is None:
                 continue
-            secret = self._open_with.decrypt(row[column])  # a wrong key stops here
-            if self._seal_with is not None:
-                row[column] = self._seal_with.encrypt(secret)
-            self._secrets += 1
+            secret = self.open_with.decrypt(row[column])  # a wrong key stops here
+            if self.seal_with is not None:
+                row[column] = self.seal_with.encrypt(secret)
+            self.secrets += 1
         if table is PUSHES and row.get(WAS_IN_FLIGHT):
-            self._requeued += 1
+            self.requeued += 1
         return tuple(row[column] for column in table.columns)
 
     async def _verify(self, conn: Connection, where: str, expected: dict[str, int]) -> None:
