@@ -60,6 +60,9 @@ async def test_admin_serve_in_a_process(tmp_path: Path) -> None:
             url + "/api/v1/pushes", headers={"Authorization": f"Bearer {reader}"}
         ) as answer:
             assert [p["jobId"] for p in (await answer.json())["pushes"]] == ["cli-1"]
+        async with session.get(url + "/metrics") as answer:  # no token, like the health routes
+            assert answer.status == 200
+            assert "faxpush_pushes_queued_total 1.0" in await answer.text()
         revoked = await asyncio.to_thread(faxpush, database, "admin", "token", "revoke", "ops")
         assert revoked.exit_code == 0, revoked.output
         assert await refused_within(session, url + "/api/v1/pushes", token) == 401
