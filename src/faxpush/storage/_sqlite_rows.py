@@ -293,4 +293,3 @@ def attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
 
 
 SECRET_TABLES = ("push", "push_key", "account", "account_key", "token")
-

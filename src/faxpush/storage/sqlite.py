@@ -15,8 +15,9 @@ writing connection:
   its own (``_sqlite_process``), started on the first write; from then on the thread's
   connection only reads (``PRAGMA query_only``), so the two never meet in SQLite's write lock
   (whose busy handler sleeps up to 100 ms a time). Migrations that come before the first
-  write run on the thread, which is still the only writer then (there is no process yet);
-  later ones run in the process. A command that only reads never starts the process.
+  write run on the thread, which is still the only writer then: there is no process yet, and
+  the hand-over waits for the work queued on the thread. Later ones run in the process. A
+  command that only reads, or only migrates, never starts the process.
 
 Secrets are sealed and opened here, with the cipher: the process gets and returns sealed
 bytes, so the keys never leave this process. A write, once called, commits even if its
