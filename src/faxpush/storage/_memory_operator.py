@@ -221,13 +221,7 @@ class MemoryOperator:
                 for row in data.pushes.values()
                 if row.state in REQUEUEABLE and _matches(row, where, since_us)
             ]
-            for row in chosen:
-                row.state = PushState.PENDING
-                row.next_attempt_at = row.updated_at = now_us
-                data.schedule.track(row)
-            if chosen:
-                data.work.set()
-            return len(chosen)
+            return data.requeue(chosen, now_us)
 
     # --- API tokens ---------------------------------------------------------------------
     async def create_api_token(

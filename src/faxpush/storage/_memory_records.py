@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from faxpush.storage._common import (
     unreadable_credentials,
 )
 from faxpush.storage._memory_schedule import PushRow, Schedule, Sealed
-from faxpush.storage.base import Account, AttemptRecord, ClaimedPush, PushRecord
+from faxpush.storage.base import Account, AttemptRecord, ClaimedPush, PushRecord, PushState
 from faxpush.storage.cipher import SecretCipher
 
 
@@ -36,6 +37,17 @@ class MemoryData:
     tokens: dict[str, tuple[Sealed, int]] = field(default_factory=dict)
     schedule: Schedule = field(default_factory=Schedule)
     extensions: dict[str, object] = field(default_factory=dict)
+
+    def requeue(self, rows: Collection[PushRow], now_us: int) -> int:
+        """Put finished pushes back to PENDING, due now, keeping their attempt count; wake
+        the workers when any were. Returns how many."""
+        for row in rows:
+            row.state = PushState.PENDING
+            row.next_attempt_at = row.updated_at = now_us
+            self.schedule.track(row)
+        if rows:
+            self.work.set()
+        return len(rows)
 
 
 class Sealer:

@@ -291,13 +291,7 @@ class MemoryStore(MemoryOperator):
                 for row in data.pushes.values():
                     if row.state is PushState.FAILED and row.updated_at >= since_us:
                         chosen[row.new.delivery_id] = row
-            for row in chosen.values():
-                row.state = PushState.PENDING
-                row.next_attempt_at = row.updated_at = now_us
-                data.schedule.track(row)
-            if chosen:
-                data.work.set()
-            return len(chosen)
+            return data.requeue(chosen.values(), now_us)
 
     # --- OAuth2 token cache -----------------------------------------------------------
     async def get_token(self, cache_key: str, *, now: datetime) -> Secret | None:
