@@ -141,6 +141,11 @@ def select_all(table: Table, source: str | None = None) -> str:
     return f"SELECT {', '.join(table.columns)} FROM {source or table.name} ORDER BY {table.key}"  # noqa: S608 - names are constants
 
 
+def _missing(table: Table, present: set[str]) -> bool:
+    """Whether the source lacks ``table`` and may (then it has no rows)."""
+    return table.optional and table.name not in present
+
+
 class Source(Protocol):
     """An outbox to copy from."""
 
@@ -195,7 +200,7 @@ class SqliteSource:
             )
 
     async def count(self, table: Table) -> int:
-        if table.optional and table.name not in self._tables:
+        if _missing(table, self._tables):
             return 0
         query = f"SELECT count(*) FROM {table.name}"  # noqa: S608 - constant
         return await self._connection.run(
@@ -203,7 +208,7 @@ class SqliteSource:
         )
 
     async def rows(self, table: Table, chunk: int) -> AsyncIterator[list[Row]]:
-        if table.optional and table.name not in self._tables:
+        if _missing(table, self._tables):
             return
         query = select_all(table, _SQLITE_READ_FROM.get(table.name))
         action = f"read {table.name}"
@@ -251,13 +256,13 @@ class PostgresSource:
         return source
 
     async def count(self, table: Table) -> int:
-        if table.optional and table.name not in self._tables:
+        if _missing(table, self._tables):
             return 0
         counted: int = await self._connection.fetchval(f"SELECT count(*) FROM {table.name}")  # noqa: S608 - constant
         return counted
 
     async def rows(self, table: Table, chunk: int) -> AsyncIterator[list[Row]]:
-        if table.optional and table.name not in self._tables:
+        if _missing(table, self._tables):
             return
         batch: list[Row] = []
         async for record in self._connection.cursor(select_all(table), prefetch=chunk):
