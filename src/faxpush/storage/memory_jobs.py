@@ -51,6 +51,11 @@ class _JobData:
     jobs: dict[str, _JobRow] = field(default_factory=dict)
     next_seq: int = 1
 
+    def customers_job(self, customer_number: str, job_id: str) -> _JobRow | None:
+        """The row of ``job_id`` if it is the customer's (another's is as good as none)."""
+        row = self.jobs.get(job_id)
+        return row if row is not None and row.record.customer_number == customer_number else None
+
 
 def _report_order(row: _JobRow) -> tuple[datetime, int]:
     assert row.record.finished_at is not None
@@ -138,18 +143,16 @@ class MemoryJobStore(OneJobCalls):
     async def get_job(self, customer_number: str, job_id: str) -> JobRecord | None:
         """The customer's job, or None."""
         async with self._locked() as data:
-            row = data.jobs.get(job_id)
-            if row is None or row.record.customer_number != customer_number:
-                return None
-            return self._public(row)
+            row = data.customers_job(customer_number, job_id)
+            return None if row is None else self._public(row)
 
     async def get_jobs(self, customer_number: str, job_ids: Sequence[str]) -> list[JobRecord]:
         """The customer's jobs among ``job_ids``, in the order asked."""
         async with self._locked() as data:
             found = []
             for job_id in dict.fromkeys(job_ids):
-                row = data.jobs.get(job_id)
-                if row is not None and row.record.customer_number == customer_number:
+                row = data.customers_job(customer_number, job_id)
+                if row is not None:
                     found.append(self._public(row))
             return found
 
@@ -166,12 +169,8 @@ class MemoryJobStore(OneJobCalls):
         async with self._locked() as data:
             deleted = set()
             for job_id in job_ids:
-                row = data.jobs.get(job_id)
-                if (
-                    row is not None
-                    and row.record.customer_number == customer_number
-                    and row.record.state is JobState.FINISHED
-                ):
+                row = data.customers_job(customer_number, job_id)
+                if row is not None and row.record.state is JobState.FINISHED:
                     del data.jobs[job_id]
                     deleted.add(job_id)
             return deleted
