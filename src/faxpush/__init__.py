@@ -3,9 +3,9 @@
 The names exported here are faxpush's API for programs that embed it; ``docs/api.md`` shows
 each with an example. Everything else is internal and may change between releases.
 
-The report models and errors load with the package. The codecs, the store, the worker and the
-receiver load when first used (PEP 562), so that ``import faxpush`` stays cheap for a program
-that only needs some of them and a command line that only prints its help.
+The errors load with the package. The report models (pydantic), the codecs, the store, the
+worker and the receiver load when first used (PEP 562), so that ``import faxpush`` stays cheap
+for a program that only needs some of them and a command line that only prints its help.
 """
 
 from __future__ import annotations
@@ -29,19 +29,19 @@ from faxpush.core.errors import (
     UnsafeXmlError,
     VerificationError,
 )
-from faxpush.core.models import (
-    AuthMethod,
-    Document,
-    FaxJobReport,
-    HttpStatusPush,
-    Options,
-    RecipientStatus,
-    ReportMail,
-)
 
 if TYPE_CHECKING:
     from faxpush.core.formats import ReportFormat, detect_format, parse_report, render_report
     from faxpush.core.json_codec import parse_json, render_json
+    from faxpush.core.models import (
+        AuthMethod,
+        Document,
+        FaxJobReport,
+        HttpStatusPush,
+        Options,
+        RecipientStatus,
+        ReportMail,
+    )
     from faxpush.core.settings import Settings
     from faxpush.core.targets import Account, ClientAuthStyle, PushFormat, PushTarget
     from faxpush.core.xml_codec import parse_xml, render_xml
@@ -52,6 +52,15 @@ if TYPE_CHECKING:
     from faxpush.storage.factory import open_configured_store, open_store
 
 _LAZY = {
+    "faxpush.core.models": (
+        "AuthMethod",
+        "Document",
+        "FaxJobReport",
+        "HttpStatusPush",
+        "Options",
+        "RecipientStatus",
+        "ReportMail",
+    ),
     "faxpush.core.formats": ("ReportFormat", "detect_format", "parse_report", "render_report"),
     "faxpush.core.json_codec": ("parse_json", "render_json"),
     "faxpush.core.xml_codec": ("parse_xml", "render_xml"),

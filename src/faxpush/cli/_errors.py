@@ -13,10 +13,7 @@ from collections.abc import Sequence
 from typing import Final, NoReturn
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from faxpush._observe import logs
 from faxpush.core.errors import ConfigurationError, FaxpushError, InputError
 
 PROG_NAME: Final = "faxpush"
@@ -39,6 +36,13 @@ def one_line(exc: BaseException) -> str:
 def print_error(exc: BaseException) -> None:
     """Write :func:`one_line` to stderr; styled when stderr is a terminal, never wrapped.
     A process whose log is JSON lines reports it as one more log record."""
+    # Imported here: they load the settings (pydantic) and rich, which a command that
+    # succeeds, and `faxpush --help`, may not need.
+    from rich.console import Console
+    from rich.text import Text
+
+    from faxpush._observe import logs
+
     line = one_line(exc)
     if logs.writes_json():
         logging.getLogger("faxpush.cli").error(line.removeprefix(f"{PROG_NAME}: "))

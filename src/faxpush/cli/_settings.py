@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
-from faxpush.core.settings import Settings
-from faxpush.core.settings_sources import LoadedSettings, SettingSource, SourceKind
-from faxpush.emulator.config import EmulatorConfig, load_layered
+# The root --config option is defined here, so the settings machinery (pydantic) loads
+# when a command reads its settings, not when `faxpush --help` is printed.
+if TYPE_CHECKING:
+    from faxpush.core.settings import Settings
+    from faxpush.core.settings_sources import LoadedSettings, SettingSource
+    from faxpush.emulator.config import EmulatorConfig
 
 try:
     from typer._click.globals import get_current_context
@@ -60,6 +63,8 @@ def root_config_file() -> str | None:
 
 def _flag_sources(names: set[str]) -> dict[str, SettingSource]:
     """How each of ``names`` was given: a flag's spelling, or the variable click read."""
+    from faxpush.core.settings_sources import SettingSource, SourceKind
+
     sources: dict[str, SettingSource] = {}
     ctx = get_current_context(silent=True)
     while ctx is not None:
@@ -84,6 +89,8 @@ def load_configuration(
 ) -> tuple[LoadedSettings, EmulatorConfig]:
     """Settings with their sources, and the configuration file (all of it with ``emulator``,
     for ``serve`` and ``accounts``; else only its settings)."""
+    from faxpush.emulator.config import load_layered
+
     given = {name: value for name, value in flags.items() if value is not None}
     given.setdefault("config_file", root_config_file())
     return load_layered(
