@@ -128,9 +128,12 @@ def is_transient(exc: BaseException) -> bool:
 
 
 @contextmanager
-def translated(action: str, where: str, *, tries: int = 1) -> Iterator[None]:
+def translated(
+    action: str, where: str, *, tries: int = 1, reconnects: bool = False
+) -> Iterator[None]:
     """Turn driver errors raised in the block into faxpush's errors, naming ``action`` and
-    the database ``where`` (httpx's ``map_exceptions``, for asyncpg)."""
+    the database ``where`` (httpx's ``map_exceptions``, for asyncpg). ``reconnects``: the
+    caller keeps trying after this error (a long-running process), and the message says so."""
     try:
         yield
     except DRIVER_ERRORS as exc:
@@ -151,7 +154,7 @@ def translated(action: str, where: str, *, tries: int = 1) -> Iterator[None]:
             error = StorageError(
                 f"{prefix}: PostgreSQL is unreachable or dropped the connection "
                 f"({type(exc).__name__}: {detail}); check that the server is running and "
-                "reachable; faxpush reconnects by itself once it is"
+                "reachable" + ("; faxpush reconnects by itself once it is" if reconnects else "")
             )
         else:
             error = StorageError(f"{prefix}: {type(exc).__name__}: {detail}")
@@ -176,6 +179,12 @@ class Reconnect:
     max_delay_s: float = 2.0
     max_tries: int = 40
 
+    @classmethod
+    def never(cls) -> Reconnect:
+        """One try: a one-off command reports an unreachable server at once rather than
+        waiting out the budget (a long-running process keeps the default)."""
+        return cls(max_tries=1)
+
     def delays(self) -> Iterator[float]:
         """The pauses between tries (one fewer than the tries)."""
         for failures in range(1, self.max_tries):
@@ -192,7 +201,7 @@ async def with_retries(
     tries = 0
     while True:
         tries += 1
-        with translated(action, where, tries=tries):
+        with translated(action, where, tries=tries, reconnects=policy.max_tries > 1):
             try:
                 return await operation()
             except DRIVER_ERRORS as exc:
@@ -320,7 +329,7 @@ class Runner:
             finally:
                 attempt += 1
 
-        policy = self._policy if retry else Reconnect(max_tries=1)
+        policy = self._policy if retry else Reconnect.never()
         try:
             return await with_retries(once, policy, action=action, where=self._where)
         except StorageError:

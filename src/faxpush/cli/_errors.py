@@ -20,6 +20,14 @@ PROG_NAME: Final = "faxpush"
 EXIT_FAILURE: Final = 1
 EXIT_BAD_INPUT: Final = 2
 EXIT_INTERRUPTED: Final = 130
+# The optional dependencies a plain `pip install faxpush` leaves out, by the module a
+# command fails to import, and the extra of pyproject.toml that installs each.
+EXTRA_FOR_MODULE: Final = {
+    "asyncpg": "postgres",
+    "uvicorn": "serve",
+    "httptools": "serve",
+    "pypdf": "emulator",
+}
 
 
 def exit_code_for(exc: FaxpushError) -> int:
@@ -57,6 +65,19 @@ def print_error(exc: BaseException) -> None:
         sys.stderr.flush()
 
 
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The line that names the extra to install when ``exc`` is an optional dependency
+    missing, else None (any other missing module is a broken install, with its traceback)."""
+    module = (exc.name or "").partition(".")[0]
+    extra = EXTRA_FOR_MODULE.get(module)
+    if extra is None:
+        return None
+    return (
+        f"{PROG_NAME}: this command needs {module}, which is not installed; "
+        f"install it with: pip install 'faxpush[{extra}]'"
+    )
+
+
 def run(app: typer.Typer, argv: Sequence[str] | None = None) -> NoReturn:
     """Run ``app`` and exit: FaxpushError becomes one stderr line and its exit code."""
     try:
@@ -67,4 +88,10 @@ def run(app: typer.Typer, argv: Sequence[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG_NAME}: interrupted\n")
         raise SystemExit(EXIT_INTERRUPTED) from None
+    except ModuleNotFoundError as exc:
+        line = missing_extra(exc)
+        if line is None:
+            raise
+        sys.stderr.write(line + "\n")
+        raise SystemExit(EXIT_BAD_INPUT) from None
     raise SystemExit(0)

@@ -23,7 +23,7 @@ DatabaseOption = Annotated[
     typer.Option(
         "--database-url",
         "-d",
-        help="Outbox database, e.g. sqlite:///faxpush.db [env FAXPUSH_DATABASE_URL].",
+        help="Outbox database, e.g. sqlite:///faxpush.db \\[env FAXPUSH_DATABASE_URL].",
         show_default=False,
     ),
 ]
@@ -34,7 +34,7 @@ CaBundleOption = Annotated[
     typer.Option(
         "--ca-bundle",
         help="PEM file of CA certificates trusted for HTTPS receivers and token URLs, "
-        "besides the system's [env FAXPUSH_CA_BUNDLE].",
+        "besides the system's \\[env FAXPUSH_CA_BUNDLE].",
         show_default=False,
     ),
 ]
@@ -60,7 +60,8 @@ def notice(message: str) -> None:
 
 @asynccontextmanager
 async def opened_store(settings: Settings) -> AsyncIterator[Store]:
-    store = await open_configured_store(settings, notify=notice)
+    # A one-off command: an unreachable PostgreSQL is one error at once, not 15 s of retries.
+    store = await open_configured_store(settings, notify=notice, one_off=True)
     try:
         yield store
     finally:

@@ -58,6 +58,10 @@ def display_url(url: str) -> str:
     """``url`` without user info, query or fragment: safe for messages and logs."""
     try:
         parsed = URL(url)
+        if not parsed.absolute:
+            # No host, so no user info to remove, but ``user:pw@host`` (the slashes
+            # forgotten) reads as a path: nothing up to an @ is shown.
+            return url.partition("#")[0].partition("?")[0].rpartition("@")[2]
         return str(parsed.with_user(None).with_query(None).with_fragment(None))
     except (ValueError, TypeError):
         return "<invalid URL>"

@@ -67,6 +67,18 @@ def sqlite_path(url: str) -> Path | None:
     return Path(location)
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """:func:`sqlite_path`, refused when its directory does not exist: a mistyped path must
+    not quietly create directories and an empty database."""
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise ConfigurationError(
+            f"the directory {str(path.parent)!r} of the SQLite database {url} does not exist; "
+            "create it first or correct the path"
+        )
+    return path
+
+
 def secret_key_file(url: str) -> Path:
     """The key file that seals the secrets of the database ``url`` names, for when
     ``FAXPUSH_SECRET_KEY`` is not set: ``<database>.key`` beside a SQLite file.
@@ -94,23 +106,35 @@ def secret_key_file(url: str) -> Path:
 
 
 async def open_store(
-    url: str, cipher: SecretCipher, *, migrate: bool = True, sqlite_store_process: bool = False
+    url: str,
+    cipher: SecretCipher,
+    *,
+    migrate: bool = True,
+    sqlite_store_process: bool = False,
+    one_off: bool = False,
 ) -> Store:
     """Connect to the store ``url`` names and (unless ``migrate`` is False) bring its schema
-    up to date. ``sqlite_store_process``: see :meth:`SqliteStore.open` (``store_process``)."""
+    up to date. ``sqlite_store_process``: see :meth:`SqliteStore.open` (``store_process``).
+
+    ``one_off``: for a command that does one thing and exits: PostgreSQL is tried once, so
+    an unreachable server is one error within the connect timeout instead of retries for
+    15 s (long-running processes keep reconnecting)."""
     scheme = _scheme(url)
     store: Store
     if scheme == "memory":
         store = MemoryStore(cipher)
     elif scheme == "sqlite":
-        path = sqlite_path(url)
+        path = _sqlite_file(url)
         assert path is not None
         store = await SqliteStore.open(path, cipher, store_process=sqlite_store_process)
     elif scheme in _POSTGRES_SCHEMES:
         # Imported here: a program on SQLite or memory does not need asyncpg loaded.
+        from faxpush._db.postgres import Reconnect
         from faxpush.storage.postgres import PostgresStore
 
-        store = await PostgresStore.open(url, cipher)
+        store = await PostgresStore.open(
+            url, cipher, reconnect=Reconnect.never() if one_off else None
+        )
     else:
         raise ConfigurationError(f"unknown database URL scheme {scheme!r}; use {_SUPPORTED}")
     if migrate:
@@ -135,16 +159,23 @@ def cipher_from_settings(settings: Settings, *, notify: Callable[[str], None]) -
         # Nothing outlives the process, so neither need the key: a file would only litter
         # the working directory.
         return SecretCipher([generate_key()], source="a key of this process")
+    _sqlite_file(settings.database_url)  # a key file is not created in a mistyped directory
     cipher, notice = load_cipher(None, secret_key_file(settings.database_url))
     if notice is not None:
         notify(notice)
     return cipher
 
 
-async def open_configured_store(settings: Settings, *, notify: Callable[[str], None]) -> Store:
+async def open_configured_store(
+    settings: Settings, *, notify: Callable[[str], None], one_off: bool = False
+) -> Store:
     """Open (and migrate) the store named by ``settings.database_url``; ``notify`` receives
-    the one-time notice when a key file is created (see :func:`cipher_from_settings`)."""
+    the one-time notice when a key file is created (see :func:`cipher_from_settings`);
+    ``one_off``: see :func:`open_store`."""
     cipher = cipher_from_settings(settings, notify=notify)
     return await open_store(
-        settings.database_url, cipher, sqlite_store_process=settings.sqlite_store_process
+        settings.database_url,
+        cipher,
+        sqlite_store_process=settings.sqlite_store_process,
+        one_off=one_off,
     )

@@ -5,10 +5,11 @@ opening one from a URL (``sqlite:///inbox.db``, ``sqlite:////abs/inbox.db``,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from faxpush._db.postgres import SCHEMES as POSTGRES_SCHEMES
 from faxpush.core.errors import ConfigurationError
+from faxpush.core.settings import POSTGRES_SCHEMES
 from faxpush.receiver.inbox.base import (
     DELIVERY_ID_HEADER,
     Accepted,
@@ -22,8 +23,19 @@ from faxpush.receiver.inbox.base import (
     valid_delivery_id,
 )
 from faxpush.receiver.inbox.memory import MemoryInbox
-from faxpush.receiver.inbox.postgres import PgInbox
 from faxpush.receiver.inbox.sqlite import SqliteInbox
+
+if TYPE_CHECKING:
+    from faxpush.receiver.inbox.postgres import PgInbox
+
+
+def __getattr__(name: str) -> Any:
+    # PgInbox needs asyncpg (faxpush[postgres]): a receiver on SQLite or memory never loads it.
+    if name == "PgInbox":
+        from faxpush.receiver.inbox.postgres import PgInbox
+
+        return PgInbox
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 async def open_inbox(url: str, *, synchronous: str = "FULL") -> InboxStore:
@@ -38,6 +50,8 @@ async def open_inbox(url: str, *, synchronous: str = "FULL") -> InboxStore:
             raise ConfigurationError("SQLite inbox URLs take no options; remove the ?…")
         inbox = await SqliteInbox.open(Path(location), synchronous=synchronous)
     elif separator and scheme.lower() in POSTGRES_SCHEMES:
+        from faxpush.receiver.inbox.postgres import PgInbox
+
         inbox = await PgInbox.open(url)
     else:
         raise ConfigurationError(
