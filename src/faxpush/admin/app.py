@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
+from faxpush.admin.bodies import off_loop, read_body
 from faxpush.admin.errors import AdminError, bad_request, not_found
 from faxpush.admin.idempotency import (
     check_same_pushes,
@@ -80,28 +81,6 @@ class AdminServices:
 Handler = Callable[[AdminServices, Request, ApiToken], Awaitable[Response]]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> AdminError:
-    return AdminError(
-        413,
-        "payload_too_large",
-        f"the request body is larger than the limit of {limit} bytes (max_request_bytes)",
-    )
-
-
 def _location(request: Request, delivery_id: str) -> str:
     return f"{request.scope.get('root_path', '')}{API}/pushes/{delivery_id}"
 
@@ -135,14 +114,22 @@ async def _ingest(
     content_type = request.headers.get("content-type")
     limit = settings.max_request_bytes
     items = (
-        read_batch(body, content_type, max_bytes=limit, max_items=settings.admin_max_batch)
+        await off_loop(
+            len(body),
+            lambda: read_batch(
+                body, content_type, max_bytes=limit, max_items=settings.admin_max_batch
+            ),
+        )
         if batch
         else [read_single(body, content_type, max_bytes=limit)]
     )
     account = await _account(services, request)
     ids = scope.delivery_ids(len(items)) if scope else random_delivery_ids(len(items))
     if batch:
-        pushes = build_pushes(items, account, ids, max_push_bytes=settings.max_push_bytes)
+        pushes = await off_loop(
+            len(body),
+            lambda: build_pushes(items, account, ids, max_push_bytes=settings.max_push_bytes),
+        )
         records = await store.enqueue_many(pushes, now=now)
     else:
         pushes = [
@@ -380,4 +367,4 @@ def build_admin_app(
     )
 
 
-__all__ = ["API", "OPERATIONS", "AdminServices", "build_admin_app", "read_body"]
+__all__ = ["API", "OPERATIONS", "AdminServices", "build_admin_app"]
