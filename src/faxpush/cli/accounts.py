@@ -9,7 +9,9 @@ from typing import Annotated, Any, Final, TypeVar
 
 import typer
 
+from faxpush.cli._accounts_view import account_line, account_view
 from faxpush.cli._errors import run
+from faxpush.cli._json import JsonOption, print_json
 from faxpush.cli._runtime import DatabaseOption, opened_store
 from faxpush.cli._settings import load_configuration
 from faxpush.core.errors import InputError
@@ -17,7 +19,7 @@ from faxpush.core.targets import Account
 from faxpush.emulator.accounts import save_login, updated_account
 from faxpush.emulator.config import AccountChanges
 from faxpush.storage.base import Store
-from faxpush.storage.jobs_base import JobStore
+from faxpush.storage.jobs_base import JobStore, Login
 from faxpush.storage.jobs_factory import open_jobs
 
 T = TypeVar("T")
@@ -34,6 +36,8 @@ EXAMPLES: Final = """\
       --client-cert faxpush-client.pem --client-key faxpush-client.key
   faxpush accounts set 99999TE --login alice --password 'n3w'
   faxpush accounts list
+  faxpush accounts list --json
+  faxpush accounts show 99999TE
 """
 
 app = typer.Typer(
@@ -205,35 +209,55 @@ def set_(
 
 
 @app.command("list")
-def list_(database_url: DatabaseOption = None, config: ConfigOption = None) -> None:
+def list_(
+    database_url: DatabaseOption = None, config: ConfigOption = None, as_json: JsonOption = False
+) -> None:
     """List customer numbers, their logins and push settings (never credentials)."""
 
-    async def action(store: Store, jobs: JobStore) -> list[str]:
-        lines = []
-        for account in await store.list_accounts():
-            logins = [entry.login for entry in await jobs.list_logins(account.customer_number)]
-            push = account.push_url or "-"
-            token = f" token={account.oauth2_token_url}" if account.oauth2_token_url else ""
-            lines.append(
-                f"{account.customer_number}  format={account.push_format.value}  "
-                f"push={push}  auth={account.push_auth.value}{token}{_tls_summary(account)}  "
-                f"logins={','.join(logins) or '-'}"
-            )
-        return lines
+    async def action(store: Store, jobs: JobStore) -> list[tuple[Account, list[Login]]]:
+        return [
+            (account, await jobs.list_logins(account.customer_number))
+            for account in await store.list_accounts()
+        ]
 
-    lines = _with_stores(database_url, config, action)
-    typer.echo(
-        "\n".join(lines) if lines else "no accounts yet; add one with 'faxpush accounts add'"
-    )
+    accounts = _with_stores(database_url, config, action)
+    if as_json:
+        print_json({"accounts": [account_view(*entry) for entry in accounts]})
+    elif not accounts:
+        typer.echo("no accounts yet; add one with 'faxpush accounts add'")
+    else:
+        typer.echo("\n".join(account_line(*entry) for entry in accounts))
 
 
-def _tls_summary(account: Account) -> str:
-    parts = [
-        name
-        for name, value in (("ca", account.push_ca_pem), ("client-cert", account.push_client_cert))
-        if value is not None
-    ]
-    return f" tls={'+'.join(parts)}" if parts else ""
+@app.command("show")
+def show(
+    customer_number: CustomerArgument,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one customer number's push settings and logins (never credentials)."""
+
+    async def action(store: Store, jobs: JobStore) -> tuple[Account, list[Login]] | None:
+        account = await store.get_account(customer_number)
+        if account is None:
+            return None
+        return account, await jobs.list_logins(customer_number)
+
+    found = _with_stores(database_url, config, action)
+    if found is None:
+        raise InputError(
+            f"customer number {customer_number} does not exist; see 'faxpush accounts list'"
+        )
+    if as_json:
+        print_json(account_view(*found))
+        return
+    for key, value in account_view(*found).items():
+        if key == "logins":
+            value = ", ".join(entry["login"] for entry in value) or "-"
+        elif key == "tls":
+            value = ", ".join(name for name, is_set in value.items() if is_set) or "-"
+        typer.echo(f"{key:<24} {'-' if value is None else value}")
 
 
 if __name__ == "__main__":

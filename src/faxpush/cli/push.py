@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 
 from faxpush.cli._io import read_input, source_name
+from faxpush.cli._json import JsonOption, print_json
 from faxpush.cli._options import ClientAuthChoice, PushLayout
 from faxpush.cli._runtime import CaBundleOption, DatabaseOption, load_settings, opened_store
 from faxpush.core.errors import DeliveryError, InputError, ReportFormatError
@@ -24,9 +26,10 @@ from faxpush.core.secrets import Secret
 from faxpush.core.settings import Settings
 from faxpush.core.targets import PushTarget
 from faxpush.core.urls import check_http_url
-from faxpush.delivery.hooks import AttemptDetails
+from faxpush.delivery.hooks import AttemptDetails, AttemptHook
 from faxpush.delivery.worker import delivery_engine
-from faxpush.storage.base import NewPush, PushRecord, PushState, Store
+from faxpush.storage.base import AttemptRecord, NewPush, PushRecord, PushState, Store
+from faxpush.storage.json_views import push_detail_view, push_location
 
 app = typer.Typer(help="Send a single push right now.", no_args_is_help=True)
 
@@ -40,6 +43,8 @@ EXAMPLES = """\
 
   faxpush push send --auth OAUTH2 --principal client-id --credentials client-secret \\
       --token-url https://auth.example.org/token https://hooks.example.org/fax report.xml
+
+  faxpush push send --json https://hooks.example.org/fax report.xml > push.json
 
 Exit codes: 0 delivered, 1 failed, 2 bad arguments or input.
 """
@@ -70,8 +75,13 @@ def send(
     ] = 2.0,
     database_url: DatabaseOption = None,
     ca_bundle: CaBundleOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Enqueue one push in the outbox and deliver it now; waits for its final state."""
+    """Enqueue one push in the outbox and deliver it now; waits for its final state.
+
+    With --json the attempts are reported on stderr as they happen, and stdout gets the
+    final push with every attempt, as 'faxpush pushes show --json' prints it.
+    """
     target = _target(url, auth, principal, credentials, token_url, client_auth)
     data = read_input(report, limit=DEFAULT_MAX_REPORT_BYTES)
     try:
@@ -93,8 +103,14 @@ def send(
         body=rendered,
         max_attempts=attempts,
     )
-    final = asyncio.run(_deliver(settings, push))
-    typer.echo(f"push {final.delivery_id}: {final.state.value} after {final.attempts} attempt(s)")
+    hook = functools.partial(print_attempt, err=as_json)
+    final, attempt_records = asyncio.run(_deliver(settings, push, hook))
+    if as_json:
+        print_json(push_detail_view(final, attempt_records, push_location(final.delivery_id)))
+    else:
+        typer.echo(
+            f"push {final.delivery_id}: {final.state.value} after {final.attempts} attempt(s)"
+        )
     if final.state is not PushState.DELIVERED:
         if final.last_error:
             typer.echo(f"last error: {final.last_error}", err=True)
@@ -132,8 +148,9 @@ def _target(
     )
 
 
-def print_attempt(details: AttemptDetails) -> None:
-    """One line per attempt: number, answer, duration, auth steps, what happens next."""
+def print_attempt(details: AttemptDetails, *, err: bool = False) -> None:
+    """One line per attempt (on stderr with ``err``): number, answer, duration, auth steps,
+    what happens next."""
     answer = (
         f"HTTP {details.http_status}"
         if details.http_status is not None and details.error_class is None
@@ -149,20 +166,24 @@ def print_attempt(details: AttemptDetails) -> None:
     typer.secho(
         f"attempt {details.attempt}: {answer} in {details.duration_ms:.0f} ms{steps} -> {then}",
         fg=color[details.verdict],
+        err=err,
     )
 
 
-async def _deliver(settings: Settings, push: NewPush) -> PushRecord:
+async def _deliver(
+    settings: Settings, push: NewPush, hook: AttemptHook
+) -> tuple[PushRecord, list[AttemptRecord]]:
     async with opened_store(settings) as store:
         await store.enqueue(push, now=datetime.now(UTC))
         stop = asyncio.Event()
-        async with delivery_engine(store, settings, hooks=(print_attempt,)) as engine:
+        async with delivery_engine(store, settings, hooks=(hook,)) as engine:
             runner = asyncio.create_task(engine.dispatcher.run(stop))
             attempts = push.max_attempts or 1
             bound = attempts * (max(settings.retry_delays) + settings.attempt_deadline) + 10
             try:
                 async with asyncio.timeout(bound):
-                    return await _wait_final(store, push.delivery_id, runner)
+                    final = await _wait_final(store, push.delivery_id, runner)
+                return final, await store.list_attempts(push.delivery_id)
             except TimeoutError:
                 raise DeliveryError(
                     f"push {push.delivery_id} was not final after {bound:.0f} s; "

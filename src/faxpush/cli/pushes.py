@@ -15,10 +15,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from faxpush.cli._json import JsonOption, print_json
 from faxpush.cli._runtime import DatabaseOption, load_settings, run_with_store
 from faxpush.core.errors import InputError
 from faxpush.core.urls import display_url
 from faxpush.storage.base import AttemptRecord, PushRecord, PushState, Store
+from faxpush.storage.json_views import push_detail_view, push_location, push_view
 
 app = typer.Typer(help="Inspect the outbox and redeliver pushes.", no_args_is_help=True)
 
@@ -28,12 +30,16 @@ _LIST_EXAMPLES = """\
   faxpush pushes list
 
   faxpush pushes list --state failed --limit 20
+
+  faxpush pushes list --state failed --json | jq -r '.pushes[].deliveryId'
 """
 
 _SHOW_EXAMPLES = """\
 [bold]Examples[/bold]
 
   faxpush pushes show 0b6f3c1e-5c1d-4f0e-9a51-2f0d6a9c8e11
+
+  faxpush pushes show 0b6f3c1e-5c1d-4f0e-9a51-2f0d6a9c8e11 --json
 """
 
 _REDELIVER_EXAMPLES = """\
@@ -60,6 +66,7 @@ def list_pushes(
     state: Annotated[PushState | None, typer.Option(help="Only pushes in this state.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Rows at most.")] = 50,
     database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List pushes, newest first, with a count per state."""
     settings = load_settings(database_url=database_url)
@@ -68,6 +75,14 @@ def list_pushes(
         return await store.list_pushes(state=state, limit=limit), await store.count_by_state()
 
     pushes, counts = run_with_store(settings, action)
+    if as_json:
+        print_json(
+            {
+                "pushes": [push_view(p, push_location(p.delivery_id)) for p in pushes],
+                "counts": {s.value: counts.get(s, 0) for s in PushState},
+            }
+        )
+        return
     table = Table(box=None, pad_edge=False)
     for column in ("delivery id", "job id", "state", "attempts", "next attempt", "url"):
         table.add_column(column, no_wrap=True)
@@ -92,6 +107,7 @@ def list_pushes(
 def show(
     delivery_id: Annotated[str, typer.Argument(help="The push's delivery id.")],
     database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show one push and every attempt made for it."""
     settings = load_settings(database_url=database_url)
@@ -102,6 +118,9 @@ def show(
     push, attempts = run_with_store(settings, action)
     if push is None:
         raise InputError(f"no push with delivery id {delivery_id!r}; see `faxpush pushes list`")
+    if as_json:
+        print_json(push_detail_view(push, attempts, push_location(delivery_id)))
+        return
     console = _console()
     target = push.target
     console.print(Text.assemble((f"push {push.delivery_id}", "bold"), f"  job {push.job_id}"))
