@@ -49,7 +49,7 @@ LogFormatOption = Annotated[
         "--log-format",
         case_sensitive=False,
         help="Log lines on stderr: text, or json (one object per line) "
-        "[env FAXPUSH_LOG_FORMAT, default text].",
+        "\\[env FAXPUSH_LOG_FORMAT, default text].",
         show_default=False,
     ),
 ]

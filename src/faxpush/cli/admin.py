@@ -27,12 +27,6 @@ from faxpush.core.errors import InputError
 from faxpush.storage.base import Store
 from faxpush.storage.operator import ApiToken, TokenScope
 
-app = typer.Typer(
-    help="The operator HTTP API: serve it, and manage its API tokens.", no_args_is_help=True
-)
-token_app = typer.Typer(help="Create, list and revoke operator API tokens.", no_args_is_help=True)
-app.add_typer(token_app, name="token")
-
 SERVE_EXAMPLES: Final = """\
 [bold]Examples[/bold]
 
@@ -51,6 +45,18 @@ ACCESS_EXAMPLES: Final = """\
   faxpush admin token revoke ci
 """
 
+app = typer.Typer(
+    help="The operator HTTP API: serve it, and manage its API tokens.",
+    epilog=SERVE_EXAMPLES,
+    no_args_is_help=True,
+)
+token_app = typer.Typer(
+    help="Create, list and revoke operator API tokens.",
+    epilog=ACCESS_EXAMPLES,
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
+
 
 @app.command("serve", epilog=SERVE_EXAMPLES)
 def serve(
@@ -61,7 +67,7 @@ def serve(
             "-l",
             metavar="HOST:PORT",
             help="Address to listen on; port 0 picks a free one "
-            "[env FAXPUSH_ADMIN_LISTEN, default 127.0.0.1:8470].",
+            "\\[env FAXPUSH_ADMIN_LISTEN, default 127.0.0.1:8470].",
             show_default=False,
         ),
     ] = None,

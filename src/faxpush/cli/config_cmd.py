@@ -14,13 +14,6 @@ from rich.text import Text
 from faxpush.cli._settings import load_configuration
 from faxpush.core.settings_sources import described, env_name
 
-app = typer.Typer(
-    help="Show the configuration every command uses.",
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
 _SHOW_EXAMPLES = """\
 [bold]Examples[/bold]
 
@@ -30,6 +23,14 @@ _SHOW_EXAMPLES = """\
 
   FAXPUSH_CONCURRENCY=128 faxpush config show
 """
+
+app = typer.Typer(
+    help="Show the configuration every command uses.",
+    epilog=_SHOW_EXAMPLES,
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
 def _text(value: Any) -> str:

@@ -17,11 +17,6 @@ from faxpush.storage.copy import CopyReport, copy_outbox
 from faxpush.storage.factory import secret_key_file, sqlite_path
 from faxpush.storage.jobs_factory import open_jobs
 
-app = typer.Typer(
-    help="Manage the database: create or upgrade its schema, copy an outbox into PostgreSQL.",
-    no_args_is_help=True,
-)
-
 _MIGRATE_EXAMPLES = """\
 [bold]Examples[/bold]
 
@@ -31,7 +26,7 @@ _MIGRATE_EXAMPLES = """\
 """
 
 _COPY_EXAMPLES = """\
-[bold]Moving a SQLite installation to PostgreSQL[/bold]
+[bold]Examples[/bold]: moving a SQLite installation to PostgreSQL
 
   # stop the workers first, then:
   faxpush db copy sqlite:///faxpush.db postgresql://faxpush:secret@db:5432/faxpush
@@ -39,6 +34,12 @@ _COPY_EXAMPLES = """\
   # secrets are copied under the source's key; to re-seal them under another key:
   faxpush db copy --target-key-file new.key sqlite:///faxpush.db postgresql://db/faxpush
 """
+
+app = typer.Typer(
+    help="Manage the database: create or upgrade its schema, copy an outbox into PostgreSQL.",
+    epilog=_MIGRATE_EXAMPLES + "\n  faxpush db copy sqlite:///faxpush.db postgresql://db/faxpush\n",
+    no_args_is_help=True,
+)
 
 _PROGRESS_INTERVAL_S = 1.0
 

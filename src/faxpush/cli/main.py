@@ -39,12 +39,13 @@ class LazyCommand:
         """The click command: imports the module (and its dependencies) now."""
         module = importlib.import_module(f"faxpush.cli.{self.module}")
         if self.function is None:
-            command = get_group(module.app)
-        else:
-            single = typer.Typer()
-            epilog = getattr(module, self.epilog) if self.epilog else None
-            single.command(name, epilog=epilog)(getattr(module, self.function))
-            command = get_command(single)
+            group = get_group(module.app)
+            group.name = name
+            return group
+        single = typer.Typer()
+        epilog = getattr(module, self.epilog) if self.epilog else None
+        single.command(name, epilog=epilog)(getattr(module, self.function))
+        command = get_command(single)
         command.name = name
         return command
 
@@ -154,7 +155,11 @@ app = typer.Typer(
     cls=LazyGroup,
     name=PROG_NAME,
     help="Fax4A HTTP status push (v1): render, parse and deliver fax job status reports.",
-    epilog="Run [bold]faxpush COMMAND --help[/bold] for examples.",
+    epilog="[bold]Examples[/bold]\n\n"
+    "  faxpush report sample | faxpush report parse -\n\n"
+    "  faxpush --config /etc/faxpush/faxpush.toml worker\n\n"
+    "  Run [bold]faxpush COMMAND --help[/bold] for each command's own examples; "
+    "[bold]faxpush --install-completion[/bold] sets up tab completion in your shell.",
     no_args_is_help=True,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -12,8 +12,25 @@ import typer
 from faxpush.admin.openapi import admin_openapi_document
 from faxpush.receiver.openapi import openapi_bytes
 
+_PUSH_EXAMPLES = """\
+[bold]Examples[/bold]
+
+  faxpush openapi push > status-push.json
+
+  faxpush openapi push --server-url https://hooks.example.org --path /fax/status \\
+      --token-url https://auth.example.org/oauth2/token
+"""
+
+_ADMIN_EXAMPLES = """\
+[bold]Examples[/bold]
+
+  faxpush openapi admin > operator-api.json
+"""
+
 app = typer.Typer(
-    help="Print OpenAPI descriptions of the HTTP APIs faxpush speaks.", no_args_is_help=True
+    help="Print OpenAPI descriptions of the HTTP APIs faxpush speaks.",
+    epilog=_PUSH_EXAMPLES + "\n  faxpush openapi admin > operator-api.json\n",
+    no_args_is_help=True,
 )
 
 
@@ -22,7 +39,7 @@ def _group() -> None:
     """Print OpenAPI descriptions of the HTTP APIs faxpush speaks."""
 
 
-@app.command()
+@app.command(epilog=_PUSH_EXAMPLES)
 def push(
     server_url: Annotated[
         str | None,
@@ -41,7 +58,7 @@ def push(
     sys.stdout.buffer.flush()
 
 
-@app.command()
+@app.command(epilog=_ADMIN_EXAMPLES)
 def admin() -> None:
     """Print the OpenAPI 3.1 description of the operator API ('faxpush admin serve'; also
     served at /openapi.json, and at /admin/openapi.json by 'faxpush serve')."""

@@ -1,10 +1,12 @@
-"""``faxpush report``: render a report as a push body, or parse and validate one."""
+"""``faxpush report``: render a report as a push body, parse and validate one, or print the
+shipped sample report."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from importlib import resources
+from typing import Annotated, Any, Final
 
 import typer
 
@@ -18,9 +20,21 @@ from faxpush.core.formats import (
     render_report,
 )
 from faxpush.core.models import FaxJobReport
+from faxpush.core.status_codes import CATALOGUE
+
+_SAMPLE_EXAMPLES = """\
+[bold]Examples[/bold]
+
+  faxpush report sample | faxpush report parse -
+
+  faxpush report sample --format json --status BUSY > busy.json
+
+  faxpush report sample --status WRONG_NO | faxpush push send http://127.0.0.1:9090/fax -
+"""
 
 app = typer.Typer(
     help="Render fax job reports as push bodies, or parse and validate push bodies.",
+    epilog=_SAMPLE_EXAMPLES + "\n  faxpush report render --format json report.xml > report.json\n",
     no_args_is_help=True,
 )
 
@@ -48,6 +62,12 @@ _PARSE_EXAMPLES = """\
 """
 
 _REPORT_HELP = "Report file in the XML or JSON push layout or the REST JSON view; '-' reads stdin."
+
+
+# The sample is package data, so that it is there after a plain pip install.
+_SAMPLES: Final = resources.files("faxpush.cli") / "samples"
+# Every final status a push can carry (PENDING never is in one).
+_PUSH_STATUSES: Final = tuple(code for code, entry in CATALOGUE.items() if entry.is_final)
 
 
 def _load_report(arg: str, fmt: ReportFormat | None) -> FaxJobReport:
@@ -148,6 +168,58 @@ def parse(
     parsed = _load_report(file, input_format)
     text = json.dumps(parsed.model_dump(mode="json"), indent=2, ensure_ascii=False)
     _write_stdout(text.encode("utf-8") + b"\n")
+
+
+def _complete_status(incomplete: str) -> list[str]:
+    return [code for code in _PUSH_STATUSES if code.startswith(incomplete.upper())]
+
+
+def _with_status(report: FaxJobReport, status: str) -> FaxJobReport:
+    """``report`` as if every recipient had ended with ``status``: a failed call lasts
+    0 s and has no remote CSID."""
+    ok = CATALOGUE[status].is_success
+    recipients = tuple(
+        recipient.model_copy(
+            update={"status": status, "reason": status}
+            | ({} if ok else {"durationInSecs": 0, "remoteCsid": None})
+        )
+        for recipient in report.faxRecipients
+    )
+    return report.model_copy(update={"faxRecipients": recipients})
+
+
+@app.command(epilog=_SAMPLE_EXAMPLES)
+def sample(
+    output_format: Annotated[
+        PushLayout, typer.Option("--format", "-f", case_sensitive=False, help="Push layout.")
+    ] = PushLayout.XML,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            metavar="CODE",
+            autocompletion=_complete_status,
+            show_default=False,
+            help="Give every recipient this final status code (OK, BUSY, WRONG_NO, ...; "
+            "docs/cli.md lists them). Without it, one recipient is OK and one BUSY.",
+        ),
+    ] = None,
+) -> None:
+    """Print a sample status report (a fax job to two recipients) as a push body.
+
+    Without --status the shipped sample file is printed byte for byte; it makes an input
+    for every other command without writing a report by hand.
+    """
+    body = (_SAMPLES / f"report-full.{output_format.value}").read_bytes()
+    if status is not None:
+        code = status.upper()
+        if code not in _PUSH_STATUSES:
+            raise typer.BadParameter(
+                f"{status!r} is not a final status code; use one of {', '.join(_PUSH_STATUSES)}",
+                param_hint="--status",
+            )
+        parsed = _with_status(parse_report(body, output_format.report_format), code)
+        body, _ = render_report(parsed, output_format.report_format)
+    _write_stdout(body)
 
 
 __all__ = ["app"]

@@ -9,8 +9,6 @@ from faxpush.storage.base import Store
 from faxpush.storage.cipher import generate_key
 from faxpush.storage.jobs_factory import open_jobs
 
-app = typer.Typer(help="Manage the encryption of stored credentials.", no_args_is_help=True)
-
 KEY_EXAMPLES = """\
 [bold]Examples[/bold]
 
@@ -18,12 +16,18 @@ KEY_EXAMPLES = """\
 """
 
 _ROTATE_EXAMPLES = """\
-[bold]Rotating to a new key[/bold]
+[bold]Examples[/bold]: rotating to a new key
 
   NEW="$(faxpush secret-key)"
   FAXPUSH_SECRET_KEY="$NEW,$OLD" faxpush secrets rotate   # new key first, old still readable
   FAXPUSH_SECRET_KEY="$NEW" faxpush worker                  # the old key is no longer needed
 """
+
+app = typer.Typer(
+    help="Manage the encryption of stored credentials.",
+    epilog=_ROTATE_EXAMPLES,
+    no_args_is_help=True,
+)
 
 
 def secret_key() -> None:

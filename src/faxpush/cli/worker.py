@@ -49,17 +49,18 @@ def worker(
     database_url: DatabaseOption = None,
     concurrency: Annotated[
         int | None,
-        typer.Option(help="Pushes in flight at once [env FAXPUSH_CONCURRENCY, default 64]."),
+        typer.Option(help="Pushes in flight at once \\[env FAXPUSH_CONCURRENCY, default 64]."),
     ] = None,
     per_host: Annotated[
         int | None,
         typer.Option(
             "--per-host",
-            help="Pushes in flight to one receiver [env FAXPUSH_PER_HOST_CONCURRENCY, 16].",
+            help="Pushes in flight to one receiver "
+            "\\[env FAXPUSH_PER_HOST_CONCURRENCY, default 16].",
         ),
     ] = None,
     log_level: Annotated[
-        str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR [env FAXPUSH_LOG_LEVEL].")
+        str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR \\[env FAXPUSH_LOG_LEVEL].")
     ] = None,
     log_format: LogFormatOption = None,
     ca_bundle: CaBundleOption = None,
@@ -69,7 +70,7 @@ def worker(
         typer.Option(
             "--http",
             help="Serve /healthz, /readyz and /metrics at host:port, e.g. 127.0.0.1:9464 "
-            "[env FAXPUSH_WORKER_HTTP, default off].",
+            "\\[env FAXPUSH_WORKER_HTTP, default off].",
             show_default=False,
         ),
     ] = None,
