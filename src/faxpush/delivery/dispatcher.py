@@ -31,8 +31,9 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from faxpush.core.clock import Clock, utcnow
 from faxpush.core.errors import StorageError
 from faxpush.core.settings import Settings
 from faxpush.delivery.committer import Committer, StoreObserver
@@ -44,15 +45,10 @@ from faxpush.storage.base import ClaimedPush, PushRecord, Store, receiver_key
 logger = logging.getLogger("faxpush.delivery")
 
 SendFn = Callable[[PushRecord], Awaitable[SendOutcome]]
-Clock = Callable[[], datetime]
 
 
 # How long one wait for news from the store lasts (it is started again at once).
 _NEWS_WAIT_S = 60.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Dispatcher:

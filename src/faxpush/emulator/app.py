@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from starlette.applications import Starlette
@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from faxpush.core.clock import Clock, utcnow
 from faxpush.core.errors import StorageError
 from faxpush.core.rest_view import to_rest_report
 from faxpush.core.settings import Settings
@@ -45,10 +46,6 @@ INLINE_REPORT_CHARS: Final = 64 * 1024  # reports of larger plans are built in a
 _REALM: Final = 'Basic realm="Fax4A", charset="UTF-8"'
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class EmulatorServices:
     """What the API works with; opened and closed by :mod:`faxpush.emulator.serve`."""
@@ -60,7 +57,7 @@ class EmulatorServices:
     simulator_config: SimulatorConfig
     authenticator: BasicAuthenticator
     writer: JobWriter
-    clock: Callable[[], datetime] = utcnow
+    clock: Clock = utcnow
     heavy: HeavyWork = field(default_factory=HeavyWork)
 
 

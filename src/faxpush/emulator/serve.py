@@ -35,6 +35,7 @@ from faxpush._serving.limits import (
 )
 from faxpush._serving.server import QuietServer, server_for
 from faxpush._signals import install_stop_signals
+from faxpush.core.clock import utcnow
 from faxpush.core.errors import ConfigurationError, FaxpushError
 from faxpush.core.settings import Settings
 from faxpush.delivery.worker import delivery_engine
@@ -44,7 +45,7 @@ from faxpush.emulator.auth import BasicAuthenticator
 from faxpush.emulator.config import EmulatorConfig
 from faxpush.emulator.dedup import duplicate_since
 from faxpush.emulator.offload import HeavyWork
-from faxpush.emulator.simulator import Simulator, utcnow
+from faxpush.emulator.simulator import Simulator
 from faxpush.emulator.writer import JobWriter
 from faxpush.storage.base import Store
 from faxpush.storage.factory import open_configured_store

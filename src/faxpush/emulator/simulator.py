@@ -15,8 +15,9 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from faxpush.core.clock import Clock, utcnow
 from faxpush.core.errors import FaxpushError
 from faxpush.core.models import FaxJobReport
 from faxpush.core.settings import Settings
@@ -29,16 +30,11 @@ from faxpush.storage.jobs_base import FinishedJob, JobRecord, JobStore
 
 logger = logging.getLogger("faxpush.emulator")
 
-Clock = Callable[[], datetime]
 FINISH_BATCH = 200
 INLINE_PLAN_CHARS = 64 * 1024
 """Larger plans (about 250 recipients and more) are read and rendered in a worker thread:
 finishing a job of 3,000 recipients is about 60 ms of CPU."""
 LISTED_RECIPIENTS = 10  # a finished job's log line lists this many statuses, else counts
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _nothing() -> None:

@@ -16,9 +16,10 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
+from faxpush.core.clock import Clock, utcnow
 from faxpush.core.errors import ConfigurationError, FaxpushError
 from faxpush.core.retry import RetrySchedule, next_attempt_at
 from faxpush.receiver.inbox.base import ClaimedTask, InboxEntry, InboxStore
@@ -40,10 +41,6 @@ def handler_name(handler: Handler) -> str:
     return f"{module}.{getattr(target, '__qualname__', repr(target))}"
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class HandlerRunner:
     """Runs handler tasks from ``inbox``: immediately when notified, and by polling."""
 
@@ -56,7 +53,7 @@ class HandlerRunner:
         lease: timedelta = timedelta(minutes=5),
         poll_interval: float = 1.0,
         max_concurrency: int = 16,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         if isinstance(handlers, Mapping):
             named = dict(handlers)

@@ -26,9 +26,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from faxpush.core.clock import Clock, utcnow
 from faxpush.core.errors import DeliveryError, StorageError
 from faxpush.core.secrets import Secret
 
@@ -61,10 +62,6 @@ class _Flight:
     failure: DeliveryError | None = None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class TokenCache:
     """Caches OAuth2 access tokens; share one instance between all pushes of a process.
 
@@ -88,7 +85,7 @@ class TokenCache:
         margin: timedelta = timedelta(seconds=60),
         default_lifetime: timedelta = timedelta(hours=1),
         max_entries: int = 1024,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
         on_fetch: Callable[[bool], None] | None = None,
     ) -> None:
         self._store = store
