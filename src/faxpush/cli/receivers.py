@@ -62,10 +62,12 @@ def _age(seconds: float | None) -> str:
 
 
 def render_table(rows: list[ReceiverStats], now: datetime) -> Table:
-    """The text table: one row per receiver, then its last error (if any) on its own line."""
+    """The text table: one row per receiver; the last error of one whose latest attempts
+    failed."""
     table = Table(box=None, pad_edge=False)
     for column in _COLUMNS:
         table.add_column(column, no_wrap=True, justify="left" if column == "receiver" else "right")
+    table.add_column("last error", no_wrap=True, max_width=60, overflow="ellipsis")
     for row in rows:
         cells = (
             row.receiver,
@@ -78,14 +80,13 @@ def render_table(rows: list[ReceiverStats], now: datetime) -> Table:
             str(row.pending),
             _age(oldest_pending_age(row, now)),
             str(row.consecutive_failures),
+            (row.last_error or "") if row.consecutive_failures else "",
         )
         table.add_row(*(Text(cell) for cell in cells))
-        if row.consecutive_failures and row.last_error:
-            table.add_row(Text(f"  last error: {row.last_error}", overflow="ellipsis"))
     return table
 
 
-@app.callback()
+@app.callback(epilog=LIST_EXAMPLES)
 def _group() -> None:
     """How each receiver is doing: success, latency, backlog."""
 
