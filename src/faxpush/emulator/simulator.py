@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 
 from faxpush.core.clock import Clock, utcnow
@@ -49,28 +50,23 @@ def _statuses(report: FaxJobReport) -> str:
     return f"{len(recipients)} recipients: " + ", ".join(f"{n} {s}" for s, n in counts)
 
 
+@dataclass(slots=True, eq=False)
 class Simulator:
     """Finishes due jobs and purges expired reports until stopped."""
 
-    def __init__(
-        self,
-        store: Store,
-        jobs: JobStore,
-        settings: Settings,
-        *,
-        on_push: Callable[[], None] = _nothing,
-        clock: Clock = utcnow,
-        heavy: HeavyWork | None = None,
-    ) -> None:
-        self._store = store
-        self._jobs = jobs
-        self._settings = settings
-        self._on_push = on_push
-        self._clock = clock
-        self._heavy = heavy or HeavyWork()
-        self._wake = asyncio.Event()
-        self._retention = timedelta(days=settings.report_retention_days)
-        self.finished = 0
+    store: Store
+    jobs: JobStore
+    settings: Settings
+    _: KW_ONLY
+    on_push: Callable[[], None] = _nothing
+    clock: Clock = utcnow
+    heavy: HeavyWork = field(default_factory=HeavyWork)
+    finished: int = field(default=0, init=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+
+    @property
+    def _retention(self) -> timedelta:
+        return timedelta(days=self.settings.report_retention_days)
 
     def notify(self) -> None:
         """A job was accepted: look at the schedule again."""
@@ -88,28 +84,28 @@ class Simulator:
         total = 0
         accounts: dict[str, Account | None] = {}
         for _ in range(10_000):  # bounded: each round finishes up to a batch
-            due = await self._jobs.due_jobs(now=self._clock(), limit=FINISH_BATCH)
+            due = await self.jobs.due_jobs(now=self.clock(), limit=FINISH_BATCH)
             if not due:
                 break
-            now = self._clock()
+            now = self.clock()
             finished = []
             for job in due:
                 if job.customer_number not in accounts:
-                    accounts[job.customer_number] = await self._store.get_account(
+                    accounts[job.customer_number] = await self.store.get_account(
                         job.customer_number
                     )
                 account = accounts[job.customer_number]
                 if len(job.plan) > INLINE_PLAN_CHARS:
-                    item = await self._heavy.run(self._finished, job, account, now)
+                    item = await self.heavy.run(self._finished, job, account, now)
                 else:
                     item = self._finished(job, account, now)
                 finished.append(item)
-            applied = await self._jobs.finish_jobs(finished, now=now)
+            applied = await self.jobs.finish_jobs(finished, now=now)
             for item in finished:
                 if item.job_id in applied:
                     logger.info("job %s finished: %s", item.job_id, _statuses(item.report))
             if any(item.push is not None and item.job_id in applied for item in finished):
-                self._on_push()
+                self.on_push()
             total += len(applied)
             if len(due) < FINISH_BATCH:
                 break
@@ -123,23 +119,23 @@ class Simulator:
 
     async def purge(self) -> int:
         """Delete reports whose retention has passed; return how many."""
-        purged = await self._jobs.purge_reports(now=self._clock())
+        purged = await self.jobs.purge_reports(now=self.clock())
         if purged:
             logger.info("purged %d expired report(s)", purged)
         return purged
 
     async def run(self, stop: asyncio.Event) -> None:
         """Finish jobs as they fall due and purge reports periodically, until ``stop``."""
-        poll = self._settings.poll_interval
-        next_purge = self._clock()
+        poll = self.settings.poll_interval
+        next_purge = self.clock()
         while not stop.is_set():
             self._wake.clear()
             try:
                 await self.finish_due()
-                if self._clock() >= next_purge:
+                if self.clock() >= next_purge:
                     await self.purge()
-                    next_purge = self._clock() + timedelta(
-                        seconds=self._settings.purge_interval_seconds
+                    next_purge = self.clock() + timedelta(
+                        seconds=self.settings.purge_interval_seconds
                     )
                 wait = await self._idle_seconds(poll)
             except FaxpushError as exc:
@@ -148,10 +144,10 @@ class Simulator:
             await self._sleep(stop, wait)
 
     async def _idle_seconds(self, poll: float) -> float:
-        upcoming = await self._jobs.next_finish_at()
+        upcoming = await self.jobs.next_finish_at()
         if upcoming is None:
             return poll
-        return min(max((upcoming - self._clock()).total_seconds(), 0.0), poll)
+        return min(max((upcoming - self.clock()).total_seconds(), 0.0), poll)
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         if seconds <= 0:
