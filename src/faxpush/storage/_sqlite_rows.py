@@ -10,9 +10,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from faxpush.core.errors import ConfigurationError
 from faxpush.core.models import AuthMethod
-from faxpush.core.secrets import Secret
 from faxpush.storage._common import (
     VERDICT_STATE,
     from_micros,
@@ -20,10 +18,12 @@ from faxpush.storage._common import (
     share_binds,
     to_micros,
     truncate_body,
-    unreadable_credentials,
 )
 from faxpush.storage._common import account_params as common_account_params
 from faxpush.storage._common import push_params as common_push_params
+from faxpush.storage._rows_common import Row, claims_in_order, seal, unseal
+from faxpush.storage._rows_common import account_from_row as account_from_row
+from faxpush.storage._rows_common import attempt_from_row as common_attempt_from_row
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -31,7 +31,6 @@ from faxpush.storage.base import (
     ClaimedPush,
     ClientAuthStyle,
     NewPush,
-    PushFormat,
     PushRecord,
     PushState,
     PushTarget,
@@ -49,41 +48,13 @@ _PUSH_STATES = {member.value: member for member in PushState}
 _json_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def _seal(cipher: SecretCipher, secret: Secret | None) -> bytes | None:
-    return None if secret is None else cipher.encrypt(secret)
-
-
-def _open(cipher: SecretCipher, sealed: bytes | None) -> Secret | None:
-    return None if sealed is None else cipher.decrypt(sealed)
-
-
 def account_params(account: Account, cipher: SecretCipher) -> Params:
     """Parameters of ``put_account``."""
     params = common_account_params(
-        account, _seal(cipher, account.push_credentials), _seal(cipher, account.push_client_key)
+        account, seal(cipher, account.push_credentials), seal(cipher, account.push_client_key)
     )
     params["retry_client_errors"] = int(account.retry_client_errors)  # SQLite has no bool
     return params
-
-
-def account_from_row(row: sqlite3.Row, cipher: SecretCipher) -> Account:
-    """An account from a row of ``accounts``."""
-    return Account(
-        customer_number=row["customer_number"],
-        push_format=PushFormat(row["push_format"]),
-        push_template=row["push_template"],
-        push_template_content_type=row["push_template_content_type"],
-        push_url=row["push_url"],
-        push_auth=AuthMethod(row["push_auth"]),
-        push_principal=row["push_principal"],
-        push_credentials=_open(cipher, row["push_credentials"]),
-        oauth2_token_url=row["oauth2_token_url"],
-        oauth2_client_auth=ClientAuthStyle(row["oauth2_client_auth"]),
-        retry_client_errors=bool(row["retry_client_errors"]),
-        push_ca_pem=row["push_ca_pem"],
-        push_client_cert=row["push_client_cert"],
-        push_client_key=_open(cipher, row["push_client_key"]),
-    )
 
 
 def push_params(push: NewPush, cipher: SecretCipher, *, now_us: int) -> Params:
@@ -91,10 +62,10 @@ def push_params(push: NewPush, cipher: SecretCipher, *, now_us: int) -> Params:
     due_us = now_us if push.not_before is None else to_micros(push.not_before, name="not_before")
     params = common_push_params(
         push,
-        _seal(cipher, push.target.credentials),
+        seal(cipher, push.target.credentials),
         due=due_us,
         now=now_us,
-        sealed_client_key=_seal(cipher, push.target.client_key),
+        sealed_client_key=seal(cipher, push.target.client_key),
     )
     params["retry_client_errors"] = int(push.retry_client_errors)  # SQLite has no bool
     return params
@@ -105,7 +76,7 @@ def _enum(members: dict[str, _E], enum: type[_E], value: str) -> _E:
     return enum(value) if member is None else member  # unknown: let the enum say why
 
 
-def _target(row: sqlite3.Row | Mapping[str, Any], cipher: SecretCipher) -> PushTarget:
+def _target(row: Row, cipher: SecretCipher) -> PushTarget:
     url, auth, principal = row["target_url"], row["target_auth"], row["target_principal"]
     sealed, token_url = row["target_credentials"], row["target_token_url"]
     client_auth = row["target_client_auth"]
@@ -118,12 +89,12 @@ def _target(row: sqlite3.Row | Mapping[str, Any], cipher: SecretCipher) -> PushT
         url=url,
         auth_method=_enum(_AUTH_METHODS, AuthMethod, auth),
         principal=principal,
-        credentials=_open(cipher, sealed),
+        credentials=unseal(cipher, sealed),
         token_url=token_url,
         client_auth=_enum(_CLIENT_AUTH_STYLES, ClientAuthStyle, client_auth),
         ca_pem=ca_pem,
         client_cert=client_cert,
-        client_key=_open(cipher, client_key),
+        client_key=unseal(cipher, client_key),
     )
 
 
@@ -140,9 +111,7 @@ def _plain_target(
     )
 
 
-def push_from_row(
-    row: sqlite3.Row | Mapping[str, Any], cipher: SecretCipher, body: bytes | None = None
-) -> PushRecord:
+def push_from_row(row: Row, cipher: SecretCipher, body: bytes | None = None) -> PushRecord:
     """A push from a row of ``pushes_with_body``, or of ``pushes`` plus its ``body``."""
     claimed_until = row["claimed_until"]
     # Positional, in PushRecord's field order: claims build thousands a second, and keyword
@@ -198,23 +167,10 @@ def claims_from_rows(
     cipher: SecretCipher,
 ) -> list[ClaimedPush]:
     """The claims of ``claim_due``'s rows, oldest due first."""
-    ordered = sorted(
+    return claims_in_order(
         (dict(zip(names, values, strict=True)) for values in found),
-        key=lambda row: (row["next_attempt_at"], row["seq"]),
+        lambda row: push_from_row(row, cipher, bodies[row["seq"]]),
     )
-    claimed = []
-    for row in ordered:
-        unreadable = None
-        try:
-            push = push_from_row(row, cipher, bodies[row["seq"]])
-        except ConfigurationError as exc:  # this push alone: see ClaimedPush.unreadable
-            unreadable = unreadable_credentials(row["delivery_id"], exc)
-            unsealed = {**row, "target_credentials": None, "target_client_key": None}
-            push = push_from_row(unsealed, cipher, bodies[row["seq"]])
-        assert push.claim_id is not None
-        assert push.claimed_until is not None
-        claimed.append(ClaimedPush(push, push.claim_id, push.claimed_until, unreadable))
-    return claimed
 
 
 def attempt_values(attempt: AttemptRecord) -> tuple[Any, ...]:
@@ -278,18 +234,7 @@ def _record_statement(template: str, rows: int) -> str:
 
 def attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
     """An attempt from a row of ``attempts``."""
-    return AttemptRecord(
-        delivery_id=row["delivery_id"],
-        number=row["number"],
-        started_at=from_micros(row["started_at"]),
-        duration_ms=row["duration_ms"],
-        http_status=row["http_status"],
-        error_class=row["error_class"],
-        error_message=row["error_message"],
-        response_headers=json.loads(row["response_headers"]),
-        response_body=bytes(row["response_body"]),
-        auth_steps=tuple(json.loads(row["auth_steps"])),
-    )
+    return common_attempt_from_row(row, from_micros)
 
 
 SECRET_TABLES = ("push", "push_key", "account", "account_key", "token")
