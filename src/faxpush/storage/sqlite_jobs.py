@@ -23,17 +23,16 @@ from faxpush.storage import _jobs_rows as rows
 from faxpush.storage import _sqlite_jobs_work as work
 from faxpush.storage import _sqlite_rows as outbox_rows
 from faxpush.storage._common import from_micros, to_micros
-from faxpush.storage._jobs_rows import Row
+from faxpush.storage._jobs_rows import Params
+from faxpush.storage._sql_jobs import SqlJobReads
 from faxpush.storage._sqlite_work import migrate
 from faxpush.storage.jobs_base import (
     MAX_REPORTS_PER_CALL,
     DuplicateJobError,
     FinishedJob,
     JobRecord,
-    JobState,
     Login,
     NewJob,
-    OneJobCalls,
 )
 from faxpush.storage.sqlite import SqliteStore
 
@@ -51,12 +50,12 @@ def _all(conn: sqlite3.Connection, name: str, params: Any = ()) -> list[sqlite3.
     return conn.execute(work.jobs_sql(name), params).fetchall()
 
 
-class SqliteJobStore(OneJobCalls):
+class SqliteJobStore(SqlJobReads):
     """A :class:`~faxpush.storage.jobs_base.JobStore` in the database of ``outbox``."""
 
     def __init__(self, outbox: SqliteStore) -> None:
+        super().__init__(outbox.cipher, TIMES)
         self._outbox = outbox
-        self._cipher = outbox.cipher
 
     def __repr__(self) -> str:
         return f"SqliteJobStore({self._outbox.path!r})"
@@ -65,26 +64,21 @@ class SqliteJobStore(OneJobCalls):
         """Create or upgrade the job tables; a no-op when they are current."""
         await self._outbox.write("migrate the job store", migrate, SCHEMA, self._outbox.path)
 
-    async def _read(self, action: str, name: str, params: Any = ()) -> list[sqlite3.Row]:
+    async def _rows(
+        self, action: str, name: str, params: Params | None = None
+    ) -> list[sqlite3.Row]:
         """The rows of one named query, on the store's thread."""
-        return await self._outbox.connection(action, lambda conn: _all(conn, name, params))
+        bound = () if params is None else params
+        return await self._outbox.connection(action, lambda conn: _all(conn, name, bound))
+
+    def _job_ids(self, job_ids: Sequence[str]) -> str:
+        return _json(job_ids)
 
     # --- logins -----------------------------------------------------------------------
     async def put_login(self, login: Login) -> None:
         """Insert or replace a login."""
         params = rows.login_params(login, TIMES)
         await self._outbox.write(f"save login {login.login}", work.put_login, params)
-
-    async def get_login(self, login: str) -> Login | None:
-        """The login, or None."""
-        found = await self._read(f"read login {login}", "get_login", {"login": login})
-        return next((rows.login_from_row(row, TIMES) for row in found), None)
-
-    async def list_logins(self, customer_number: str | None = None) -> list[Login]:
-        """Logins by name, of one customer number or of all."""
-        params = {"customer_number": customer_number}
-        found = await self._read("list logins", "list_logins", params)
-        return [rows.login_from_row(row, TIMES) for row in found]
 
     # --- jobs -------------------------------------------------------------------------
     async def create_jobs(
@@ -108,26 +102,6 @@ class SqliteJobStore(OneJobCalls):
             return DuplicateJobError(value)
         return StorageError(f"job id {job.job_id} is already taken: {value}")
 
-    async def get_job(self, customer_number: str, job_id: str) -> JobRecord | None:
-        """The customer's job, or None."""
-        params = {"customer_number": customer_number, "job_id": job_id}
-        found = await self._read(f"read job {job_id}", "get_job", params)
-        return next((self._record(row) for row in found), None)
-
-    async def get_jobs(self, customer_number: str, job_ids: Sequence[str]) -> list[JobRecord]:
-        """The customer's jobs among ``job_ids``, in the order asked."""
-        params = {"customer_number": customer_number, "job_ids": _json(job_ids)}
-        found = await self._read(f"read {len(job_ids)} jobs", "get_jobs", params)
-        return [self._record(row) for row in found]
-
-    async def list_finished(
-        self, customer_number: str, *, limit: int = MAX_REPORTS_PER_CALL
-    ) -> list[JobRecord]:
-        """The customer's finished jobs, oldest report first."""
-        params = {"customer_number": customer_number, "limit": max(limit, 0)}
-        found = await self._read("list reports", "list_finished", params)
-        return [self._record(row) for row in found]
-
     async def delete_reports(self, customer_number: str, job_ids: Sequence[str]) -> set[str]:
         """Delete the customer's finished jobs among ``job_ids``; return the deleted ids."""
         params = {"customer_number": customer_number, "job_ids": _json(job_ids)}
@@ -145,15 +119,9 @@ class SqliteJobStore(OneJobCalls):
         return rows.oldest_first(found)
 
     # --- the simulator ----------------------------------------------------------------
-    async def due_jobs(self, *, now: datetime, limit: int) -> list[JobRecord]:
-        """ACTIVE jobs whose finish time has come, earliest first."""
-        params = {"now": to_micros(now, name="now"), "limit": max(limit, 0)}
-        found = await self._read("find due jobs", "due_jobs", params)
-        return [self._record(row) for row in found]
-
     async def next_finish_at(self) -> datetime | None:
         """The earliest finish time of an ACTIVE job."""
-        found = await self._read("find the next due job", "next_finish_at")
+        found = await self._rows("find the next due job", "next_finish_at")
         return TIMES.optional(next((row[0] for row in found), None))
 
     async def finish_jobs(self, finished: Sequence[FinishedJob], *, now: datetime) -> set[str]:
@@ -191,13 +159,6 @@ class SqliteJobStore(OneJobCalls):
         """Re-seal every job's push credentials under the cipher's primary key."""
         queries = [(work.jobs_sql("job_secrets"), work.jobs_sql("update_job_secret"))]
         return await self._outbox.reseal("rotate the jobs' secrets", queries)
-
-    async def count_jobs(self) -> dict[JobState, int]:
-        """How many jobs are in each state."""
-        return rows.job_counts(await self._read("count jobs", "count_jobs"))
-
-    def _record(self, row: Row) -> JobRecord:
-        return rows.job_from_row(row, self._cipher, TIMES)
 
 
 def _json(job_ids: Sequence[str]) -> str:
