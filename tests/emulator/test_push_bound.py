@@ -9,17 +9,18 @@ numbers and properties) must stay within it.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faxpush.core.push_body import render_push_body
 from faxpush.core.targets import Account, PushFormat
 from faxpush.emulator.config import SimulatorConfig
 from faxpush.emulator.intake import push_may_exceed
 from faxpush.emulator.plan import count_job_pages, new_job_id, plan_job
-from faxpush.emulator.pushes import render_push_body
 from faxpush.emulator.validation import parse_job_request
 
 NOW = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)
@@ -55,6 +56,7 @@ def test_a_push_stays_within_the_bound_of_its_request(
         request, job_id=new_job_id(), now=NOW, pages=pages, sim=SimulatorConfig(), speed=1
     )
 
-    push, _ = render_push_body(plan.report, Account("99999TE", push_format=push_format))
+    account = Account("99999TE", push_format=push_format)
+    push, _ = render_push_body(plan.report, account, log=logging.getLogger("test"))
 
     assert push_may_exceed(len(body), len(push) - 1)  # a limit this push exceeds is seen

@@ -8,15 +8,11 @@ JSON, or its template), exactly as the core codecs render the report.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
-from faxpush.core.errors import TemplateError
-from faxpush.core.json_codec import JSON_CONTENT_TYPE, render_json
 from faxpush.core.models import AuthMethod, FaxJobReport
+from faxpush.core.push_body import render_push_body, with_account_tls
 from faxpush.core.secrets import Secret
-from faxpush.core.targets import Account, ClientAuthStyle, PushFormat, PushTarget
-from faxpush.core.templates import PushTemplate
-from faxpush.core.xml_codec import XML_CONTENT_TYPE, render_xml
+from faxpush.core.targets import Account, ClientAuthStyle, PushTarget
 from faxpush.emulator.validation import HttpStatusPushIn, JobRequestError
 from faxpush.storage.base import NewPush
 from faxpush.storage.jobs_base import JobRecord
@@ -67,47 +63,10 @@ def account_push_target(account: Account | None) -> PushTarget | None:
     )
 
 
-def with_account_tls(target: PushTarget, account: Account | None) -> PushTarget:
-    """``target`` with the account's TLS material (its CA, client certificate and key),
-    taken when the push is built: a job's own push URL is reached with them too."""
-    if account is None or (
-        account.push_ca_pem is None
-        and account.push_client_cert is None
-        and account.push_client_key is None
-    ):
-        return target
-    return replace(
-        target,
-        ca_pem=account.push_ca_pem,
-        client_cert=account.push_client_cert,
-        client_key=account.push_client_key,
-    )
-
-
-def render_push_body(report: FaxJobReport, account: Account | None) -> tuple[bytes, str]:
-    """The push body and its content type in the account's format.
-
-    A template that fails at render time falls back to the default XML layout (logged):
-    the job is finished either way, and a push in the default layout beats no push."""
-    push_format = account.push_format if account is not None else PushFormat.XML
-    if push_format is PushFormat.JSON:
-        return render_json(report), JSON_CONTENT_TYPE
-    if push_format is PushFormat.TEMPLATE and account is not None and account.push_template:
-        content_type = account.push_template_content_type or XML_CONTENT_TYPE
-        try:
-            template = PushTemplate(
-                f"account {account.customer_number}", account.push_template, content_type
-            )
-            return template.render(report), content_type
-        except TemplateError as exc:
-            logger.warning("push template failed, sending the default XML layout: %s", exc)
-    return render_xml(report), XML_CONTENT_TYPE
-
-
 def check_push_size(report: FaxJobReport, account: Account | None, limit: int) -> None:
     """Refuse a job whose push, rendered now from its planned final report, would be larger
     than ``limit``: a receiver would refuse it with 413 on every attempt."""
-    body, _ = render_push_body(report, account)
+    body, _ = render_push_body(report, account, log=logger)
     if len(body) > limit:
         raise JobRequestError(
             "recipients",
@@ -123,7 +82,7 @@ def build_push(job: JobRecord, report: FaxJobReport, account: Account | None) ->
     if target is None:
         return None
     target = with_account_tls(target, account)
-    body, content_type = render_push_body(report, account)
+    body, content_type = render_push_body(report, account, log=logger)
     return NewPush(
         delivery_id=job.job_id,
         job_id=job.job_id,
