@@ -18,10 +18,9 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from faxpush._serving.connections import GuardedHttpProtocol
-from faxpush._serving.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
+from faxpush._serving.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, server_limits
 from faxpush.core.settings import Settings
 from faxpush.emulator.demo import RECEIVER_LIMITS, receiver_server
-from faxpush.emulator.serve import server_limits
 
 from .harness import basic_auth
 from .processes import ServeProcess, serve_env, start_serve

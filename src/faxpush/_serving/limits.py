@@ -7,7 +7,10 @@ here) and the settings can use it without the server.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from faxpush.core.settings import Settings
 
 DEFAULT_HEADER_TIMEOUT: Final = 10.0
 DEFAULT_BODY_TIMEOUT: Final = 30.0
@@ -47,6 +50,17 @@ def default_max_connections(file_limit: int | None) -> int:
     return max(1, min(MAX_CONNECTIONS_CAP, file_limit - max(32, file_limit // 8)))
 
 
+def server_limits(settings: Settings) -> ServerLimits:
+    """The read deadlines and connection limit of ``faxpush serve`` and ``faxpush admin``,
+    from the ``serve_*`` settings (no connection limit set: :func:`default_max_connections`)."""
+    return ServerLimits(
+        header_timeout=settings.serve_header_timeout,
+        body_timeout=settings.serve_body_timeout,
+        max_connections=settings.serve_max_connections
+        or default_max_connections(open_file_limit()),
+    )
+
+
 def describe_limits(limits: ServerLimits, file_limit: int | None) -> str:
     """One line for a banner; says so when the connection limit cannot fit the file limit."""
     text = (
@@ -69,4 +83,5 @@ __all__ = [
     "default_max_connections",
     "describe_limits",
     "open_file_limit",
+    "server_limits",
 ]

@@ -27,12 +27,7 @@ from starlette.types import ASGIApp
 
 from faxpush._observe.health import store_readiness, with_health
 from faxpush._observe.metrics import Metrics
-from faxpush._serving.limits import (
-    ServerLimits,
-    default_max_connections,
-    describe_limits,
-    open_file_limit,
-)
+from faxpush._serving.limits import ServerLimits, describe_limits, open_file_limit, server_limits
 from faxpush._serving.server import QuietServer, server_for
 from faxpush._signals import install_stop_signals
 from faxpush.core.clock import utcnow
@@ -108,16 +103,6 @@ def banner(info: ServerInfo) -> str:
         f"  curl -u {shlex.quote(user)} {base}/reports/JOBID",
     ]
     return "\n".join(lines)
-
-
-def server_limits(settings: Settings) -> ServerLimits:
-    """The API server's limits from the ``serve_*`` settings."""
-    return ServerLimits(
-        header_timeout=settings.serve_header_timeout,
-        body_timeout=settings.serve_body_timeout,
-        max_connections=settings.serve_max_connections
-        or default_max_connections(open_file_limit()),
-    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
