@@ -42,7 +42,7 @@ class LazyCommand:
             group = get_group(module.app)
             group.name = name
             return group
-        single = typer.Typer()
+        single = typer.Typer(add_completion=False)
         epilog = getattr(module, self.epilog) if self.epilog else None
         single.command(name, epilog=epilog)(getattr(module, self.function))
         command = get_command(single)
