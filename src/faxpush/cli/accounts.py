@@ -24,21 +24,27 @@ from faxpush.storage.jobs_factory import open_jobs
 
 T = TypeVar("T")
 
-EXAMPLES: Final = """\
-[bold]Examples[/bold]
-
+ADD_EXAMPLES: Final = """\
   faxpush accounts add 99999TE --login alice --password 's3cret'
   faxpush accounts add 99999TE --login bob --password pw2 --push-format json \\
       --push-url https://hooks.example.org/fax --push-auth HTTP_BASIC \\
       --push-principal hook --push-credentials hookpw
+"""
+SET_EXAMPLES: Final = """\
   faxpush accounts set 99999TE --push-template acme.xml.j2
-  faxpush accounts set 99999TE --ca-file hooks-ca.pem \
+  faxpush accounts set 99999TE --ca-file hooks-ca.pem \\
       --client-cert faxpush-client.pem --client-key faxpush-client.key
   faxpush accounts set 99999TE --login alice --password 'n3w'
+"""
+LIST_EXAMPLES: Final = """\
   faxpush accounts list
   faxpush accounts list --json
+"""
+SHOW_EXAMPLES: Final = """\
   faxpush accounts show 99999TE
 """
+_HEADING: Final = "[bold]Examples[/bold]\n\n"
+EXAMPLES: Final = _HEADING + ADD_EXAMPLES + SET_EXAMPLES + LIST_EXAMPLES + SHOW_EXAMPLES
 
 app = typer.Typer(
     help="Customer numbers, REST API logins and their default push settings (faxpush serve).",
@@ -117,7 +123,7 @@ def _with_stores(
     return asyncio.run(main())
 
 
-@app.command("add")
+@app.command("add", epilog=_HEADING + ADD_EXAMPLES)
 def add(
     ctx: typer.Context,
     customer_number: CustomerArgument,
@@ -155,7 +161,7 @@ def add(
     _with_stores(database_url, config, action)
 
 
-@app.command("set")
+@app.command("set", epilog=_HEADING + SET_EXAMPLES)
 def set_(
     ctx: typer.Context,
     customer_number: CustomerArgument,
@@ -208,7 +214,7 @@ def set_(
     _with_stores(database_url, config, action)
 
 
-@app.command("list")
+@app.command("list", epilog=_HEADING + LIST_EXAMPLES)
 def list_(
     database_url: DatabaseOption = None, config: ConfigOption = None, as_json: JsonOption = False
 ) -> None:
@@ -229,7 +235,7 @@ def list_(
         typer.echo("\n".join(account_line(*entry) for entry in accounts))
 
 
-@app.command("show")
+@app.command("show", epilog=_HEADING + SHOW_EXAMPLES)
 def show(
     customer_number: CustomerArgument,
     database_url: DatabaseOption = None,

@@ -31,7 +31,14 @@ from faxpush.delivery.worker import delivery_engine
 from faxpush.storage.base import AttemptRecord, NewPush, PushRecord, PushState, Store
 from faxpush.storage.json_views import push_detail_view, push_location
 
-app = typer.Typer(help="Send a single push right now.", no_args_is_help=True)
+app = typer.Typer(
+    help="Send a single push right now.",
+    no_args_is_help=True,
+    add_completion=False,
+    epilog="[bold]Examples[/bold]\n\n"
+    "  faxpush push send https://hooks.example.org/fax report.xml\n",
+)
+
 
 EXAMPLES = """\
 [bold]Examples[/bold]

@@ -22,8 +22,6 @@ from faxpush.core.urls import display_url
 from faxpush.storage.base import AttemptRecord, PushRecord, PushState, Store
 from faxpush.storage.json_views import push_detail_view, push_location, push_view
 
-app = typer.Typer(help="Inspect the outbox and redeliver pushes.", no_args_is_help=True)
-
 _LIST_EXAMPLES = """\
 [bold]Examples[/bold]
 
@@ -49,6 +47,13 @@ _REDELIVER_EXAMPLES = """\
 
   faxpush pushes redeliver --failed-since 2024-05-06T00:00:00Z
 """
+
+app = typer.Typer(
+    help="Inspect the outbox and redeliver pushes.",
+    epilog=_LIST_EXAMPLES
+    + "\n  faxpush pushes show DELIVERY_ID\n\n  faxpush pushes redeliver DELIVERY_ID\n",
+    no_args_is_help=True,
+)
 
 
 def _console() -> Console:
