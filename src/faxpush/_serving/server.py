@@ -113,6 +113,33 @@ def bind(host: str, port: int, *, fix: str = "choose another --port") -> socket.
     return sock
 
 
+def socket_url(sock: socket.socket) -> str:
+    """The ``http://`` URL of a bound socket (an IPv6 host in brackets)."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+async def wait_started(
+    server: QuietServer,
+    serving: asyncio.Task[None],
+    *,
+    name: str = "the HTTP server",
+    within: float = 30.0,
+) -> None:
+    """Wait until ``server`` (being served by ``serving``) accepts connections; what stopped
+    it, or a ConfigurationError naming ``name`` when it stopped or took over ``within`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not server.started:
+        if serving.done():
+            serving.result()  # raises what stopped it
+            raise ConfigurationError(f"{name} stopped while starting")
+        if loop.time() > deadline:
+            raise ConfigurationError(f"{name} did not start within {within} s")
+        await asyncio.sleep(0.01)
+
+
 def server_for(
     app: Callable[..., Awaitable[None]],
     limits: ServerLimits | None = None,
@@ -156,4 +183,4 @@ def server_for(
     return QuietServer(config, guard, handle_signals=handle_signals)
 
 
-__all__ = ["QuietServer", "ServerLimits", "bind", "server_for"]
+__all__ = ["QuietServer", "ServerLimits", "bind", "server_for", "socket_url", "wait_started"]

@@ -17,8 +17,8 @@ from starlette.applications import Starlette
 
 from faxpush._observe.health import health_routes
 from faxpush._observe.metrics import Metrics
-from faxpush._serving.limits import ServerLimits, default_max_connections, open_file_limit
-from faxpush._serving.server import QuietServer, bind, server_for
+from faxpush._serving.limits import server_limits
+from faxpush._serving.server import bind, server_for, socket_url, wait_started
 from faxpush._signals import install_stop_signals
 from faxpush.admin.app import AdminServices, build_admin_app
 from faxpush.core.errors import ConfigurationError, FaxpushError
@@ -28,8 +28,6 @@ from faxpush.storage.factory import open_configured_store
 from faxpush.storage.operator import OperatorStore
 
 logger = logging.getLogger("faxpush.admin")
-
-STARTUP_TIMEOUT = 30.0
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -97,16 +95,6 @@ class AdminServerInfo:
         )
 
 
-def server_limits(settings: Settings) -> ServerLimits:
-    """The read deadlines and connection limit, from the ``serve_*`` settings."""
-    return ServerLimits(
-        header_timeout=settings.serve_header_timeout,
-        body_timeout=settings.serve_body_timeout,
-        max_connections=settings.serve_max_connections
-        or default_max_connections(open_file_limit()),
-    )
-
-
 async def run_admin(
     settings: Settings,
     *,
@@ -142,11 +130,9 @@ async def run_admin(
         )
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
-            await _wait_started(server, serving)
+            await wait_started(server, serving, name="the admin HTTP server")
             if on_ready is not None:
-                bound_host, bound_port = sock.getsockname()[:2]
-                shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-                on_ready(AdminServerInfo(f"http://{shown}:{bound_port}"))
+                on_ready(AdminServerInfo(socket_url(sock)))
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({stopping, serving}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
@@ -160,18 +146,6 @@ async def run_admin(
     finally:
         sock.close()
         await store.close()
-
-
-async def _wait_started(server: QuietServer, serving: asyncio.Task[None]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STARTUP_TIMEOUT
-    while not server.started:
-        if serving.done():
-            serving.result()
-            raise ConfigurationError("the admin HTTP server stopped while starting")
-        if loop.time() > deadline:
-            raise ConfigurationError(f"the admin server did not start within {STARTUP_TIMEOUT} s")
-        await asyncio.sleep(0.01)
 
 
 __all__ = [
