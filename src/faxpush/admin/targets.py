@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from faxpush.admin.errors import bad_request
-from faxpush.core.errors import ConfigurationError, TemplateError
-from faxpush.core.json_codec import JSON_CONTENT_TYPE, render_json
+from faxpush.core.errors import ConfigurationError
 from faxpush.core.models import AuthMethod, FaxJobReport
+from faxpush.core.push_body import account_push_target, render_push_body, with_account_tls
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import Account, ClientAuthStyle, PushFormat, PushTarget
-from faxpush.core.templates import PushTemplate
 from faxpush.core.urls import check_http_url
-from faxpush.core.xml_codec import XML_CONTENT_TYPE, render_xml
 
 logger = logging.getLogger("faxpush.admin")
 
@@ -119,23 +117,14 @@ def push_target(spec: TargetSpec | None, account: Account | None) -> PushTarget:
     """The push target: ``spec`` (with the account's TLS and OAuth2 settings), else the
     account's own push settings; a 400 naming the field when neither gives a usable one."""
     if spec is None:
-        if account is None or account.push_url is None:
+        default = account_push_target(account)
+        if default is None:
             raise bad_request(
                 "no push target: give the report an httpStatusPush url, send a JSON envelope "
                 "with a target, or name an account with push settings (?account=CUSTNR)",
                 "target",
             )
-        return PushTarget(
-            url=account.push_url,
-            auth_method=account.push_auth,
-            principal=account.push_principal,
-            credentials=account.push_credentials,
-            token_url=account.oauth2_token_url,
-            client_auth=account.oauth2_client_auth,
-            ca_pem=account.push_ca_pem,
-            client_cert=account.push_client_cert,
-            client_key=account.push_client_key,
-        )
+        return with_account_tls(default, account)
     url_field = f"{spec.where}.{'url' if spec.where.endswith('httpStatusPush') else 'targetUrl'}"
     try:
         check_http_url(spec.url)
@@ -175,14 +164,7 @@ def push_target(spec: TargetSpec | None, account: Account | None) -> PushTarget:
         token_url=token_url if method is AuthMethod.OAUTH2 else None,
         client_auth=spec.client_auth or default_style,
     )
-    if account is None:
-        return target
-    return replace(
-        target,
-        ca_pem=account.push_ca_pem,
-        client_cert=account.push_client_cert,
-        client_key=account.push_client_key,
-    )
+    return with_account_tls(target, account)
 
 
 def render_body(
@@ -191,20 +173,7 @@ def render_body(
     """The push body and its content type: the envelope's format, else the account's
     (a template that fails to render falls back to the default XML layout, logged), else XML."""
     push_format = spec.push_format if spec is not None else None
-    if push_format is None:
-        push_format = account.push_format if account is not None else PushFormat.XML
-    if push_format is PushFormat.JSON:
-        return render_json(report), JSON_CONTENT_TYPE
-    if push_format is PushFormat.TEMPLATE and account is not None and account.push_template:
-        content_type = account.push_template_content_type or XML_CONTENT_TYPE
-        try:
-            template = PushTemplate(
-                f"account {account.customer_number}", account.push_template, content_type
-            )
-            return template.render(report), content_type
-        except TemplateError as exc:
-            logger.warning("push template failed, sending the default XML layout: %s", exc)
-    return render_xml(report), XML_CONTENT_TYPE
+    return render_push_body(report, account, log=logger, push_format=push_format)
 
 
 __all__ = ["TargetSpec", "envelope_target", "push_target", "render_body", "report_target"]

@@ -1,6 +1,6 @@
 """What a push carries: a report rendered in the format its account (or its request) asks
-for, the account's TLS material on its target. The emulator's finished jobs and the operator
-API's ingested reports are both pushed this way."""
+for; where it goes by default: the account's target, with the account's TLS material. The
+emulator's finished jobs and the operator API's ingested reports are both pushed this way."""
 
 from __future__ import annotations
 
@@ -42,6 +42,21 @@ def render_push_body(
     return render_xml(report), XML_CONTENT_TYPE
 
 
+def account_push_target(account: Account | None) -> PushTarget | None:
+    """The account's default push target (its TLS material not yet on it), or None when it
+    has no push URL."""
+    if account is None or account.push_url is None:
+        return None
+    return PushTarget(
+        url=account.push_url,
+        auth_method=account.push_auth,
+        principal=account.push_principal,
+        credentials=account.push_credentials,
+        token_url=account.oauth2_token_url,
+        client_auth=account.oauth2_client_auth,
+    )
+
+
 def with_account_tls(target: PushTarget, account: Account | None) -> PushTarget:
     """``target`` with the account's TLS material (its CA, client certificate and key),
     taken when the push is built: a push URL of its own is reached with them too."""
@@ -59,4 +74,4 @@ def with_account_tls(target: PushTarget, account: Account | None) -> PushTarget:
     )
 
 
-__all__ = ["render_push_body", "with_account_tls"]
+__all__ = ["account_push_target", "render_push_body", "with_account_tls"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from faxpush.core.push_body import account_push_target
 from faxpush.core.settings import Settings
 from faxpush.core.targets import Account
 from faxpush.emulator.auth import Caller
@@ -23,7 +24,7 @@ from faxpush.emulator.config import SimulatorConfig
 from faxpush.emulator.dedup import dedup_key
 from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.plan import PageCount, count_job_pages, new_job_id, plan_job
-from faxpush.emulator.pushes import account_push_target, check_push_size, job_push_target
+from faxpush.emulator.pushes import check_push_size, job_push_target
 from faxpush.emulator.times import parse_timestamp
 from faxpush.emulator.validation import FaxJobRequest, parse_job_request
 from faxpush.storage.jobs_base import NewJob

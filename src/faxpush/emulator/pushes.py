@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from faxpush.core.models import AuthMethod, FaxJobReport
-from faxpush.core.push_body import render_push_body, with_account_tls
+from faxpush.core.push_body import account_push_target, render_push_body, with_account_tls
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import Account, ClientAuthStyle, PushTarget
 from faxpush.emulator.validation import HttpStatusPushIn, JobRequestError
@@ -46,20 +46,6 @@ def job_push_target(push: HttpStatusPushIn | None, account: Account | None) -> P
         client_auth=account.oauth2_client_auth
         if account is not None
         else ClientAuthStyle.CLIENT_SECRET_BASIC,
-    )
-
-
-def account_push_target(account: Account | None) -> PushTarget | None:
-    """The account's default push target, or None when it has no push URL."""
-    if account is None or account.push_url is None:
-        return None
-    return PushTarget(
-        url=account.push_url,
-        auth_method=account.push_auth,
-        principal=account.push_principal,
-        credentials=account.push_credentials,
-        token_url=account.oauth2_token_url,
-        client_auth=account.oauth2_client_auth,
     )
 
 
