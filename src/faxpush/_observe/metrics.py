@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from faxpush.core.errors import StorageError
+from faxpush.core.errors import REFUSAL_NAMES, StorageError
 from faxpush.core.outcome import Verdict
 
 logger = logging.getLogger("faxpush.metrics")
@@ -42,18 +42,6 @@ ATTEMPT_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 STORE_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 STORE_EVERY_S: Final = 10.0
 STORE_TIMEOUT_S: Final = 5.0
-
-# A refused push is counted by the code of its answer, never by its free-text reason.
-REFUSAL_REASONS: Final = {
-    400: "bad_request",
-    401: "unauthorized",
-    405: "method_not_allowed",
-    408: "request_timeout",
-    413: "too_large",
-    415: "unsupported_media_type",
-    500: "internal",
-    503: "unavailable",
-}
 
 
 class Attempt(Protocol):
@@ -197,7 +185,7 @@ class Metrics:
         if receipt.status == 200:
             self.receiver_accepted.labels(receipt.outcome).inc()
             return
-        reason = REFUSAL_REASONS.get(receipt.status, "other")
+        reason = REFUSAL_NAMES.get(receipt.status, "other")
         if receipt.outcome == "error" and receipt.status == 503:
             reason = "storage_unavailable"
         self.receiver_refused.labels(reason).inc()
@@ -261,4 +249,4 @@ class StoreState(Collector):
             )
 
 
-__all__ = ["ATTEMPT_BUCKETS", "REFUSAL_REASONS", "STORE_BUCKETS", "Metrics", "StoreState"]
+__all__ = ["ATTEMPT_BUCKETS", "STORE_BUCKETS", "Metrics", "StoreState"]

@@ -21,6 +21,8 @@ When a subclass is raised without a message, its docstring's first line is the m
 
 from __future__ import annotations
 
+from typing import Final
+
 
 class FaxpushError(Exception):
     """faxpush failed."""
@@ -108,3 +110,17 @@ class StorageError(FaxpushError):
 
 class VerificationError(FaxpushError):
     """An incoming push was refused."""
+
+
+# A refused push's status by name: the receiver's JSON answer carries it as "error", and its
+# metrics count refusals by it (never by the free-text reason).
+REFUSAL_NAMES: Final = {
+    400: "bad_request",
+    401: "unauthorized",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "too_large",
+    415: "unsupported_media_type",
+    500: "internal",
+    503: "unavailable",
+}

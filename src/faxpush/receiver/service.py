@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Final
 
-from faxpush.core.errors import ReportFormatError, StorageError
+from faxpush.core.errors import REFUSAL_NAMES, ReportFormatError, StorageError
 from faxpush.core.formats import DEFAULT_MAX_REPORT_BYTES
 from faxpush.core.models import FaxJobReport
 from faxpush.receiver.errors import (
@@ -335,7 +335,7 @@ class PushReceiver:
         headers = list(exc.headers)
         if exc.status == 503:
             headers.append(("retry-after", RETRY_AFTER_SECONDS))
-        document = {"error": _ERROR_CODES.get(exc.status, "refused"), "detail": str(exc)}
+        document = {"error": REFUSAL_NAMES.get(exc.status, "refused"), "detail": str(exc)}
         return _answer(exc.status, document, headers)
 
     @staticmethod
@@ -356,17 +356,6 @@ class PushReceiver:
                 hook(receipt)
             except Exception:  # a broken hook must not turn a stored push into a 500
                 logger.exception("receipt hook %r failed", hook)
-
-
-_ERROR_CODES: Final = {
-    400: "bad_request",
-    401: "unauthorized",
-    405: "method_not_allowed",
-    408: "request_timeout",
-    413: "too_large",
-    415: "unsupported_media_type",
-    503: "unavailable",
-}
 
 
 def _ms(started: float) -> float:
