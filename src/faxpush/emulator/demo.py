@@ -30,10 +30,10 @@ from starlette.routing import Route
 
 from faxpush import _loop
 from faxpush._serving.limits import ServerLimits
-from faxpush._serving.server import QuietServer, server_for
+from faxpush._serving.server import QuietServer, server_for, wait_started
 from faxpush.core.errors import FaxpushError
 from faxpush.core.settings import Settings
-from faxpush.emulator.serve import ServerInfo, banner, bind_socket, run_server, wait_started
+from faxpush.emulator.serve import ServerInfo, banner, bind_socket, run_server
 from faxpush.storage.cipher import generate_key
 
 DEMO_SPEED: Final = 0.05

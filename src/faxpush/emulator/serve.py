@@ -28,7 +28,7 @@ from starlette.types import ASGIApp
 from faxpush._observe.health import store_readiness, with_health
 from faxpush._observe.metrics import Metrics
 from faxpush._serving.limits import ServerLimits, describe_limits, open_file_limit, server_limits
-from faxpush._serving.server import QuietServer, server_for
+from faxpush._serving.server import server_for, socket_url, wait_started
 from faxpush._signals import install_stop_signals
 from faxpush.core.clock import utcnow
 from faxpush.core.errors import ConfigurationError, FaxpushError
@@ -47,8 +47,6 @@ from faxpush.storage.factory import open_configured_store
 from faxpush.storage.jobs_factory import open_jobs
 
 logger = logging.getLogger("faxpush.emulator")
-
-STARTUP_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,25 +124,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
-
-
-async def wait_started(server: QuietServer, serving: asyncio.Task[None]) -> None:
-    """Wait until ``server`` (being served by ``serving``) accepts connections."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STARTUP_TIMEOUT
-    while not server.started:
-        if serving.done():
-            serving.result()  # raises what stopped it
-            raise ConfigurationError("the HTTP server stopped while starting")
-        if loop.time() > deadline:
-            raise ConfigurationError(f"the HTTP server did not start within {STARTUP_TIMEOUT} s")
-        await asyncio.sleep(0.01)
-
-
 async def run_server(
     settings: Settings,
     config: EmulatorConfig | None = None,
@@ -216,7 +195,7 @@ async def run_server(
             try:
                 await wait_started(server, serving)
                 if on_ready is not None:
-                    on_ready(ServerInfo(_url(sock), first_login, example, services, limits))
+                    on_ready(ServerInfo(socket_url(sock), first_login, example, services, limits))
                 await _until_stopped(stop, (dispatching, simulating, serving))
             finally:
                 stop.set()
