@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from faxpush.core.errors import InputError
 from faxpush.core.receiver_stats import HISTOGRAM_SIZE, merge_histograms
 from faxpush.storage._common import from_micros, to_micros
 from faxpush.storage._memory_schedule import PushRow
@@ -30,6 +29,7 @@ from faxpush.storage._operator_common import (
     CounterTotals,
     HealthRow,
     PendingRow,
+    answer_expiry,
     applied_health,
     assemble_stats,
     check_page_limit,
@@ -37,6 +37,7 @@ from faxpush.storage._operator_common import (
     check_token_name,
     counter_deltas,
     duplicate_token,
+    duplicate_token_hash,
     retention_start,
     window_start,
 )
@@ -235,7 +236,7 @@ class MemoryOperator:
             if name in state.tokens:
                 raise duplicate_token(name)
             if token_hash in state.token_names:
-                raise InputError("this token is stored already; generate a new one")
+                raise duplicate_token_hash()
             token = ApiToken(name=name, scope=TokenScope(scope), created_at=now)
             state.tokens[name] = (token, token_hash)
             state.token_names[token_hash] = name
@@ -291,9 +292,7 @@ class MemoryOperator:
     ) -> IdempotentAnswer:
         """Remember ``answer`` unless an unexpired one is remembered for its key; the one
         that is."""
-        if keep <= timedelta(0):
-            raise InputError(f"an idempotent answer must be kept for a positive time, not {keep}")
-        to_micros(now, name="now")
+        until = answer_expiry(now, keep)
         async with self._locked():
             answers = self._operator().answers
             expired = heapq.nsmallest(
@@ -305,7 +304,7 @@ class MemoryOperator:
             stored = answers.get(answer.key)
             if stored is not None:
                 return stored[0]
-            answers[answer.key] = (answer, now + keep)
+            answers[answer.key] = (answer, until)
             return answer
 
     # --- counters, from MemoryStore.finish ------------------------------------------------

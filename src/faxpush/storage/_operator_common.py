@@ -18,6 +18,7 @@ from faxpush.core.receiver_stats import (
     percentile,
     receiver_deltas,
 )
+from faxpush.storage._common import to_micros
 from faxpush.storage.base import AttemptResult, PushState, Verdict
 from faxpush.storage.operator import PushFilter, ReceiverStats
 
@@ -58,6 +59,20 @@ def duplicate_token(name: str) -> InputError:
         f"an API token named {name!r} exists already (revoked tokens keep their name); "
         "choose another name"
     )
+
+
+def duplicate_token_hash() -> InputError:
+    """The error for a token hash already stored (under any name)."""
+    return InputError("this token is stored already; generate a new one")
+
+
+def answer_expiry(now: datetime, keep: timedelta) -> datetime:
+    """When an idempotent answer remembered at ``now`` for ``keep`` expires; an InputError
+    unless ``keep`` is positive and ``now`` timezone-aware."""
+    if keep <= timedelta(0):
+        raise InputError(f"an idempotent answer must be kept for a positive time, not {keep}")
+    to_micros(now, name="now")
+    return now + keep
 
 
 def outcome_of(result: AttemptResult) -> tuple[bool, str | None]:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from faxpush._db.migrations import load_migrations
-from faxpush.core.errors import InputError, StorageError
+from faxpush.core.errors import StorageError
 from faxpush.core.receiver_stats import HISTOGRAM_COLUMNS
 from faxpush.storage import _sqlite_operator_work as operator_work
 from faxpush.storage import _sqlite_rows as rows
@@ -29,11 +29,13 @@ from faxpush.storage._operator_common import (
     CounterTotals,
     HealthRow,
     PendingRow,
+    answer_expiry,
     assemble_stats,
     check_page_limit,
     check_redeliver_filter,
     check_token_name,
     duplicate_token,
+    duplicate_token_hash,
     outcome_of,
     retention_start,
     window_start,
@@ -280,7 +282,7 @@ class SqliteOperator:
         if clash == "name":
             raise duplicate_token(name)
         if clash is not None:
-            raise InputError("this token is stored already; generate a new one")
+            raise duplicate_token_hash()
         return ApiToken(name=name, scope=scope, created_at=from_micros(params["now"]))
 
     async def api_token_by_hash(self, token_hash: str) -> ApiToken | None:
@@ -333,16 +335,15 @@ class SqliteOperator:
     ) -> IdempotentAnswer:
         """Remember ``answer`` unless an unexpired one is remembered for its key; the one
         that is."""
-        if keep <= timedelta(0):
-            raise InputError(f"an idempotent answer must be kept for a positive time, not {keep}")
-        now_us = to_micros(now, name="now")
+        expires_us = to_micros(answer_expiry(now, keep))
+        now_us = to_micros(now)
         params = {
             "key": answer.key,
             "request_hash": answer.request_hash,
             "status": answer.status,
             "body": answer.body,
             "created_at": to_micros(answer.created_at, name="created_at"),
-            "expires_at": to_micros(now + keep),
+            "expires_at": expires_us,
             "now": now_us,
         }
         sweep = {"now": now_us, "limit": EXPIRED_ANSWERS_PER_PUT}
