@@ -25,6 +25,10 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _list(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(name)}
+
+
 def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
@@ -78,7 +82,7 @@ _PUSH: Final = _obj(
         "updatedAt": _TIME,
         "lastError": _NS,
         "location": _S,
-        "attemptList": {"type": "array", "items": _ref("Attempt")},
+        "attemptList": _list("Attempt"),
     },
     ("deliveryId", "jobId", "state", "attempts", "receiver", "target", "createdAt"),
 )
@@ -213,7 +217,7 @@ def _paths() -> dict[str, Any]:
         },
     }
     page = _obj(
-        {"pushes": {"type": "array", "items": _ref("Push")}, "nextCursor": _NS},
+        {"pushes": _list("Push"), "nextCursor": _NS},
         ("pushes", "nextCursor"),
     )
     filters = (
@@ -225,6 +229,13 @@ def _paths() -> dict[str, Any]:
         _param("cursor", "query", "nextCursor of the previous page", _CURSOR),
     )
     push_answer = ("200", _json_body(_ref("Push"), "the push"))
+
+    def push_action(operation_id: str, summary: str) -> dict[str, Any]:
+        conflicts = ("403", "404", "409")
+        return {
+            "post": _operation(operation_id, summary, push_answer, conflicts, parameters=(_ID,))
+        }
+
     return {
         "/api/v1/pushes": {
             "post": _operation(
@@ -249,9 +260,7 @@ def _paths() -> dict[str, Any]:
                 "Queue the pushes of many reports, all or none",
                 (
                     "202",
-                    _json_body(
-                        _obj({"pushes": {"type": "array", "items": _ref("Accepted")}}), "queued"
-                    ),
+                    _json_body(_obj({"pushes": _list("Accepted")}), "queued"),
                 ),
                 ("400", "403", "404", "413", "415", "422"),
                 parameters=(_ACCOUNT, _IDEMPOTENCY),
@@ -275,24 +284,10 @@ def _paths() -> dict[str, Any]:
                 "getPush", "One push with every attempt", push_answer, ("404",), parameters=(_ID,)
             )
         },
-        "/api/v1/pushes/{deliveryId}/redeliver": {
-            "post": _operation(
-                "redeliverPush",
-                "Send a finished push again",
-                push_answer,
-                ("403", "404", "409"),
-                parameters=(_ID,),
-            )
-        },
-        "/api/v1/pushes/{deliveryId}/cancel": {
-            "post": _operation(
-                "cancelPush",
-                "Cancel a pending push",
-                push_answer,
-                ("403", "404", "409"),
-                parameters=(_ID,),
-            )
-        },
+        "/api/v1/pushes/{deliveryId}/redeliver": push_action(
+            "redeliverPush", "Send a finished push again"
+        ),
+        "/api/v1/pushes/{deliveryId}/cancel": push_action("cancelPush", "Cancel a pending push"),
         "/api/v1/jobs/{jobId}/attempts": {
             "get": _operation(
                 "jobAttempts",
@@ -300,9 +295,7 @@ def _paths() -> dict[str, Any]:
                 (
                     "200",
                     _json_body(
-                        _obj(
-                            {"jobId": _S, "attempts": {"type": "array", "items": _ref("Attempt")}}
-                        ),
+                        _obj({"jobId": _S, "attempts": _list("Attempt")}),
                         "the attempts",
                     ),
                 ),
@@ -317,7 +310,7 @@ def _paths() -> dict[str, Any]:
                 (
                     "200",
                     _json_body(
-                        _obj({"receivers": {"type": "array", "items": _ref("Receiver")}}),
+                        _obj({"receivers": _list("Receiver")}),
                         "the receivers",
                     ),
                 ),
