@@ -67,7 +67,7 @@ class Settings(BaseModel):
     shutdown_grace: float = Field(10.0, ge=0, le=3600)
     poll_interval: float = Field(1.0, gt=0, le=60)
     commit_batch: int = Field(100, ge=1, le=10_000)
-    sqlite_store_process: bool = True  # SQLite: claims and results in a process of their own
+    sqlite_store_process: bool = True  # SQLite: long-running commands write in a process
     token_expiry_margin: float = Field(60.0, ge=0, le=3600)
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT

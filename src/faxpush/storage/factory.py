@@ -171,11 +171,12 @@ async def open_configured_store(
 ) -> Store:
     """Open (and migrate) the store named by ``settings.database_url``; ``notify`` receives
     the one-time notice when a key file is created (see :func:`cipher_from_settings`);
-    ``one_off``: see :func:`open_store`."""
+    ``one_off``: see :func:`open_store`; such a command also writes on the store's own thread
+    (a store process would cost a process start for a few statements)."""
     cipher = cipher_from_settings(settings, notify=notify)
     return await open_store(
         settings.database_url,
         cipher,
-        sqlite_store_process=settings.sqlite_store_process,
+        sqlite_store_process=settings.sqlite_store_process and not one_off,
         one_off=one_off,
     )
