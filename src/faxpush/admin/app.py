@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Final
 
 from starlette.applications import Starlette
@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
+from faxpush._serving.answers import client_gone, database_unavailable
 from faxpush.admin.bodies import off_loop, read_body
 from faxpush.admin.errors import AdminError, bad_request, not_found
 from faxpush.admin.idempotency import (
@@ -42,6 +43,7 @@ from faxpush.admin.views import (
     push_view,
     receiver_view,
 )
+from faxpush.core.clock import Clock, utcnow
 from faxpush.core.errors import InputError, StorageError
 from faxpush.core.settings import Settings
 from faxpush.core.targets import Account
@@ -51,10 +53,6 @@ from faxpush.storage.operator import ApiToken, OperatorStore, PushFilter, TokenS
 logger = logging.getLogger("faxpush.admin")
 
 API: Final = "/api/v1"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _no_wake(_count: int) -> None:
@@ -67,7 +65,7 @@ class AdminServices:
 
     store: OperatorStore
     settings: Settings
-    clock: Callable[[], datetime] = utcnow
+    clock: Clock = utcnow
     # told how many pushes were queued: to count them, or to wake an in-process dispatcher
     on_enqueue: Callable[[int], None] = _no_wake
     tokens: TokenCache = field(default_factory=TokenCache)  # revocation takes up to 1 s
@@ -309,14 +307,10 @@ def _endpoint(
         except InputError as exc:
             return bad_request(str(exc)).response()
         except ClientDisconnect:
-            return Response(status_code=408)  # gone before its body arrived; nobody reads this
+            return client_gone()
         except StorageError as exc:
-            logger.warning("database unavailable: %s", exc)
-            response = AdminError(
-                503, "unavailable", "the database is unavailable; retry"
-            ).response()
-            response.headers["Retry-After"] = "1"
-            return response
+            unavailable = AdminError(503, "unavailable", "the database is unavailable; retry")
+            return database_unavailable(unavailable.response(), exc, logger)
         except Exception:  # a bug: logged with its traceback, answered 500
             logger.exception("unexpected error in %s", handler.__name__)
             return AdminError(500, "internal_error", "unexpected server error").response()

@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from faxpush._serving.answers import client_gone, database_unavailable
 from faxpush.core.clock import Clock, utcnow
 from faxpush.core.errors import StorageError
 from faxpush.core.rest_view import to_rest_report
@@ -236,16 +237,10 @@ def _endpoint(
         except DuplicateJobError as exc:
             return ApiError(409, "CONFLICT", str(exc), jobId=exc.job_id).response()
         except ClientDisconnect:
-            # Gone before its body arrived: it hung up, or the server closed it when the
-            # body came too slowly (and answered 408 itself). Nobody reads this answer.
-            return Response(status_code=408)
+            return client_gone()
         except StorageError as exc:
-            logger.warning("database unavailable: %s", exc)
-            response = ApiError(
-                503, "SERVICE_UNAVAILABLE", "the database is busy; retry"
-            ).response()
-            response.headers["Retry-After"] = "1"
-            return response
+            busy = ApiError(503, "SERVICE_UNAVAILABLE", "the database is busy; retry")
+            return database_unavailable(busy.response(), exc, logger)
         except Exception:  # noqa: BLE001 - a bug: logged with its traceback, answered 500
             return _internal_error_response(handler.__name__)
 
