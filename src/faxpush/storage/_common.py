@@ -146,6 +146,12 @@ def push_params(
     }
 
 
+def check_page(limit: int, offset: int) -> None:
+    """An InputError for a negative page size or offset (``Store.list_pushes``)."""
+    if limit < 0 or offset < 0:
+        raise InputError(f"limit and offset must not be negative (got {limit}, {offset})")
+
+
 def unreadable_credentials(delivery_id: str, error: Exception) -> str:
     """Why a claimed push cannot be sent: its stored credentials cannot be opened (see
     :attr:`ClaimedPush.unreadable <faxpush.storage.base.ClaimedPush.unreadable>`)."""

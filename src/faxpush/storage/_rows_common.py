@@ -23,6 +23,7 @@ from faxpush.storage.base import (
     ClientAuthStyle,
     PushFormat,
     PushRecord,
+    PushState,
 )
 from faxpush.storage.cipher import SecretCipher
 
@@ -92,6 +93,13 @@ def claims_in_order(
     return claimed
 
 
+def counts_by_state(rows: Iterable[Row]) -> dict[PushState, int]:
+    """``count_by_state``'s rows (``state``, ``pushes``) with every state present."""
+    counts = dict.fromkeys(PushState, 0)
+    counts.update({PushState(row["state"]): row["pushes"] for row in rows})
+    return counts
+
+
 def attempt_from_row(row: Row, read_time: ReadTime) -> AttemptRecord:
     """An attempt from a row of ``attempts``."""
     return AttemptRecord(
@@ -114,6 +122,7 @@ __all__ = [
     "account_from_row",
     "attempt_from_row",
     "claims_in_order",
+    "counts_by_state",
     "seal",
     "unseal",
 ]

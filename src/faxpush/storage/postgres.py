@@ -44,12 +44,13 @@ from faxpush._db.postgres import (
     closed_error,
 )
 from faxpush._db.postgres_listen import WorkListener
-from faxpush.core.errors import InputError, StorageError
+from faxpush.core.errors import StorageError
 from faxpush.core.secrets import Secret
 from faxpush.storage import _pg_rows as rows
-from faxpush.storage._common import check_results, lease_micros, share_binds, to_micros
+from faxpush.storage._common import check_page, check_results, lease_micros, share_binds, to_micros
 from faxpush.storage._pg_admin import SCHEMA, rotate_all, sql
 from faxpush.storage._pg_operator import PostgresOperator
+from faxpush.storage._rows_common import counts_by_state
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -310,8 +311,7 @@ class PostgresStore(PostgresOperator):
         self, *, state: PushState | None = None, limit: int = 100, offset: int = 0
     ) -> list[PushRecord]:
         """Newest first."""
-        if limit < 0 or offset < 0:
-            raise InputError(f"limit and offset must not be negative (got {limit}, {offset})")
+        check_page(limit, offset)
         page = {"limit": limit, "offset": offset}
         if state is None:
             statement = sql("list_pushes", page)
@@ -332,9 +332,7 @@ class PostgresStore(PostgresOperator):
         """How many pushes are in each state (every state is present)."""
         statement = sql("count_by_state")
         found = await self._runner.run("count pushes", lambda c, _: c.fetch(*statement))
-        counts = dict.fromkeys(PushState, 0)
-        counts.update({PushState(row["state"]): row["pushes"] for row in found})
-        return counts
+        return counts_by_state(found)
 
     async def redeliver(
         self,

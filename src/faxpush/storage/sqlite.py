@@ -36,18 +36,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from faxpush._db.sqlite import SqliteThread, Work
-from faxpush.core.errors import InputError
 from faxpush.core.secrets import Secret
 from faxpush.storage import _sqlite_hot as hot
 from faxpush.storage import _sqlite_rows as rows
 from faxpush.storage import _sqlite_work as work
 from faxpush.storage._common import (
+    check_page,
     check_results,
     from_micros,
     lease_micros,
     to_micros,
     token_sweep_params,
 )
+from faxpush.storage._rows_common import counts_by_state
 from faxpush.storage._sqlite_operator import SqliteOperator
 from faxpush.storage._sqlite_process import SqliteProcess
 from faxpush.storage._sqlite_sql import SCHEMA, connection_setup
@@ -308,8 +309,7 @@ class SqliteStore(SqliteOperator):
         self, *, state: PushState | None = None, limit: int = 100, offset: int = 0
     ) -> list[PushRecord]:
         """Newest first."""
-        if limit < 0 or offset < 0:
-            raise InputError(f"limit and offset must not be negative (got {limit}, {offset})")
+        check_page(limit, offset)
         params = {"state": None if state is None else state.value, "limit": limit}
         found = await self.connection(
             "list pushes", lambda conn: _all(conn, "list_pushes", {**params, "offset": offset})
@@ -327,9 +327,7 @@ class SqliteStore(SqliteOperator):
     async def count_by_state(self) -> dict[PushState, int]:
         """How many pushes are in each state (every state is present)."""
         found = await self.connection("count pushes", lambda conn: _all(conn, "count_by_state"))
-        counts = dict.fromkeys(PushState, 0)
-        counts.update({PushState(row["state"]): row["pushes"] for row in found})
-        return counts
+        return counts_by_state(found)
 
     async def redeliver(
         self,
