@@ -73,3 +73,30 @@ def test_every_command_has_a_section_in_docs_cli_md() -> None:
     headings = set(re.findall(r"^#+ `(faxpush[^`]*)`", CLI_DOC.read_text(), flags=re.MULTILINE))
     assert set(COMMANDS) - headings == set(), "commands without a section in docs/cli.md"
     assert headings - set(COMMANDS) == set(), "sections of docs/cli.md for no command"
+
+
+@pytest.mark.parametrize(
+    ("words", "offered"),
+    [
+        ("faxpush rec", {"receivers"}),
+        ("faxpush admin token ", {"create", "list", "revoke"}),
+        ("faxpush report sample --status B", {"BUSY", "BAD_LINES", "BLACKLIST"}),
+    ],
+)
+def test_tab_completion_offers_commands_and_status_codes(words: str, offered: set[str]) -> None:
+    env = {
+        **os.environ,
+        "_FAXPUSH_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "faxpush.cli"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert set(result.stdout.split()) == offered
