@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, LiteralString
 
 from faxpush._db.queries import load_queries
@@ -22,9 +23,28 @@ _QUERIES = "sql/sqlite/operator_queries.sql"
 Sample = tuple[str | None, str, int, float, bool, str | None]
 
 
+# The find_pushes_* queries: the find_pushes template on an index, with the equalities of
+# the filter that the index leads with.
+_PAGE_INDEXES: dict[str, tuple[LiteralString, LiteralString]] = {
+    "find_pushes_newest": ("pushes_newest", ""),
+    "find_pushes_by_state": ("pushes_by_state_newest", "AND state = :state"),
+    "find_pushes_by_job": ("pushes_by_job_newest", "AND job_id = :job_id"),
+    "find_pushes_by_receiver": ("pushes_by_receiver_newest", "AND receiver = :receiver"),
+    "find_pushes_unfinished_of_receiver": (
+        "pushes_unfinished_by_receiver",
+        "AND receiver = :receiver AND state IN ('pending', 'in_flight') AND state = :state",
+    ),
+}
+
+
+@cache
 def operator_sql(name: str) -> LiteralString:
     """The text of the operator part's named query ``name``."""
-    return load_queries(SCHEMA.package, _QUERIES)[name].sql
+    queries = load_queries(SCHEMA.package, _QUERIES)
+    if name not in _PAGE_INDEXES:
+        return queries[name].sql
+    index, lead = _PAGE_INDEXES[name]
+    return queries["find_pushes"].sql.replace("{index}", index).replace("{lead}", lead)
 
 
 def count_attempts(

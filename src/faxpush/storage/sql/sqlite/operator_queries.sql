@@ -5,70 +5,23 @@
 --
 -- A page of pushes walks one index newest first by (created_at, delivery_id), chosen from the
 -- filter's equalities (INDEXED BY: the plan must not depend on the planner's guess; a job
--- before a receiver before a state); the other filters are checked on the rows it walks. Without a cursor, :before_created is the largest
--- integer. Every find_pushes_* query takes the same parameters.
+-- before a receiver before a state); the other filters are checked on the rows it walks.
+-- Without a cursor, :before_created is the largest integer. Every find_pushes_* query is the
+-- find_pushes template on its index and takes the same parameters.
 
--- name: find_pushes_newest
--- A page of pushes with their bodies, newest first, walking every push.
+-- name: find_pushes
+-- A page of pushes with their bodies, newest first, walking one index.
+-- A template: _sqlite_operator_sql.operator_sql fills in the index and the filter's
+-- equalities it leads with ("AND ..." or nothing) for each find_pushes_* name; the
+-- equalities are checked again below, on the rows it walks.
 SELECT pushes.*, push_bodies.body
-FROM pushes INDEXED BY pushes_newest
+FROM pushes INDEXED BY {index}
 CROSS JOIN push_bodies ON push_bodies.seq = pushes.seq
-WHERE created_at >= :since AND created_at <= :before_created
+WHERE created_at >= :since AND created_at <= :before_created {lead}
   AND (created_at < :before_created OR delivery_id < :before_id)
   AND (:state IS NULL OR state = :state)
   AND (:job_id IS NULL OR job_id = :job_id)
   AND (:receiver IS NULL OR receiver = :receiver)
-ORDER BY created_at DESC, delivery_id DESC
-LIMIT :limit;
-
--- name: find_pushes_by_state
--- A page of pushes with their bodies in one state, newest first.
-SELECT pushes.*, push_bodies.body
-FROM pushes INDEXED BY pushes_by_state_newest
-CROSS JOIN push_bodies ON push_bodies.seq = pushes.seq
-WHERE state = :state
-  AND created_at >= :since AND created_at <= :before_created
-  AND (created_at < :before_created OR delivery_id < :before_id)
-  AND (:job_id IS NULL OR job_id = :job_id)
-  AND (:receiver IS NULL OR receiver = :receiver)
-ORDER BY created_at DESC, delivery_id DESC
-LIMIT :limit;
-
--- name: find_pushes_by_job
--- A page of pushes with their bodies of one job, newest first.
-SELECT pushes.*, push_bodies.body
-FROM pushes INDEXED BY pushes_by_job_newest
-CROSS JOIN push_bodies ON push_bodies.seq = pushes.seq
-WHERE job_id = :job_id
-  AND created_at >= :since AND created_at <= :before_created
-  AND (created_at < :before_created OR delivery_id < :before_id)
-  AND (:state IS NULL OR state = :state)
-  AND (:receiver IS NULL OR receiver = :receiver)
-ORDER BY created_at DESC, delivery_id DESC
-LIMIT :limit;
-
--- name: find_pushes_by_receiver
--- A page of pushes with their bodies to one receiver, newest first.
-SELECT pushes.*, push_bodies.body
-FROM pushes INDEXED BY pushes_by_receiver_newest
-CROSS JOIN push_bodies ON push_bodies.seq = pushes.seq
-WHERE receiver = :receiver
-  AND created_at >= :since AND created_at <= :before_created
-  AND (created_at < :before_created OR delivery_id < :before_id)
-  AND (:state IS NULL OR state = :state)
-  AND (:job_id IS NULL OR job_id = :job_id)
-ORDER BY created_at DESC, delivery_id DESC
-LIMIT :limit;
-
--- name: find_pushes_unfinished_of_receiver
--- A page of pushes with their bodies to one receiver, pending or in flight, newest first.
-SELECT pushes.*, push_bodies.body
-FROM pushes INDEXED BY pushes_unfinished_by_receiver
-CROSS JOIN push_bodies ON push_bodies.seq = pushes.seq
-WHERE receiver = :receiver AND state IN ('pending', 'in_flight') AND state = :state
-  AND created_at >= :since AND created_at <= :before_created
-  AND (created_at < :before_created OR delivery_id < :before_id)
-  AND (:job_id IS NULL OR job_id = :job_id)
 ORDER BY created_at DESC, delivery_id DESC
 LIMIT :limit;
 
