@@ -49,21 +49,37 @@ SELECT * FROM pushes WHERE delivery_id = ANY (:delivery_ids::text[]);
 -- name: find_pushes
 -- A page of the pushes matching the filters, newest first, strictly before the cursor.
 -- Filters and cursor are optional (NULL). Needs force_custom_plan (see the file's header).
--- The page is found in an index alone (an index-only scan: a second filter is checked on
--- the index entries), then its rows are read.
+-- The pushes in flight are paged apart (the list indexes leave them out, 0005_operator.sql)
+-- and the two pages merged: the filters are written twice, as a UNION ALL member with a
+-- WHERE of its own cannot be planned as part of the whole (PostgreSQL would sort the table
+-- instead of reading an index in order). A page is found in the indexes alone (an
+-- index-only scan checks a second filter on the index entries), then its rows are read.
 WITH page AS (
-    SELECT created_at, delivery_id FROM pushes
-    WHERE (:state::text IS NULL OR state = :state)
-      AND (:job_id::text IS NULL OR job_id = :job_id)
-      AND (:receiver::text IS NULL OR receiver = :receiver)
-      AND (:since::timestamptz IS NULL OR created_at >= :since)
-      AND (:before_at::timestamptz IS NULL
-           OR (created_at, delivery_id COLLATE "C") < (:before_at, :before_id::text))
-    ORDER BY created_at DESC, delivery_id COLLATE "C" DESC
-    LIMIT :limit
+    (SELECT created_at, delivery_id FROM pushes
+     WHERE state <> 'in_flight'
+       AND (:state::text IS NULL OR state = :state)
+       AND (:job_id::text IS NULL OR job_id = :job_id)
+       AND (:receiver::text IS NULL OR receiver = :receiver)
+       AND (:since::timestamptz IS NULL OR created_at >= :since)
+       AND (:before_at::timestamptz IS NULL
+            OR (created_at, delivery_id COLLATE "C") < (:before_at, :before_id::text))
+     ORDER BY created_at DESC, delivery_id COLLATE "C" DESC
+     LIMIT :limit)
+    UNION ALL
+    (SELECT created_at, delivery_id FROM pushes
+     WHERE state = 'in_flight'
+       AND (:state::text IS NULL OR state = :state)
+       AND (:job_id::text IS NULL OR job_id = :job_id)
+       AND (:receiver::text IS NULL OR receiver = :receiver)
+       AND (:since::timestamptz IS NULL OR created_at >= :since)
+       AND (:before_at::timestamptz IS NULL
+            OR (created_at, delivery_id COLLATE "C") < (:before_at, :before_id::text))
+     ORDER BY created_at DESC, delivery_id COLLATE "C" DESC
+     LIMIT :limit)
 )
 SELECT pushes.* FROM page JOIN pushes ON pushes.delivery_id = page.delivery_id
-ORDER BY page.created_at DESC, page.delivery_id COLLATE "C" DESC;
+ORDER BY page.created_at DESC, page.delivery_id COLLATE "C" DESC
+LIMIT :limit;
 
 -- name: job_attempts
 -- Every attempt of every push of a job, oldest first (ties: the push's and the attempt's
@@ -91,14 +107,15 @@ WHERE state IN ('failed', 'delivered', 'cancelled')
 RETURNING delivery_id;
 
 -- name: receivers_with_pushes
--- Every receiver that has pushes, by one index probe each.
+-- Every receiver that has pushes not in flight, by one index probe each.
 -- A loose index scan: PostgreSQL 15 has no skip scan, and reading the whole receiver index
--- to find a few dozen names costs a scan of a million entries.
+-- to find a few dozen names costs a scan of a million entries. (A receiver whose pushes
+-- are all in flight is in receiver_backlog.)
 WITH RECURSIVE found (receiver) AS (
-    (SELECT receiver FROM pushes ORDER BY receiver LIMIT 1)
+    (SELECT receiver FROM pushes WHERE state <> 'in_flight' ORDER BY receiver LIMIT 1)
     UNION ALL
     SELECT (SELECT pushes.receiver FROM pushes
-            WHERE pushes.receiver > found.receiver
+            WHERE pushes.receiver > found.receiver AND pushes.state <> 'in_flight'
             ORDER BY pushes.receiver LIMIT 1)
     FROM found WHERE found.receiver IS NOT NULL
 )
