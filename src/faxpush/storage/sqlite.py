@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from faxpush._db.sqlite import SqliteThread, Work
 from faxpush.core.secrets import Secret
 from faxpush.storage import _sqlite_hot as hot
+from faxpush.storage import _sqlite_news as news
 from faxpush.storage import _sqlite_rows as rows
 from faxpush.storage import _sqlite_work as work
 from faxpush.storage._common import (
@@ -89,6 +90,7 @@ class SqliteStore(SqliteOperator):
         self._process = process
         self._handover: asyncio.Task[None] | None = None  # the thread stops writing
         self._starting: set[asyncio.Task[Any]] = set()  # writes waiting for the process
+        self._commits = news.CommitWatch(connection.location)  # wait_for_work
 
     @classmethod
     async def open(
@@ -168,6 +170,7 @@ class SqliteStore(SqliteOperator):
             if self._process is not None:
                 await self._process.close()
         finally:
+            self._commits.close()
             await self._connection.close()
 
     async def diagnostics(self) -> dict[str, Any]:
@@ -292,9 +295,18 @@ class SqliteStore(SqliteOperator):
         return None if due is None else from_micros(due)
 
     async def wait_for_work(self, timeout: float) -> bool:  # noqa: ASYNC109 - the protocol's
-        """SQLite cannot tell when another process writes: wait the whole ``timeout``."""
-        await asyncio.sleep(timeout)
-        return False
+        """True within about 25 ms of another connection's commit (``faxpush admin``, another
+        worker; since the last call, the first only notes where the database stands), False
+        after ``timeout`` seconds: ``PRAGMA data_version``, see :mod:`._sqlite_news`. This
+        store's own writes never wake it; any other commit does (a hint: the caller polls)."""
+        return await self._commits.wait(timeout, self._commit_reading)
+
+    async def _commit_reading(self) -> news.Reading:
+        process, handover = self._process, self._handover
+        if process is not None and handover is not None and handover.done() and process.running:
+            return "process", await process.run("look for commits", news.DATA_VERSION)
+        version = await self._connection.run("look for commits", news.data_version, write=False)
+        return "thread", version
 
     # --- queries and operator actions -------------------------------------------------
     async def get_push(self, delivery_id: str) -> PushRecord | None:
