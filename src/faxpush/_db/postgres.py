@@ -4,8 +4,7 @@ A store opens a :class:`Runner` and hands it its work as small functions of a po
 connection; the runner repeats the work after a lost connection and turns driver errors
 into faxpush's own::
 
-    endpoint = Endpoint.parse(url)  # postgresql://user:password@host:5432/db
-    runner = await Runner.open(endpoint, max_connections=10)
+    runner = await Runner.connect(url, max_connections=10)  # postgresql://user:pw@host/db
     await runner.run("migrate the inbox", lambda conn, _: migrate_postgres(conn, SCHEMA, ...))
     statement = QUERIES.bind("get_entry", {"key": key})  # a postgres_queries.PgQueries
     row = await runner.run(f"read push {key}", lambda conn, _: conn.fetchrow(*statement))
@@ -30,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypedDict, TypeVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
@@ -64,6 +63,8 @@ DRIVER_ERRORS = (
 )
 _CLOSE_TIMEOUT_S = 10.0
 T = TypeVar("T")
+# Work a runner is handed: ``work(connection, attempt)``, ``attempt`` counting earlier tries.
+Work = Callable[["PooledConnection", int], Awaitable[T]]
 
 _TRANSIENT = (
     pgerrors.PostgresConnectionError,  # class 08: connection lost or refused
@@ -219,6 +220,16 @@ async def with_retries(
                 await asyncio.sleep(delay)
 
 
+class PoolOptions(TypedDict, total=False):
+    """The keywords of a PostgreSQL store's ``open``, passed on to :meth:`Runner.connect`
+    (which holds their defaults)."""
+
+    max_connections: int
+    connect_timeout: timedelta
+    command_timeout: timedelta
+    reconnect: Reconnect | None
+
+
 # --- the pool ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -271,9 +282,10 @@ class Endpoint:
 class Runner:
     """Runs work on pooled connections, repeating it after transient errors."""
 
-    def __init__(self, pool: Pool, where: str, policy: Reconnect) -> None:
+    def __init__(self, pool: Pool, endpoint: Endpoint, policy: Reconnect) -> None:
         self._pool: Pool | None = pool
-        self._where = where
+        self.endpoint = endpoint
+        self._where = endpoint.where
         self._policy = policy
         quiet_pool_floor_warnings()
 
@@ -295,7 +307,25 @@ class Runner:
             return await endpoint.create_pool(max_connections)
 
         pool = await with_retries(create, policy, action="connect", where=endpoint.where)
-        return cls(pool, endpoint.where, policy)
+        return cls(pool, endpoint, policy)
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        connect_timeout: timedelta = DEFAULT_CONNECT_TIMEOUT,
+        command_timeout: timedelta = DEFAULT_COMMAND_TIMEOUT,
+        reconnect: Reconnect | None = None,
+    ) -> Runner:
+        """A runner on a pool of the database ``url`` names
+        (``postgresql://user:pw@host:5432/db``); while the server is unreachable, connecting
+        is retried as work is (``reconnect``)."""
+        endpoint = Endpoint.parse(
+            url, connect_timeout=connect_timeout, command_timeout=command_timeout
+        )
+        return await cls.open(endpoint, max_connections=max_connections, reconnect=reconnect)
 
     @property
     def where(self) -> str:
@@ -307,13 +337,7 @@ class Runner:
         """Whether :meth:`close` was called."""
         return self._pool is None
 
-    async def run(
-        self,
-        action: str,
-        work: Callable[[PooledConnection, int], Awaitable[T]],
-        *,
-        retry: bool = True,
-    ) -> T:
+    async def run(self, action: str, work: Work[T], *, retry: bool = True) -> T:
         """``work(connection, attempt)`` on a pooled connection; after a transient error
         (and when ``retry``) again after a pause, ``attempt`` counting the tries before.
         Work that is not idempotent uses ``attempt`` to learn what an earlier try did."""

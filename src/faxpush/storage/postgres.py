@@ -27,22 +27,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, Unpack
 
 import asyncpg
 
 from faxpush._db.migrations import migrate_postgres
-from faxpush._db.postgres import (
-    DEFAULT_COMMAND_TIMEOUT,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
-    Endpoint,
-    Reconnect,
-    Runner,
-    closed_error,
-)
+from faxpush._db.postgres import PoolOptions, Runner, Work, closed_error
 from faxpush._db.postgres_listen import WorkListener
 from faxpush.core.errors import StorageError
 from faxpush.core.secrets import Secret
@@ -81,23 +73,14 @@ class PostgresStore(PostgresOperator):
 
     @classmethod
     async def open(
-        cls,
-        url: str,
-        cipher: SecretCipher,
-        *,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        connect_timeout: timedelta = DEFAULT_CONNECT_TIMEOUT,
-        command_timeout: timedelta = DEFAULT_COMMAND_TIMEOUT,
-        reconnect: Reconnect | None = None,
+        cls, url: str, cipher: SecretCipher, **options: Unpack[PoolOptions]
     ) -> PostgresStore:
-        """Connect to the database ``url`` names (``postgresql://user:pw@host:5432/db``).
+        """Connect to the database ``url`` names (``postgresql://user:pw@host:5432/db``),
+        with the pool ``options`` of :meth:`~faxpush._db.postgres.Runner.connect`.
 
         While the server is unreachable, opening is retried as operations are."""
-        endpoint = Endpoint.parse(
-            url, connect_timeout=connect_timeout, command_timeout=command_timeout
-        )
-        runner = await Runner.open(endpoint, max_connections=max_connections, reconnect=reconnect)
-        return cls(runner, cipher, WorkListener(endpoint.connect, NOTIFY_CHANNEL))
+        runner = await Runner.connect(url, **options)
+        return cls(runner, cipher, WorkListener(runner.endpoint.connect, NOTIFY_CHANNEL))
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._where!r})"
@@ -112,13 +95,7 @@ class PostgresStore(PostgresOperator):
         """The cipher that seals the secrets stored in this database."""
         return self._cipher
 
-    async def run(
-        self,
-        action: str,
-        work: Callable[[PooledConnection, int], Awaitable[T]],
-        *,
-        retry: bool = True,
-    ) -> T:
+    async def run(self, action: str, work: Work[T], *, retry: bool = True) -> T:
         """``work(connection, attempt)`` on a pooled connection, repeated after a lost
         connection as this store's own operations are (``attempt`` counts the earlier tries).
 

@@ -16,18 +16,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Unpack
 
 from faxpush._db.migrations import migrate_postgres
-from faxpush._db.postgres import (
-    DEFAULT_COMMAND_TIMEOUT,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
-    Endpoint,
-    Reconnect,
-    Runner,
-)
+from faxpush._db.postgres import PoolOptions, Runner
 from faxpush.receiver.inbox._pg_dialect import QUERIES, SCHEMA, checked, time_of
 from faxpush.receiver.inbox._rows import entry_params, task_from_row
 from faxpush.receiver.inbox._sql import SqlInbox
@@ -57,22 +50,11 @@ class PgInbox(SqlInbox):
         self._where = runner.where
 
     @classmethod
-    async def open(
-        cls,
-        url: str,
-        *,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        connect_timeout: timedelta = DEFAULT_CONNECT_TIMEOUT,
-        command_timeout: timedelta = DEFAULT_COMMAND_TIMEOUT,
-        reconnect: Reconnect | None = None,
-    ) -> PgInbox:
-        """Connect to the database ``url`` names (``postgresql://user:pw@host:5432/db``);
-        while the server is unreachable, connecting is retried as operations are."""
-        endpoint = Endpoint.parse(
-            url, connect_timeout=connect_timeout, command_timeout=command_timeout
-        )
-        runner = await Runner.open(endpoint, max_connections=max_connections, reconnect=reconnect)
-        return cls(runner)
+    async def open(cls, url: str, **options: Unpack[PoolOptions]) -> PgInbox:
+        """Connect to the database ``url`` names (``postgresql://user:pw@host:5432/db``),
+        with the pool ``options`` of :meth:`~faxpush._db.postgres.Runner.connect`; while the
+        server is unreachable, connecting is retried as operations are."""
+        return cls(await Runner.connect(url, **options))
 
     def __repr__(self) -> str:
         return f"PgInbox({self._where!r})"
