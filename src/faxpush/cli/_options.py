@@ -55,6 +55,18 @@ LogFormatOption = Annotated[
 ]
 
 
+def command_group(summary: str, epilog: str | None = None) -> typer.Typer:
+    """A group of sub-commands (``faxpush accounts``, ``faxpush db`` ...): its help on a bare
+    call and on ``-h`` too; tab completion is the top-level command's."""
+    return typer.Typer(
+        help=summary,
+        epilog=epilog,
+        no_args_is_help=True,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+
 def credentials_option(envvar: str) -> Any:
     """``--credentials``, which may come from ``envvar`` instead (out of the shell history)."""
     return typer.Option(
@@ -71,5 +83,6 @@ __all__ = [
     "LogFormatOption",
     "PrincipalOption",
     "PushLayout",
+    "command_group",
     "credentials_option",
 ]

@@ -12,6 +12,7 @@ import typer
 from faxpush.cli._accounts_view import account_line, account_view
 from faxpush.cli._errors import run
 from faxpush.cli._json import JsonOption, print_json
+from faxpush.cli._options import command_group
 from faxpush.cli._runtime import DatabaseOption, opened_store
 from faxpush.cli._settings import load_configuration
 from faxpush.core.errors import InputError
@@ -46,12 +47,9 @@ SHOW_EXAMPLES: Final = """\
 _HEADING: Final = "[bold]Examples[/bold]\n\n"
 EXAMPLES: Final = _HEADING + ADD_EXAMPLES + SET_EXAMPLES + LIST_EXAMPLES + SHOW_EXAMPLES
 
-app = typer.Typer(
-    help="Customer numbers, REST API logins and their default push settings (faxpush serve).",
+app = command_group(
+    "Customer numbers, REST API logins and their default push settings (faxpush serve).",
     epilog=EXAMPLES,
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 CustomerArgument = Annotated[str, typer.Argument(help="Customer number, e.g. 99999TE.")]

@@ -14,8 +14,9 @@ from rich.text import Text
 from faxpush._observe.metrics import Metrics
 from faxpush.admin.server import AdminServerInfo, operator_store, run_admin
 from faxpush.admin.tokens import new_token, token_hash
+from faxpush.cli._admin_users import user_app
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
-from faxpush.cli._options import LogFormatOption
+from faxpush.cli._options import LogFormatOption, command_group
 from faxpush.cli._runtime import (
     DatabaseOption,
     configure_logging,
@@ -45,17 +46,16 @@ ACCESS_EXAMPLES: Final = """\
   faxpush admin token revoke ci
 """
 
-app = typer.Typer(
-    help="The operator HTTP API: serve it, and manage its API tokens.",
+app = command_group(
+    "The operator HTTP API: serve it, and manage its API tokens.",
     epilog=SERVE_EXAMPLES,
-    no_args_is_help=True,
 )
-token_app = typer.Typer(
-    help="Create, list and revoke operator API tokens.",
+token_app = command_group(
+    "Create, list and revoke operator API tokens.",
     epilog=ACCESS_EXAMPLES,
-    no_args_is_help=True,
 )
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 
 
 @app.command("serve", epilog=SERVE_EXAMPLES)

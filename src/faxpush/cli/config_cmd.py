@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from faxpush.cli._options import command_group
 from faxpush.cli._settings import load_configuration
 from faxpush.core.settings_sources import described, env_name
 
@@ -24,12 +25,9 @@ _SHOW_EXAMPLES = """\
   FAXPUSH_CONCURRENCY=128 faxpush config show
 """
 
-app = typer.Typer(
-    help="Show the configuration every command uses.",
+app = command_group(
+    "Show the configuration every command uses.",
     epilog=_SHOW_EXAMPLES,
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 

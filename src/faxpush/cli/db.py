@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from faxpush.cli._options import command_group
 from faxpush.cli._runtime import DatabaseOption, load_settings, notice, run_with_store
 from faxpush.core.errors import ConfigurationError, InputError
 from faxpush.storage.base import Store
@@ -35,10 +36,9 @@ _COPY_EXAMPLES = """\
   faxpush db copy --target-key-file new.key sqlite:///faxpush.db postgresql://db/faxpush
 """
 
-app = typer.Typer(
-    help="Manage the database: create or upgrade its schema, copy an outbox into PostgreSQL.",
+app = command_group(
+    "Manage the database: create or upgrade its schema, copy an outbox into PostgreSQL.",
     epilog=_MIGRATE_EXAMPLES + "\n  faxpush db copy sqlite:///faxpush.db postgresql://db/faxpush\n",
-    no_args_is_help=True,
 )
 
 _PROGRESS_INTERVAL_S = 1.0

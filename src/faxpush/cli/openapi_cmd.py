@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from faxpush.admin.openapi import admin_openapi_document
+from faxpush.cli._options import command_group
 from faxpush.receiver.openapi import openapi_bytes
 
 _PUSH_EXAMPLES = """\
@@ -27,10 +28,9 @@ _ADMIN_EXAMPLES = """\
   faxpush openapi admin > operator-api.json
 """
 
-app = typer.Typer(
-    help="Print OpenAPI descriptions of the HTTP APIs faxpush speaks.",
+app = command_group(
+    "Print OpenAPI descriptions of the HTTP APIs faxpush speaks.",
     epilog=_PUSH_EXAMPLES + "\n  faxpush openapi admin > operator-api.json\n",
-    no_args_is_help=True,
 )
 
 

@@ -12,7 +12,7 @@ import typer
 
 from faxpush.cli._io import read_input, source_name
 from faxpush.cli._json import JsonOption, print_json
-from faxpush.cli._options import ClientAuthChoice, PushLayout
+from faxpush.cli._options import ClientAuthChoice, PushLayout, command_group
 from faxpush.cli._runtime import CaBundleOption, DatabaseOption, load_settings, opened_store
 from faxpush.core.errors import DeliveryError, InputError, ReportFormatError
 from faxpush.core.formats import (
@@ -31,10 +31,8 @@ from faxpush.delivery.worker import delivery_engine
 from faxpush.storage.base import AttemptRecord, NewPush, PushRecord, PushState, Store
 from faxpush.storage.json_views import push_detail_view, push_location
 
-app = typer.Typer(
-    help="Send a single push right now.",
-    no_args_is_help=True,
-    add_completion=False,
+app = command_group(
+    "Send a single push right now.",
     epilog="[bold]Examples[/bold]\n\n"
     "  faxpush push send https://hooks.example.org/fax report.xml\n",
 )

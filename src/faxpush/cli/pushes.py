@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from faxpush.cli._json import JsonOption, print_json
+from faxpush.cli._options import command_group
 from faxpush.cli._runtime import DatabaseOption, load_settings, run_with_store
 from faxpush.core.errors import InputError
 from faxpush.core.urls import display_url
@@ -48,11 +49,10 @@ _REDELIVER_EXAMPLES = """\
   faxpush pushes redeliver --failed-since 2024-05-06T00:00:00Z
 """
 
-app = typer.Typer(
-    help="Inspect the outbox and redeliver pushes.",
+app = command_group(
+    "Inspect the outbox and redeliver pushes.",
     epilog=_LIST_EXAMPLES
     + "\n  faxpush pushes show DELIVERY_ID\n\n  faxpush pushes redeliver DELIVERY_ID\n",
-    no_args_is_help=True,
 )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Final
 import typer
 
 from faxpush.cli._io import STDIN, load_template, read_input, source_name
-from faxpush.cli._options import PushLayout
+from faxpush.cli._options import PushLayout, command_group
 from faxpush.core.errors import ReportFormatError
 from faxpush.core.formats import (
     DEFAULT_MAX_REPORT_BYTES,
@@ -32,10 +32,9 @@ _SAMPLE_EXAMPLES = """\
   faxpush report sample --status WRONG_NO | faxpush push send http://127.0.0.1:9090/fax -
 """
 
-app = typer.Typer(
-    help="Render fax job reports as push bodies, or parse and validate push bodies.",
+app = command_group(
+    "Render fax job reports as push bodies, or parse and validate push bodies.",
     epilog=_SAMPLE_EXAMPLES + "\n  faxpush report render --format json report.xml > report.json\n",
-    no_args_is_help=True,
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from faxpush.cli._options import command_group
 from faxpush.cli._runtime import DatabaseOption, load_settings, run_with_store
 from faxpush.storage.base import Store
 from faxpush.storage.cipher import generate_key
@@ -23,10 +24,9 @@ _ROTATE_EXAMPLES = """\
   FAXPUSH_SECRET_KEY="$NEW" faxpush worker                  # the old key is no longer needed
 """
 
-app = typer.Typer(
-    help="Manage the encryption of stored credentials.",
+app = command_group(
+    "Manage the encryption of stored credentials.",
     epilog=_ROTATE_EXAMPLES,
-    no_args_is_help=True,
 )
 
 
