@@ -61,6 +61,8 @@ EPILOG = """\
 
   faxpush listen --port 8080
 
+  faxpush listen --ui --inbox memory://
+
   faxpush listen --port 8443 --tls-cert cert.pem --tls-key key.pem
 
   faxpush listen --auth HTTP_DIGEST --principal alice --credentials 's3cret'
@@ -215,6 +217,19 @@ def listen(
             "FAXPUSH_LISTEN_TLS_KEY", "The certificate's PEM private key (if not in --tls-cert)."
         ),
     ] = None,
+    ui: Annotated[
+        bool,
+        typer.Option(
+            "--ui",
+            help="Serve a page at GET / listing the pushes as they arrive (live, newest first).",
+        ),
+    ] = False,
+    ui_keep: Annotated[
+        int,
+        typer.Option(
+            help="--ui: how many of the last pushes the page keeps (in memory).", min=1, max=10_000
+        ),
+    ] = 100,
     log_format: LogFormatOption = None,
     event_loop: EventLoopOption = None,
 ) -> None:
@@ -225,7 +240,8 @@ def listen(
     push is served at /openapi.json; GET /healthz, /readyz (the inbox answers) and /metrics
     serve health checks and Prometheus (FAXPUSH_METRICS=false turns metrics off). Requests
     that arrive too slowly are answered 408 and closed; connections over --max-connections
-    are answered 503. Stop with Ctrl+C.
+    are answered 503. With --ui, GET / serves a page listing the last pushes (time, job id,
+    layout, auth verdict, recipients, raw headers and body), updated live. Stop with Ctrl+C.
     """
     if oauth2_issuer and auth is not AuthMethod.OAUTH2:
         raise typer.BadParameter("--oauth2-issuer goes with --auth OAUTH2", param_hint="--auth")
@@ -275,6 +291,12 @@ def listen(
     hooks: list[ReceiptHook] = [printer]
     if metrics is not None:
         hooks.append(metrics.observe_receipt)
+    ring = None
+    if ui:
+        from faxpush.receiver.live import LiveRing  # jinja2 templates: only with --ui
+
+        ring = LiveRing(ui_keep)
+        hooks.append(ring.observe)
     receiver = PushReceiver(verifier=verifier, inbox=inbox, on_receipt=hooks)
     mounts: dict[str, ASGIApp] = {} if issuer is None else {ISSUER_PREFIX: issuer}
     document = openapi_bytes(
@@ -297,7 +319,13 @@ def listen(
     ]
     if issuer is not None:
         banner.append(f"  OAuth2 token URL: {issuer.token_url}   JWKS: {issuer.jwks_url}")
-    served = with_health(app, _inbox_readiness(receiver), metrics)
+    front: ASGIApp = app
+    if ring is not None:
+        from faxpush.receiver.live import LiveApp
+
+        front = LiveApp(app, ring, push_url=f"{base}{path or '/'}")
+        banner.append(f"  live view: {base}/ (the last {ui_keep} pushes)")
+    served = with_health(front, _inbox_readiness(receiver), metrics)
     server = server_for(served, limits, tls_cert=tls_cert, tls_key=tls_key, log_config=None)
     try:
         run_on_loop(lambda: _serve(app, server, sock, banner), settings.event_loop)
