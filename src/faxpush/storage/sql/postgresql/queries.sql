@@ -386,22 +386,9 @@ UPDATE oauth_tokens SET token = sealed.secret
 FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
 WHERE oauth_tokens.cache_key = sealed.id;
 
--- name: copy_existing_rows
--- How many rows each copied table holds on the copy target.
--- `faxpush db copy` (faxpush/storage/copy.py) on its PostgreSQL target, from here on.
-SELECT (SELECT count(*) FROM accounts) AS accounts,
-       (SELECT count(*) FROM pushes) AS pushes,
-       (SELECT count(*) FROM attempts) AS attempts,
-       (SELECT count(*) FROM oauth_tokens) AS oauth_tokens,
-       (SELECT count(*) FROM rest_logins) AS rest_logins,
-       (SELECT count(*) FROM fax_jobs) AS fax_jobs;
-
--- name: copy_empty_outbox
--- Empty the copy target's outbox and job tables (db copy --force).
-TRUNCATE attempts, pushes, accounts, oauth_tokens, fax_jobs, rest_logins RESTART IDENTITY;
-
 -- name: copy_reset_identities
 -- Rows were copied with their own seq and id: new rows continue after the largest.
+-- `faxpush db copy` (faxpush/storage/copy.py) on its PostgreSQL target.
 SELECT setval(pg_get_serial_sequence('pushes', 'seq'),
               coalesce((SELECT max(seq) FROM pushes), 0) + 1, false),
        setval(pg_get_serial_sequence('attempts', 'id'),
