@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from prometheus_client import CollectorRegistry
 
+from faxpush._loop import loop_factory
 from faxpush._observe.health import health_app, store_readiness
 from faxpush._observe.metrics import Metrics
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
@@ -91,7 +92,8 @@ def worker(
         event_loop=event_loop,
         worker_http=http,
     )
-    # A missing or bad secret key is one line, before anything is logged or started.
+    # A missing event loop or secret key is one line, before anything is logged or started.
+    loop_factory(settings.event_loop)
     cipher_from_settings(settings, notify=notice)
     configure_logging(settings.log_level, settings.log_format)
     metrics = Metrics(CollectorRegistry()) if settings.metrics else None
