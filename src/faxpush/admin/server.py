@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faxpush._observe.health import health_routes
 from faxpush._observe.metrics import Metrics
@@ -61,11 +61,36 @@ def counting_enqueues(metrics: Metrics | None) -> Callable[[int], None]:
     return counted
 
 
+# Given the operator store and the on_enqueue callback, an app served beside the API at
+# every path the API does not take (the web console, composed by the CLI).
+Beside = Callable[[OperatorStore, Callable[[int], None]], ASGIApp]
+_API_PATHS = ("/openapi.json", "/healthz", "/readyz", "/metrics")
+
+
+def with_beside(api: ASGIApp, beside: ASGIApp) -> ASGIApp:
+    """``api`` for its own paths (``/api/...``, ``/openapi.json`` and the health routes),
+    ``beside`` for every other one."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path, root = scope.get("path", ""), scope.get("root_path", "")
+        route = path[len(root) :] if root and path.startswith(root) else path
+        is_api = route == "/api" or route.startswith("/api/") or route in _API_PATHS
+        await (api if is_api or scope["type"] != "http" else beside)(scope, receive, send)
+
+    return app
+
+
 def embedded_admin_app(
-    store: Store, settings: Settings, *, wake: Callable[[], None], metrics: Metrics | None
-) -> Starlette:
+    store: Store,
+    settings: Settings,
+    *,
+    wake: Callable[[], None],
+    metrics: Metrics | None,
+    beside: Beside | None = None,
+) -> ASGIApp:
     """The operator API for another server to mount (``faxpush serve`` at ``/admin``): over
-    its store, waking its dispatcher when pushes are queued. Health routes are the host's."""
+    its store, waking its dispatcher when pushes are queued. Health routes are the host's;
+    ``beside`` (the console) serves the other paths."""
     counted = counting_enqueues(metrics)
 
     def queued(count: int) -> None:
@@ -73,7 +98,8 @@ def embedded_admin_app(
         wake()
 
     services = AdminServices(store=operator_store(store), settings=settings, on_enqueue=queued)
-    return build_admin_app(services)
+    api = build_admin_app(services)
+    return api if beside is None else with_beside(api, beside(services.store, queued))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +112,8 @@ class AdminServerInfo:
         return "\n".join(
             [
                 f"faxpush admin: listening on {self.url}",
+                f"  console   {self.url}/   (log in with 'faxpush admin user create NAME' "
+                "or an API token)",
                 f"  API       {self.url}/api/v1   (OpenAPI: {self.url}/openapi.json)",
                 f"  health    {self.url}/healthz  {self.url}/readyz",
                 f"  database  {database_url}",
@@ -104,10 +132,11 @@ async def run_admin(
     handle_signals: bool = True,
     notify: Callable[[str], None] = logger.warning,
     metrics: Metrics | None = None,
+    beside: Beside | None = None,
 ) -> None:
     """Serve the operator API on ``listen`` (default: ``settings.admin_listen``) with
     ``/healthz``, ``/readyz`` and ``/metrics`` (None: metrics off) until ``stop`` is set
-    (or SIGTERM/SIGINT)."""
+    (or SIGTERM/SIGINT); ``beside`` (the console) serves every other path."""
     host, port = parse_listen(listen or settings.admin_listen)
     stop = stop or asyncio.Event()
     if handle_signals:
@@ -124,7 +153,8 @@ async def run_admin(
         services = AdminServices(
             store=store, settings=settings, on_enqueue=counting_enqueues(metrics)
         )
-        app = build_admin_app(services, extra_routes=health_routes(store.readiness, metrics))
+        api = build_admin_app(services, extra_routes=health_routes(store.readiness, metrics))
+        app = api if beside is None else with_beside(api, beside(store, services.on_enqueue))
         server = server_for(
             app, server_limits(settings), lifespan="off", handle_signals=False, log_config=None
         )
@@ -150,10 +180,12 @@ async def run_admin(
 
 __all__ = [
     "AdminServerInfo",
+    "Beside",
     "counting_enqueues",
     "embedded_admin_app",
     "operator_store",
     "parse_listen",
     "run_admin",
     "server_limits",
+    "with_beside",
 ]

@@ -15,6 +15,7 @@ from faxpush._observe.metrics import Metrics
 from faxpush.admin.server import AdminServerInfo, operator_store, run_admin
 from faxpush.admin.tokens import new_token, token_hash
 from faxpush.cli._admin_users import user_app
+from faxpush.cli._console import console_for
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.cli._options import LogFormatOption, command_group
 from faxpush.cli._runtime import (
@@ -93,7 +94,9 @@ def serve(
         typer.echo(info.banner(settings.database_url))
 
     run_on_loop(
-        lambda: run_admin(settings, on_ready=ready, notify=notice, metrics=metrics),
+        lambda: run_admin(
+            settings, on_ready=ready, notify=notice, metrics=metrics, beside=console_for(None)
+        ),
         settings.event_loop,
     )
 

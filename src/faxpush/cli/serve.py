@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from faxpush._observe.metrics import Metrics
 from faxpush.admin.server import embedded_admin_app
+from faxpush.cli._console import console_for
 from faxpush.cli._errors import run
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.cli._options import LogFormatOption
@@ -107,6 +108,10 @@ def serve(
         typer.echo(
             f"Operator API: {info.url}/admin/api/v1 (token: 'faxpush admin token create NAME')"
         )
+        typer.echo(
+            f"Console: {info.url}/admin/ (log in with a user from 'faxpush admin user create "
+            "NAME' or an API token)"
+        )
 
     run_on_loop(
         lambda: run_server(
@@ -116,8 +121,10 @@ def serve(
             port=port,
             on_ready=ready,
             notify=notice,
-            mounts=lambda store, wake: {
-                "/admin": embedded_admin_app(store, settings, wake=wake, metrics=metrics)
+            mounts=lambda store, wake, jobs: {
+                "/admin": embedded_admin_app(
+                    store, settings, wake=wake, metrics=metrics, beside=console_for(jobs)
+                )
             },
             metrics=metrics,
         ),

@@ -44,6 +44,7 @@ from faxpush.emulator.simulator import Simulator
 from faxpush.emulator.writer import JobWriter
 from faxpush.storage.base import Store
 from faxpush.storage.factory import open_configured_store
+from faxpush.storage.jobs_base import JobStore
 from faxpush.storage.jobs_factory import open_jobs
 
 logger = logging.getLogger("faxpush.emulator")
@@ -134,7 +135,7 @@ async def run_server(
     on_ready: Callable[[ServerInfo], None] | None = None,
     handle_signals: bool = True,
     notify: Callable[[str], None] = logger.warning,
-    mounts: Callable[[Store, Callable[[], None]], Mapping[str, ASGIApp]] | None = None,
+    mounts: Callable[[Store, Callable[[], None], JobStore], Mapping[str, ASGIApp]] | None = None,
     metrics: Metrics | None = None,
 ) -> None:
     """Serve the REST API, run the simulator and the dispatcher until ``stop``; GET
@@ -176,9 +177,11 @@ async def run_server(
                 heavy=heavy,
             )
             api = build_app(services)
-            # Apps beside the REST API (the operator API at /admin), given the store and
-            # the dispatcher's wake-up; the CLI composes them, the emulator knows none.
-            for path, mounted in (mounts(store, engine.dispatcher.wake) if mounts else {}).items():
+            # Apps beside the REST API (the operator API and console at /admin), given the
+            # store, the dispatcher's wake-up and the job store; the CLI composes them, the
+            # emulator knows none.
+            beside = mounts(store, engine.dispatcher.wake, jobs) if mounts else {}
+            for path, mounted in beside.items():
                 api.mount(path, mounted)
             limits = server_limits(settings)
             server = server_for(

@@ -1,0 +1,118 @@
+"""Logging in and out: a console user and password, or an operator API token (a read token
+may look, a write token may also redeliver and cancel). Failed attempts slow down the next
+ones for the same name and from the same address."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from faxpush.console.app import (
+    ConsoleServices,
+    PageError,
+    base_path,
+    error_page,
+    read_form,
+    render,
+    set_session_cookie,
+)
+from faxpush.console.security import (
+    SESSION_COOKIE,
+    Session,
+    api_token_hash,
+    new_session,
+)
+from faxpush.storage.operator import TokenScope
+
+FAILED: str = "wrong user name, password or token"
+
+
+def _safe_next(request: Request, raw: object) -> str:
+    """Where to go after logging in: a path of this console only (never another site)."""
+    base = base_path(request)
+    text = raw if isinstance(raw, str) else ""
+    parts = urlsplit(text)
+    if parts.scheme or parts.netloc or not text.startswith(base + "/") or text.startswith("//"):
+        return base + "/"
+    return text
+
+
+def _verify_password(password: str, stored: str) -> bool:
+    try:
+        passwords: Any = importlib.import_module("faxpush.core.passwords")
+    except ImportError:  # console users arrive with the password module
+        return False
+    return bool(passwords.verify_password(password, stored))
+
+
+async def _user_session(services: ConsoleServices, name: str, password: str) -> Session | None:
+    lookup = getattr(services.store, "console_user", None)
+    if lookup is None or not name:
+        return None
+    user = await lookup(name)
+    if user is None or not _verify_password(password, user.password_hash):
+        return None
+    return new_session("user", user.name, can_write=True)
+
+
+async def _token_session(services: ConsoleServices, token: str) -> Session | None:
+    digest = api_token_hash(token)
+    found = await services.store.api_token_by_hash(digest)
+    if found is None:
+        return None
+    writes = found.scope is TokenScope.WRITE
+    return new_session("token", found.name, can_write=writes, token_hash=digest)
+
+
+def login_form(services: ConsoleServices) -> Any:
+    async def show(request: Request) -> Response:
+        return render(
+            request,
+            "login.html",
+            {"title": "Log in", "next": request.query_params.get("next", ""), "error": None},
+            services=services,
+        )
+
+    return show
+
+
+def login_submit(services: ConsoleServices) -> Any:
+    async def submit(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+        except PageError as exc:
+            return error_page(services, request, None, exc.status, str(exc))
+        name = str(form.get("user", "")).strip()[:200]
+        password = str(form.get("password", ""))[:1024]
+        token = str(form.get("token", "")).strip()[:1024]
+        client = request.client.host if request.client else "unknown"
+        keys = (f"addr:{client}", f"user:{name or 'token'}")
+        await services.throttle.wait(keys)
+        session = (
+            await _token_session(services, token)
+            if token
+            else await _user_session(services, name, password)
+        )
+        if session is None:
+            services.throttle.failed(keys)
+            context = {"title": "Log in", "next": form.get("next", ""), "error": FAILED}
+            return render(request, "login.html", context, status=401, services=services)
+        services.throttle.succeeded(keys[1])
+        response = RedirectResponse(_safe_next(request, form.get("next")), status_code=303)
+        set_session_cookie(response, request, services.signer.encode(session))
+        return response
+
+    return submit
+
+
+async def logout(_services: ConsoleServices, request: Request, _session: Session) -> Response:
+    response = RedirectResponse(f"{base_path(request)}/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=base_path(request) + "/")
+    return response
+
+
+__all__ = ["login_form", "login_submit", "logout"]

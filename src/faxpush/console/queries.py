@@ -1,0 +1,126 @@
+"""The Pushes page's filters and page cursor, read from query parameters (the same names
+as the operator API: ``state``, ``jobId``, ``receiver``, ``since``), and the overview's
+figures summed from the receivers' counters."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from faxpush.core.errors import InputError
+from faxpush.storage.base import PushRecord, PushState, receiver_key
+from faxpush.storage.operator import PageCursor, PushFilter, ReceiverStats
+
+PAGE_SIZE = 50
+
+
+def encode_cursor(push: PushRecord) -> str:
+    raw = json.dumps([push.created_at.isoformat(), push.delivery_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> PageCursor:
+    refused = InputError("the page link is damaged; go back to the first page")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        created, delivery_id = json.loads(raw)
+        created_at = datetime.fromisoformat(created)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise refused from None
+    if not isinstance(delivery_id, str) or created_at.tzinfo is None:
+        raise refused
+    return PageCursor(created_at=created_at, delivery_id=delivery_id)
+
+
+def push_filter(params: Mapping[str, str]) -> PushFilter:
+    """The filter of the Pushes page's form; an InputError says which field is wrong."""
+    state = None
+    if raw_state := params.get("state", "").strip():
+        try:
+            state = PushState(raw_state.lower())
+        except ValueError:
+            names = ", ".join(s.value for s in PushState)
+            raise InputError(f"state must be one of {names}") from None
+    receiver = None
+    if raw_receiver := params.get("receiver", "").strip():
+        if "://" not in raw_receiver:
+            raise InputError("receiver must be an origin such as https://hooks.example.org")
+        receiver = receiver_key(raw_receiver)
+    since = None
+    if raw_since := params.get("since", "").strip():
+        try:
+            since = datetime.fromisoformat(raw_since.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError("since must be a time such as 2026-01-31T12:00:00Z") from None
+        since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    job_id = params.get("jobId", "").strip() or None
+    return PushFilter(state=state, job_id=job_id, receiver=receiver, since=since)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What the overview's tiles show, summed over every receiver's counters."""
+
+    attempts_hour: int
+    successes_hour: int
+    attempts_day: int
+    successes_day: int
+    backlog: int
+    oldest_pending_at: datetime | None
+
+    @property
+    def failures_hour(self) -> int:
+        return self.attempts_hour - self.successes_hour
+
+    @property
+    def failures_day(self) -> int:
+        return self.attempts_day - self.successes_day
+
+
+def totals(rows: Sequence[ReceiverStats]) -> Totals:
+    oldest = [row.oldest_pending_at for row in rows if row.oldest_pending_at is not None]
+    return Totals(
+        attempts_hour=sum(row.attempts_hour for row in rows),
+        successes_hour=sum(row.successes_hour for row in rows),
+        attempts_day=sum(row.attempts_day for row in rows),
+        successes_day=sum(row.successes_day for row in rows),
+        backlog=sum(row.pending for row in rows),
+        oldest_pending_at=min(oldest) if oldest else None,
+    )
+
+
+def most_failing(rows: Sequence[ReceiverStats], count: int = 5) -> list[ReceiverStats]:
+    """The receivers with the most failed attempts in the last day (none without failures)."""
+    failing = [row for row in rows if row.attempts_day > row.successes_day]
+    failing.sort(key=lambda row: (row.successes_day - row.attempts_day, row.receiver))
+    return failing[:count]
+
+
+def age_text(seconds: float | None) -> str:
+    """A duration as people read it: 42 s, 3 min, 2 h 5 min, 3 d 4 h."""
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600} h"
+
+
+__all__ = [
+    "PAGE_SIZE",
+    "Totals",
+    "age_text",
+    "decode_cursor",
+    "encode_cursor",
+    "most_failing",
+    "push_filter",
+    "totals",
+]
