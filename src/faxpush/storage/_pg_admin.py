@@ -3,9 +3,9 @@ chunked re-seal the job store uses too)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from faxpush._db.migrations import Schema
 from faxpush._db.postgres_queries import PgQueries, PgQuery
@@ -35,30 +35,58 @@ def sql(name: str, params: dict[str, Any] | None = None) -> list[Any]:
     return QUERIES.bind(name, params)
 
 
+@dataclass(frozen=True, slots=True)
+class SealedColumn:
+    """A column of sealed secrets: its table, the key that finds a row again (and that key's
+    type), and the column."""
+
+    table: LiteralString
+    key: LiteralString
+    key_type: LiteralString
+    column: LiteralString
+
+    def query(self, template: str) -> PgQuery:
+        """The ``sealed_secrets`` or ``update_sealed_secrets`` template, on this column."""
+        return _filled(self, template)
+
+
+# In the order rotate_all re-seals them (the job store's is postgres_jobs.JOB_SECRETS).
+OUTBOX_SEALED = (
+    SealedColumn("pushes", "seq", "bigint", "target_credentials"),
+    SealedColumn("pushes", "seq", "bigint", "target_client_key"),
+    SealedColumn("accounts", "customer_number", "text", "push_credentials"),
+    SealedColumn("accounts", "customer_number", "text", "push_client_key"),
+    SealedColumn("oauth_tokens", "cache_key", "text", "token"),
+)
+
+
+@cache
+def _filled(column: SealedColumn, template: str) -> PgQuery:
+    query = QUERIES[template]
+    text = query.text
+    for part in ("table", "key", "key_type", "column"):
+        text = text.replace(f"{{{part}}}", getattr(column, part))
+    return PgQuery(f"{template} of {column.table}.{column.column}", text, query.names)
+
+
 async def rotate_all(conn: PooledConnection, cipher: SecretCipher) -> int:
     """Re-seal every stored secret under the cipher's primary key, in one transaction,
     reading and writing in chunks; return how many there were."""
     count = 0
     async with conn.transaction():
-        for table in ("push", "push_key", "account", "account_key", "token"):
-            (text,) = sql(f"{table}_secrets")
-            count += await reseal(conn, cipher, text, partial(sql, f"update_{table}_secrets"))
+        for column in OUTBOX_SEALED:
+            count += await reseal(conn, cipher, column)
     return count
 
 
-async def reseal(
-    conn: PooledConnection,
-    cipher: SecretCipher,
-    secrets_query: str,
-    update: Callable[[dict[str, Any]], list[Any]],
-) -> int:
-    """Re-seal the secrets ``secrets_query`` reads (``id``, ``secret`` rows) under the
-    cipher's primary key, ROTATE_CHUNK at a time, inside the caller's transaction (a cursor
-    needs one); ``update`` binds the statement that writes a chunk back (``ids``,
-    ``secrets``). Returns how many there were."""
+async def reseal(conn: PooledConnection, cipher: SecretCipher, column: SealedColumn) -> int:
+    """Re-seal the secrets of ``column`` under the cipher's primary key, ROTATE_CHUNK at a
+    time, inside the caller's transaction (a cursor needs one, and the rows stay locked
+    until it commits). Returns how many there were."""
+    update = column.query("update_sealed_secrets")
     count = 0
     chunk: list[tuple[str, bytes]] = []
-    async for row in conn.cursor(secrets_query, prefetch=ROTATE_CHUNK):
+    async for row in conn.cursor(column.query("sealed_secrets").text, prefetch=ROTATE_CHUNK):
         chunk.append((row["id"], cipher.rotate(row["secret"])))
         if len(chunk) >= ROTATE_CHUNK:
             count += await _write_back(conn, update, chunk)
@@ -66,15 +94,13 @@ async def reseal(
 
 
 async def _write_back(
-    conn: PooledConnection,
-    update: Callable[[dict[str, Any]], list[Any]],
-    chunk: list[tuple[str, bytes]],
+    conn: PooledConnection, update: PgQuery, chunk: list[tuple[str, bytes]]
 ) -> int:
     """Write re-sealed secrets back; empties ``chunk`` and returns how many there were."""
     if not chunk:
         return 0
     await conn.execute(
-        *update({"ids": [key for key, _ in chunk], "secrets": [s for _, s in chunk]})
+        *update.bind({"ids": [key for key, _ in chunk], "secrets": [s for _, s in chunk]})
     )
     count = len(chunk)
     chunk.clear()

@@ -20,14 +20,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from faxpush._db.migrations import Schema, migrate_postgres
 from faxpush.core.errors import FaxpushError, StorageError
 from faxpush.storage import _jobs_rows as rows
 from faxpush.storage._jobs_rows import Params
-from faxpush.storage._pg_admin import query, reseal
+from faxpush.storage._pg_admin import SealedColumn, query, reseal
 from faxpush.storage._pg_jobs_rows import TIMES, finish_params, is_same_job, job_sql
 from faxpush.storage._pg_rows import checked_time, push_params
 from faxpush.storage._sql_jobs import SqlJobReads
@@ -54,6 +53,7 @@ SCHEMA = Schema(
     "faxpush jobs schema migration",
     "the job store",
 )
+JOB_SECRETS = SealedColumn("fax_jobs", "seq", "bigint", "target_credentials")
 
 
 class PostgresJobStore(SqlJobReads):
@@ -217,11 +217,9 @@ class PostgresJobStore(SqlJobReads):
     async def rotate_secrets(self) -> int:
         """Re-seal every job's push credentials under the cipher's primary key, reading
         and writing in chunks (repeated whole after a lost connection: harmless)."""
-        (text,) = job_sql("job_secrets")
-        update = partial(job_sql, "update_job_secrets")
 
         async def work(conn: PooledConnection, _: int) -> int:
             async with conn.transaction():
-                return await reseal(conn, self._cipher, text, update)
+                return await reseal(conn, self._cipher, JOB_SECRETS)
 
         return await self._outbox.run("rotate the jobs' secrets", work)

@@ -148,15 +148,3 @@ SELECT count(*) FROM gone;
 -- name: count_jobs
 -- How many jobs are in each state (states without jobs are left out).
 SELECT state, count(*) AS jobs FROM fax_jobs GROUP BY state;
-
--- name: job_secrets
--- The jobs' own push credentials, locked until the rotation (secrets rotate) commits.
-SELECT seq::text AS id, target_credentials AS secret FROM fax_jobs
-WHERE target_credentials IS NOT NULL
-FOR UPDATE;
-
--- name: update_job_secrets
--- Store a chunk of re-sealed push credentials (ids and secrets as two parallel arrays).
-UPDATE fax_jobs SET target_credentials = sealed.secret
-FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
-WHERE fax_jobs.seq = sealed.id::bigint;

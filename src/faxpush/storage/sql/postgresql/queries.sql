@@ -326,65 +326,20 @@ DELETE FROM oauth_tokens WHERE cache_key IN (
     FOR UPDATE SKIP LOCKED
 );
 
--- name: push_secrets
--- Lock and read every push's sealed credentials, to re-seal them under a new key.
-SELECT seq::text AS id, target_credentials AS secret FROM pushes
-WHERE target_credentials IS NOT NULL
+-- name: sealed_secrets
+-- Lock and read a column of sealed secrets, to re-seal them under a new key. A template:
+-- _pg_admin.SealedColumn fills in {table}, {key} (of type {key_type}) and {column} for
+-- each sealed column (the outbox's and the job store's).
+SELECT {key}::text AS id, {column} AS secret FROM {table}
+WHERE {column} IS NOT NULL
 FOR UPDATE;
 
--- name: update_push_secrets
--- Write re-sealed push credentials back, by push seq.
-UPDATE pushes SET target_credentials = sealed.secret
+-- name: update_sealed_secrets
+-- Write re-sealed secrets back by key (ids and secrets as two parallel arrays); a template
+-- as sealed_secrets is.
+UPDATE {table} SET {column} = sealed.secret
 FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
-WHERE pushes.seq = sealed.id::bigint;
-
--- name: account_secrets
--- Lock and read every account's sealed push credentials, to re-seal them.
-SELECT customer_number AS id, push_credentials AS secret FROM accounts
-WHERE push_credentials IS NOT NULL
-FOR UPDATE;
-
--- name: update_account_secrets
--- Write re-sealed account credentials back, by customer number.
-UPDATE accounts SET push_credentials = sealed.secret
-FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
-WHERE accounts.customer_number = sealed.id;
-
--- name: push_key_secrets
--- Lock and read every push's sealed client certificate key, to re-seal it.
--- Client certificate keys (0003_tls.sql), sealed like the credentials.
-SELECT seq::text AS id, target_client_key AS secret FROM pushes
-WHERE target_client_key IS NOT NULL
-FOR UPDATE;
-
--- name: update_push_key_secrets
--- Write re-sealed push client keys back, by push seq.
-UPDATE pushes SET target_client_key = sealed.secret
-FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
-WHERE pushes.seq = sealed.id::bigint;
-
--- name: account_key_secrets
--- Lock and read every account's sealed client certificate key, to re-seal it.
-SELECT customer_number AS id, push_client_key AS secret FROM accounts
-WHERE push_client_key IS NOT NULL
-FOR UPDATE;
-
--- name: update_account_key_secrets
--- Write re-sealed account client keys back, by customer number.
-UPDATE accounts SET push_client_key = sealed.secret
-FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
-WHERE accounts.customer_number = sealed.id;
-
--- name: token_secrets
--- Lock and read every cached OAuth2 token, to re-seal it.
-SELECT cache_key AS id, token AS secret FROM oauth_tokens
-FOR UPDATE;
-
--- name: update_token_secrets
--- Write re-sealed OAuth2 tokens back, by cache key.
-UPDATE oauth_tokens SET token = sealed.secret
-FROM unnest(:ids::text[], :secrets::bytea[]) AS sealed (id, secret)
-WHERE oauth_tokens.cache_key = sealed.id;
+WHERE {table}.{key} = sealed.id::{key_type};
 
 -- name: copy_reset_identities
 -- Rows were copied with their own seq and id: new rows continue after the largest.
