@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from faxpush.core.errors import ConfigurationError
+from faxpush.core.passwords import hash_password
 from faxpush.core.targets import PushFormat
 from faxpush.emulator.config import DEFAULT_RULES, load_config, load_settings
-from faxpush.emulator.passwords import hash_password
 
 from .harness import MINIMAL_JOB, basic_auth, running_emulator
 

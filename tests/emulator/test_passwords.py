@@ -1,4 +1,4 @@
-"""Login password hashes and Basic credential checks."""
+"""Basic credential checks of the REST API's logins (their hashes: tests/unit/test_passwords.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from faxpush.emulator import passwords
+from faxpush.core import passwords
+from faxpush.core.passwords import hash_password
 from faxpush.emulator.auth import BasicAuthenticator, Caller, parse_basic
-from faxpush.emulator.passwords import hash_password, is_password_hash, verify_password
 from faxpush.storage.jobs_base import Login
 from faxpush.storage.memory import MemoryStore
 from faxpush.storage.memory_jobs import MemoryJobStore
@@ -17,39 +17,6 @@ from faxpush.storage.memory_jobs import MemoryJobStore
 from .harness import basic_auth
 
 PASSWORD = "corr3ct-Hörse"
-
-
-def test_a_hash_verifies_its_password_only() -> None:
-    stored = hash_password(PASSWORD)
-
-    assert stored.startswith("scrypt$16384$8$1$")
-    assert PASSWORD not in stored
-    assert verify_password(PASSWORD, stored)
-    assert not verify_password(PASSWORD + " ", stored)
-    assert not verify_password("", stored)
-    assert is_password_hash(stored)
-
-
-def test_every_hash_has_its_own_salt() -> None:
-    assert hash_password(PASSWORD) != hash_password(PASSWORD)
-
-
-@pytest.mark.parametrize(
-    "stored",
-    [
-        "",
-        PASSWORD,
-        "scrypt$16384$8$1$c2FsdA==",
-        "bcrypt$16384$8$1$c2FsdA==$a2V5",
-        "scrypt$1000$8$1$c2FsdA==$" + "A" * 44,  # n not a power of two
-        "scrypt$16384$8$1$not*base64$" + "A" * 44,
-        "scrypt$16384$8$1$c2FsdA==$a2V5",  # key too short
-        "scrypt$1073741824$8$1$c2FsdA==$" + "A" * 44,  # absurd cost
-    ],
-)
-def test_a_malformed_hash_never_verifies(stored: str) -> None:
-    assert not verify_password(PASSWORD, stored)
-    assert not is_password_hash(stored)
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from faxpush.core.errors import ConfigurationError, InputError
+from faxpush.core.passwords import hash_password, verify_password
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import Account
-from faxpush.emulator.passwords import hash_password, verify_password
 from faxpush.storage.base import PushRecord, PushState, Store, Verdict
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.copy import copy_outbox

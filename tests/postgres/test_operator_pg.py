@@ -15,8 +15,8 @@ import pytest
 
 from faxpush.core.errors import StorageError
 from faxpush.core.receiver_stats import bucket_start
-from faxpush.storage._pg_operator import QUERIES as OPERATOR_QUERIES
-from faxpush.storage._pg_operator import operator_sql
+from faxpush.storage._pg_operator_rows import QUERIES as OPERATOR_QUERIES
+from faxpush.storage._pg_operator_rows import operator_sql
 from faxpush.storage.base import AttemptResult, PushState, Verdict, receiver_key
 from faxpush.storage.cipher import SecretCipher
 from faxpush.storage.operator import IdempotentAnswer, PageCursor, PushFilter

@@ -15,13 +15,13 @@ from typing import Any, Final
 from faxpush._files import read_limited
 from faxpush.core.errors import ConfigurationError, InputError
 from faxpush.core.models import AuthMethod
+from faxpush.core.passwords import hash_password, is_password_hash
 from faxpush.core.secrets import Secret
 from faxpush.core.targets import Account, ClientAuthStyle, PushFormat
 from faxpush.core.templates import PushTemplate
 from faxpush.core.urls import check_http_url
 from faxpush.delivery.tls import check_tls_material, read_pem
 from faxpush.emulator.config import AccountChanges, EmulatorConfig
-from faxpush.emulator.passwords import hash_password, is_password_hash
 from faxpush.storage.base import Store
 from faxpush.storage.jobs_base import JobStore, Login
 

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from faxpush.emulator.passwords import dummy_hash, verify_password
+from faxpush.core.passwords import dummy_hash, verify_password
 from faxpush.storage.jobs_base import JobStore
 
 CACHE_SECONDS = 60.0

@@ -1,7 +1,8 @@
 """The memory store's :class:`~faxpush.storage.operator.OperatorStore` part: lists and bulk
-actions over its push rows, per-receiver counters updated in ``finish``, API tokens and
-idempotency answers. Its state lives beside the outbox's (``MemoryStore.extension``), so every
-handle on one memory database sees it; everything runs under the database's lock.
+actions over its push rows, per-receiver counters updated in ``finish``, API tokens,
+idempotency answers and console users. Its state lives beside the outbox's
+(``MemoryStore.extension``), so every handle on one memory database sees it; everything runs
+under the database's lock.
 
 Lists scan the pushes: the memory store is meant for tests and small embedded runs, the SQL
 stores serve the same queries from indexes.
@@ -32,10 +33,12 @@ from faxpush.storage._operator_common import (
     answer_expiry,
     applied_health,
     assemble_stats,
+    check_console_user,
     check_page_limit,
     check_redeliver_filter,
     check_token_name,
     counter_deltas,
+    duplicate_console_user,
     duplicate_token,
     duplicate_token_hash,
     retention_start,
@@ -44,6 +47,7 @@ from faxpush.storage._operator_common import (
 from faxpush.storage.base import AttemptRecord, AttemptResult, NewPush, PushRecord, PushState
 from faxpush.storage.operator import (
     ApiToken,
+    ConsoleUser,
     IdempotentAnswer,
     PageCursor,
     PushFilter,
@@ -70,6 +74,7 @@ class OperatorData:
     tokens: dict[str, tuple[ApiToken, str]] = field(default_factory=dict)  # name -> (, hash)
     token_names: dict[str, str] = field(default_factory=dict)  # hash -> name
     answers: dict[str, tuple[IdempotentAnswer, datetime]] = field(default_factory=dict)
+    console_users: dict[str, ConsoleUser] = field(default_factory=dict)
     finishes: int = 0
 
 
@@ -279,6 +284,38 @@ class MemoryOperator:
                 return False
             state.tokens[name] = (replace(stored[0], revoked_at=now), stored[1])
             return True
+
+    # --- console users --------------------------------------------------------------------
+    async def create_console_user(
+        self, name: str, password_hash: str, *, now: datetime
+    ) -> ConsoleUser:
+        """Store a new console user; a name in use, or a password not hashed, is an
+        InputError."""
+        check_console_user(name, password_hash)
+        created_at = from_micros(to_micros(now, name="now"))  # in UTC, as the SQL stores keep it
+        async with self._locked():
+            users = self._operator().console_users
+            if name in users:
+                raise duplicate_console_user(name)
+            user = ConsoleUser(name=name, password_hash=password_hash, created_at=created_at)
+            users[name] = user
+            return user
+
+    async def console_user(self, name: str) -> ConsoleUser | None:
+        """The console user named ``name``, or None."""
+        async with self._locked():
+            return self._operator().console_users.get(name)
+
+    async def list_console_users(self) -> list[ConsoleUser]:
+        """Every console user, by name."""
+        async with self._locked():
+            users = self._operator().console_users
+            return [users[name] for name in sorted(users)]
+
+    async def delete_console_user(self, name: str) -> bool:
+        """Delete a console user; False when there is none of this name."""
+        async with self._locked():
+            return self._operator().console_users.pop(name, None) is not None
 
     # --- idempotency ----------------------------------------------------------------------
     async def get_idempotent(self, key: str, *, now: datetime) -> IdempotentAnswer | None:

@@ -4,11 +4,13 @@ receivers table covers, and assembling its rows from what a backend read."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from faxpush.core.errors import InputError
+from faxpush.core.passwords import is_password_hash
 from faxpush.core.receiver_stats import (
     BUCKET_SECONDS,
     HISTOGRAM_SIZE,
@@ -64,6 +66,29 @@ def duplicate_token(name: str) -> InputError:
 def duplicate_token_hash() -> InputError:
     """The error for a token hash already stored (under any name)."""
     return InputError("this token is stored already; generate a new one")
+
+
+def check_console_user(name: str, password_hash: str) -> None:
+    """Refuse a console user whose name is blank, too long or padded with spaces, or whose
+    password is not hashed (a store never holds a password)."""
+    if not name.strip() or len(name) > 100 or name != name.strip():
+        raise InputError(
+            "a console user name must be 1-100 characters, not blank and without leading or "
+            f"trailing spaces, got {name!r}"
+        )
+    if not is_password_hash(password_hash):
+        raise InputError(
+            "a console user is stored with a password hash made by "
+            "faxpush.core.passwords.hash_password, never with the password itself"
+        )
+
+
+def duplicate_console_user(name: str) -> InputError:
+    """The error for a console user name already taken."""
+    return InputError(
+        f"a console user named {name!r} exists already; choose another name, or delete it "
+        f"first with 'faxpush admin user delete {shlex.quote(name)}'"
+    )
 
 
 def answer_expiry(now: datetime, keep: timedelta) -> datetime:

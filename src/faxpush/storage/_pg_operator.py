@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import asyncpg
 
-from faxpush._db.postgres_queries import PgQueries
 from faxpush.core.errors import ConfigurationError, InputError, StorageError
 from faxpush.storage import _pg_rows as rows
 from faxpush.storage._common import to_micros
@@ -42,11 +41,13 @@ from faxpush.storage._operator_common import (
     retention_start,
     window_start,
 )
+from faxpush.storage._pg_console_users import PostgresConsoleUsers
 from faxpush.storage._pg_operator_rows import (
     Params,
     answer_from_row,
     counter_params,
     filter_params,
+    operator_sql,
     schema_lag,
     token_from_row,
 )
@@ -64,19 +65,13 @@ if TYPE_CHECKING:
     from faxpush._db.postgres import PooledConnection, Runner
     from faxpush.storage.cipher import SecretCipher
 
-QUERIES = PgQueries("faxpush.storage", "sql/postgresql/operator_queries.sql")
 SWEEP_EVERY = 64  # finishes of one store between two sweeps of old counter buckets
 EXPIRED_ANSWERS_PER_PUT = 100  # remembering an answer drops at most this many expired ones
 READINESS_TIMEOUT_S = 5.0  # a probe answers within this, even while the server is away
 Isolation = Literal["read_committed", "repeatable_read"]
 
 
-def operator_sql(name: str, params: Params | None = None) -> list[Any]:
-    """The named operator query followed by its positional arguments."""
-    return QUERIES.bind(name, params)
-
-
-class PostgresOperator:
+class PostgresOperator(PostgresConsoleUsers):
     """The operator part of :class:`~faxpush.storage.postgres.PostgresStore`."""
 
     if TYPE_CHECKING:  # provided by PostgresStore

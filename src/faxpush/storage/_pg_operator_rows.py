@@ -9,13 +9,26 @@ from typing import Any
 import asyncpg
 
 from faxpush._db.migrations import load_migrations
+from faxpush._db.postgres_queries import PgQueries
 from faxpush.storage._common import to_micros
 from faxpush.storage._operator_common import per_receiver, samples_of
 from faxpush.storage._pg_admin import SCHEMA
 from faxpush.storage.base import AttemptResult
-from faxpush.storage.operator import ApiToken, IdempotentAnswer, PushFilter, TokenScope
+from faxpush.storage.operator import (
+    ApiToken,
+    ConsoleUser,
+    IdempotentAnswer,
+    PushFilter,
+    TokenScope,
+)
 
 Params = dict[str, Any]
+QUERIES = PgQueries("faxpush.storage", "sql/postgresql/operator_queries.sql")
+
+
+def operator_sql(name: str, params: Params | None = None) -> list[Any]:
+    """The named operator query followed by its positional arguments."""
+    return QUERIES.bind(name, params)
 
 
 def counter_params(
@@ -60,6 +73,13 @@ def token_from_row(row: asyncpg.Record) -> ApiToken:
         created_at=row["created_at"],
         last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
+    )
+
+
+def console_user_from_row(row: asyncpg.Record) -> ConsoleUser:
+    """A console user from a row of ``console_users``."""
+    return ConsoleUser(
+        name=row["name"], password_hash=row["password_hash"], created_at=row["created_at"]
     )
 
 

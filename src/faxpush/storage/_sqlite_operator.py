@@ -40,6 +40,7 @@ from faxpush.storage._operator_common import (
     retention_start,
     window_start,
 )
+from faxpush.storage._sqlite_console_users import SqliteConsoleUsers
 from faxpush.storage._sqlite_operator_sql import Sample, operator_sql
 from faxpush.storage._sqlite_sql import SCHEMA
 from faxpush.storage.base import AttemptRecord, AttemptResult, NewPush, PushRecord
@@ -115,7 +116,7 @@ def _all(conn: sqlite3.Connection, name: str, params: Any = ()) -> list[sqlite3.
     return conn.execute(operator_sql(name), params).fetchall()
 
 
-class SqliteOperator:
+class SqliteOperator(SqliteConsoleUsers):
     """The operator part of :class:`~faxpush.storage.sqlite.SqliteStore`."""
 
     _finishes = 0  # finishes counted by this handle (see _counter_args)

@@ -85,3 +85,15 @@ def remember_idempotent(conn: sqlite3.Connection, sweep: Params, params: Params)
         operator_sql("get_idempotent"), {"key": params["key"], "now": params["now"]}
     )
     return _dict_rows(found)[0]
+
+
+@sqlite_work
+def create_console_user(conn: sqlite3.Connection, params: Params) -> bool:
+    """Store a new console user; False (and nothing stored) when the name is taken."""
+    return conn.execute(operator_sql("create_console_user"), params).rowcount == 1
+
+
+@sqlite_work
+def delete_console_user(conn: sqlite3.Connection, params: Params) -> bool:
+    """Delete a console user; whether there was one."""
+    return conn.execute(operator_sql("delete_console_user"), params).fetchone() is not None

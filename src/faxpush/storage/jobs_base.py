@@ -9,7 +9,7 @@ The job store keeps its own schema all the same: :meth:`JobStore.migrate` create
 upgrades the job tables (version table ``jobs_schema_version``), the outbox's only its own.
 
 Logins carry a password *hash* only; hashing and verification live in
-:mod:`faxpush.emulator.passwords`, so a store never sees a password.
+:mod:`faxpush.core.passwords`, so a store never sees a password.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
 actions of ``faxpush admin``: filtered, keyset-paginated lists; batch enqueue in one
 transaction; cancel; redeliver by filter; per-receiver statistics kept as counters in the
 same transaction that records the attempts (never computed by scanning the attempt table);
-API tokens (stored as hashes only); idempotency answers; readiness. Every backend
-implements it, and ``tests/contract`` runs the same tests against each of them.
+API tokens (stored as hashes only); idempotency answers; readiness; the web console's users
+(stored with password hashes only). Every backend implements it, and ``tests/contract`` runs
+the same tests against each of them.
 """
 
 from __future__ import annotations
@@ -71,6 +72,16 @@ class ApiToken:
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleUser:
+    """A web console login: its name and password hash (see :mod:`faxpush.core.passwords`),
+    never the password."""
+
+    name: str
+    password_hash: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +151,23 @@ class OperatorStore(Store, Protocol):
     async def revoke_api_token(self, name: str, *, now: datetime) -> bool:
         """Revoke; False when no unrevoked token has this name."""
 
+    # --- console users (only their password hashes are stored) ----------------------------
+    async def create_console_user(
+        self, name: str, password_hash: str, *, now: datetime
+    ) -> ConsoleUser:
+        """Store a new console user; a name already in use, a blank or over-long name, or a
+        ``password_hash`` that is not one made by :func:`~faxpush.core.passwords.hash_password`
+        is an InputError."""
+
+    async def console_user(self, name: str) -> ConsoleUser | None:
+        """The console user named ``name`` (names are compared exactly), or None."""
+
+    async def list_console_users(self) -> list[ConsoleUser]:
+        """Every console user, by name."""
+
+    async def delete_console_user(self, name: str) -> bool:
+        """Delete a console user; False when there is none of this name."""
+
     # --- idempotency ----------------------------------------------------------------------
     async def get_idempotent(self, key: str, *, now: datetime) -> IdempotentAnswer | None:
         """The answer remembered for ``key`` if it has not expired."""
@@ -153,6 +181,7 @@ class OperatorStore(Store, Protocol):
 
 __all__ = [
     "ApiToken",
+    "ConsoleUser",
     "IdempotentAnswer",
     "OperatorStore",
     "PageCursor",

@@ -237,3 +237,22 @@ DELETE FROM idempotency_answers WHERE key IN (
     ORDER BY expires_at LIMIT :limit
     FOR UPDATE SKIP LOCKED
 );
+
+-- name: create_console_user
+-- Store a new console user; nothing when the name is taken.
+INSERT INTO console_users (name, password_hash, created_at)
+VALUES (:name, :password_hash, :now)
+ON CONFLICT (name) DO NOTHING
+RETURNING *;
+
+-- name: console_user
+-- The console user with this name.
+SELECT * FROM console_users WHERE name = :name;
+
+-- name: list_console_users
+-- Every console user, by name (bytewise, as the other stores order them).
+SELECT * FROM console_users ORDER BY name COLLATE "C";
+
+-- name: delete_console_user
+-- Delete a console user; its name, when there was one.
+DELETE FROM console_users WHERE name = :name RETURNING name;

@@ -214,3 +214,21 @@ WHERE idempotency_answers.expires_at <= :now;
 -- name: schema_version
 -- The newest migration applied to this database.
 SELECT coalesce(max(version), 0) FROM schema_version;
+
+-- name: create_console_user
+-- Store a new console user unless the name is taken (then nothing changes).
+INSERT INTO console_users (name, password_hash, created_at)
+VALUES (:name, :password_hash, :now)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: console_user
+-- The console user with this name.
+SELECT * FROM console_users WHERE name = :name;
+
+-- name: list_console_users
+-- Every console user, by name.
+SELECT * FROM console_users ORDER BY name;
+
+-- name: delete_console_user
+-- Delete a console user; its name, when there was one.
+DELETE FROM console_users WHERE name = :name RETURNING name;

@@ -1,7 +1,11 @@
-"""Password hashes of REST API logins: scrypt with a per-login salt, compared in constant time.
+"""Password hashes of the emulator's REST API logins and of the web console's users: scrypt
+with a salt of its own per password, compared in constant time.
 
 A hash is stored as ``scrypt$<n>$<r>$<p>$<salt, base64>$<key, base64>`` so that the cost
-parameters can be raised later without invalidating existing logins.
+parameters can be raised later without invalidating existing logins. With the parameters
+below a hash or a check costs 16 MiB (128 * n * r bytes) and, measured, 40 ms of a free core
+(up to 200 ms on a busy one): slow enough to make a stolen hash expensive to guess, cheap
+enough for a login.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import secrets
 from functools import cache
 from typing import Final
 
+from faxpush.core.errors import InputError
+
 SCHEME: Final = "scrypt"
 COST_N: Final = 2**14
 BLOCK_SIZE_R: Final = 8
@@ -22,6 +28,8 @@ SALT_BYTES: Final = 16
 KEY_BYTES: Final = 32
 _MAX_COST_N: Final = 2**20  # refuse stored parameters that would take absurd time or memory
 _MAX_MEMORY: Final = 256 * 1024 * 1024
+MIN_PASSWORD_LENGTH: Final = 8  # characters of a new console password
+MAX_PASSWORD_LENGTH: Final = 1024
 
 
 def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -39,6 +47,17 @@ def hash_password(password: str) -> str:
     salt = secrets.token_bytes(SALT_BYTES)
     key = _derive(password, salt, COST_N, BLOCK_SIZE_R, PARALLEL_P)
     return f"{SCHEME}${COST_N}${BLOCK_SIZE_R}${PARALLEL_P}${_b64(salt)}${_b64(key)}"
+
+
+def check_new_password(password: str) -> None:
+    """Refuse a new password that is too short (or absurdly long) with an InputError."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(
+            f"the password is {len(password)} characters long; choose one of at least "
+            f"{MIN_PASSWORD_LENGTH}"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InputError(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
 
 
 def is_password_hash(value: str) -> bool:
