@@ -22,6 +22,7 @@ from faxpush.storage.jobs_base import JobRecord, JobState, JobStore, Login
 from faxpush.storage.jobs_factory import jobs_for, open_jobs
 from faxpush.storage.operator import (
     ApiToken,
+    ConsoleUser,
     IdempotentAnswer,
     OperatorStore,
     ReceiverStats,
@@ -48,6 +49,8 @@ REPO = Path(__file__).resolve().parents[2]
 CLI = "import sys; from faxpush.cli._errors import run; from faxpush.cli.db import app; run(app)"
 KEY = generate_key()
 LOGIN_PASSWORD = "login-pw-3f9a"
+CONSOLE_PASSWORD = "console-pw-7c21"
+CONSOLE_HASH = hash_password(CONSOLE_PASSWORD)
 DONE_JOB, ACTIVE_JOB = "FJDONE", "FJACTIVE"
 
 
@@ -73,8 +76,8 @@ async def _fill(store: Store) -> None:
 
 
 async def _fill_operator(store: Store) -> None:
-    """The operator API's rows: two tokens (one used, one revoked) and a remembered answer.
-    The finish above counted attempts per receiver already."""
+    """The operator API's rows: two tokens (one used, one revoked), a remembered answer and
+    a console user. The finish above counted attempts per receiver already."""
     assert isinstance(store, OperatorStore)
     await store.create_api_token("ops", TokenScope.WRITE, "a" * 64, now=NOW)
     await store.touch_api_token("ops", now=SOON)
@@ -82,10 +85,15 @@ async def _fill_operator(store: Store) -> None:
     assert await store.revoke_api_token("old", now=SOON)
     answer = IdempotentAnswer("ops:k1", "c" * 64, 202, b'{"accepted": 1}', NOW)
     await store.remember_idempotent(answer, keep=timedelta(days=3650), now=NOW)
+    await store.create_console_user("ops-console", CONSOLE_HASH, now=SOON)
 
 
 OperatorSnapshot = tuple[
-    list[ApiToken], ApiToken | None, list[ReceiverStats], IdempotentAnswer | None
+    list[ApiToken],
+    ApiToken | None,
+    list[ReceiverStats],
+    IdempotentAnswer | None,
+    list[ConsoleUser],
 ]
 
 
@@ -96,6 +104,7 @@ async def _operator_snapshot(store: Store) -> OperatorSnapshot:
         await store.api_token_by_hash("a" * 64),
         await store.receiver_stats(now=SOON),
         await store.get_idempotent("ops:k1", now=SOON),
+        await store.list_console_users(),
     )
 
 
@@ -183,8 +192,8 @@ async def test_copy_moves_the_whole_outbox(
     assert "fax_jobs: 2 / 2" in err
     assert (
         "1 accounts, 41 pushes, 20 attempts, 1 oauth_tokens, 1 rest_logins, 2 fax_jobs, "
-        "2 api_tokens, 1 receiver_health, 1 receiver_counts, 1 idempotency_answers "
-        "(counts verified)"
+        "2 api_tokens, 1 receiver_health, 1 receiver_counts, 1 idempotency_answers, "
+        "1 console_users (counts verified)"
     ) in out
     assert "5 push(es) that were in flight are pending again" in out
     assert "45 secret(s) checked and kept under the same key" in out
@@ -200,12 +209,14 @@ async def test_copy_moves_the_whole_outbox(
         assert await target.list_accounts() == await source.list_accounts()
         assert await target.get_token("acct:4711", now=NOW) == Secret("tok")
         assert (await target.count_by_state())[PushState.PENDING] == 26
-        tokens, ops, stats, answer = await _operator_snapshot(target)
-        assert (tokens, ops, stats, answer) == await _operator_snapshot(source)
+        tokens, ops, stats, answer, users = await _operator_snapshot(target)
+        assert (tokens, ops, stats, answer, users) == await _operator_snapshot(source)
         assert [token.name for token in tokens] == ["old", "ops"]
         assert ops is not None
         assert stats
         assert answer is not None
+        assert [(user.name, user.created_at) for user in users] == [("ops-console", SOON)]
+        assert verify_password(CONSOLE_PASSWORD, users[0].password_hash)
         await _check_jobs(jobs_for(source), jobs_for(target))
 
         # the copy is a working outbox: new pushes sort after the copied ones
@@ -343,6 +354,7 @@ async def test_copy_between_postgresql_databases(sqlite_url: str, pg_url: str) -
             "receiver_health": 1,
             "receiver_counts": 1,
             "idempotency_answers": 1,
+            "console_users": 1,
         }
         assert report.requeued == 0  # nothing was in flight in the first copy
         first = await PostgresStore.open(pg_url, cipher)

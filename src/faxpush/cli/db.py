@@ -85,8 +85,9 @@ def copy(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no progress.")] = False,
 ) -> None:
-    """Copy accounts, pushes, attempts, cached tokens, the emulator's jobs and the operator
-    API's tokens and receiver counters into an empty PostgreSQL database.
+    """Copy accounts, pushes, attempts, cached tokens, the emulator's jobs, the operator
+    API's tokens and receiver counters and the console's users into an empty PostgreSQL
+    database.
 
     Stop the workers on the source first. Pushes in flight become pending on the target;
     the row counts are checked before the copy commits. The source's secret key comes from

@@ -125,9 +125,14 @@ IDEMPOTENCY_ANSWERS = Table(
     ("key", "request_hash", "status", "body", "created_at", "expires_at"),
     times=("created_at", "expires_at"), optional=True,
 )  # fmt: skip
+# The web console's users (migration 0006), with their password hashes.
+CONSOLE_USERS = Table(
+    "console_users", "name", ("name", "password_hash", "created_at"), times=("created_at",),
+    optional=True,
+)  # fmt: skip
 TABLES = (
     ACCOUNTS, PUSHES, ATTEMPTS, TOKENS, LOGINS, JOBS,
-    API_TOKENS, RECEIVER_HEALTH, RECEIVER_COUNTS, IDEMPOTENCY_ANSWERS,
+    API_TOKENS, RECEIVER_HEALTH, RECEIVER_COUNTS, IDEMPOTENCY_ANSWERS, CONSOLE_USERS,
 )  # fmt: skip  # parents before children
 
 

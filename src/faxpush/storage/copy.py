@@ -1,13 +1,13 @@
 """Copy an outbox into PostgreSQL: ``faxpush db copy sqlite:///faxpush.db postgresql://…``.
 
 Accounts, pushes (with their state and attempt counts), attempt rows, cached tokens, the
-emulator's logins and fax jobs (with their reports), and the operator API's tokens, receiver
-counters and health, and remembered idempotent answers are copied with their own keys and
-times, in one transaction on the target: a failed copy leaves the target as it was. Pushes
-that were in flight go back to pending (no worker holds them on the target). Every secret is
-opened with the source's key, so a wrong key stops the copy before anything is written; it
-is copied as is, or re-sealed under ``target_cipher`` when one is given. The row counts are
-checked before the target commits.
+emulator's logins and fax jobs (with their reports), the operator API's tokens, receiver
+counters and health, and remembered idempotent answers, and the web console's users are
+copied with their own keys and times, in one transaction on the target: a failed copy leaves
+the target as it was. Pushes that were in flight go back to pending (no worker holds them on
+the target). Every secret is opened with the source's key, so a wrong key stops the copy
+before anything is written; it is copied as is, or re-sealed under ``target_cipher`` when one
+is given. The row counts are checked before the target commits.
 
 Stop the workers and the emulator on the source first: what they record after the copy
 started is not copied. Other tables of the source are left alone.
