@@ -5,17 +5,16 @@ and receivers it shows are in :mod:`faxpush.storage.json_views`, shared with the
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from faxpush.admin.errors import bad_request
-from faxpush.storage.base import PushRecord, PushState, receiver_key
+from faxpush.storage.base import PushState, receiver_key
 from faxpush.storage.json_views import (
     attempt_view,
+    cursor_from_text,
+    encode_cursor,
     push_detail_view,
     push_view,
     receiver_view,
@@ -27,24 +26,14 @@ DEFAULT_PAGE: Final = 50
 MAX_PAGE: Final = 500
 
 
-def encode_cursor(push: PushRecord) -> str:
-    raw = json.dumps([push.created_at.isoformat(), push.delivery_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def decode_cursor(text: str) -> PageCursor:
-    refused = bad_request(
-        "not a cursor this API gave; pass nextCursor from a previous page", "cursor"
-    )
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        created, delivery_id = json.loads(raw)
-        created_at = datetime.fromisoformat(created)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise refused from None
-    if not isinstance(delivery_id, str) or created_at.tzinfo is None:
-        raise refused
-    return PageCursor(created_at=created_at, delivery_id=delivery_id)
+    """The ``cursor`` parameter's page cursor; a 400 for one this API did not give."""
+    cursor = cursor_from_text(text)
+    if cursor is None:
+        raise bad_request(
+            "not a cursor this API gave; pass nextCursor from a previous page", "cursor"
+        )
+    return cursor
 
 
 def parse_time(text: str, field: str) -> datetime:

@@ -4,36 +4,24 @@ figures summed from the receivers' counters."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from faxpush.core.errors import InputError
-from faxpush.storage.base import PushRecord, PushState, receiver_key
+from faxpush.storage.base import PushState, receiver_key
+from faxpush.storage.json_views import cursor_from_text, encode_cursor
 from faxpush.storage.operator import PageCursor, PushFilter, ReceiverStats
 
 PAGE_SIZE = 50
 
 
-def encode_cursor(push: PushRecord) -> str:
-    raw = json.dumps([push.created_at.isoformat(), push.delivery_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def decode_cursor(text: str) -> PageCursor:
-    refused = InputError("the page link is damaged; go back to the first page")
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        created, delivery_id = json.loads(raw)
-        created_at = datetime.fromisoformat(created)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise refused from None
-    if not isinstance(delivery_id, str) or created_at.tzinfo is None:
-        raise refused
-    return PageCursor(created_at=created_at, delivery_id=delivery_id)
+    """The page link's cursor; an InputError for a damaged link."""
+    cursor = cursor_from_text(text)
+    if cursor is None:
+        raise InputError("the page link is damaged; go back to the first page")
+    return cursor
 
 
 def push_filter(params: Mapping[str, str]) -> PushFilter:

@@ -8,12 +8,15 @@ without user info, its auth method and principal, and only whether credentials a
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from faxpush.core.urls import display_url
 from faxpush.storage.base import AttemptRecord, PushRecord, receiver_key
-from faxpush.storage.operator import ReceiverStats
+from faxpush.storage.operator import PageCursor, ReceiverStats
 
 API_PREFIX: Final = "/api/v1"
 BODY_EXCERPT_BYTES: Final = 4096
@@ -22,6 +25,27 @@ BODY_EXCERPT_BYTES: Final = 4096
 def timestamp(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``, or None."""
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def encode_cursor(push: PushRecord) -> str:
+    """The opaque cursor of the page that ends at ``push`` (the operator API's
+    ``nextCursor``, the console's page links)."""
+    raw = json.dumps([push.created_at.isoformat(), push.delivery_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_from_text(text: str) -> PageCursor | None:
+    """The page cursor :func:`encode_cursor` gave as ``text``; None for any other text (the
+    caller says so in its own error)."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        created, delivery_id = json.loads(raw)
+        created_at = datetime.fromisoformat(created)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        return None
+    if not isinstance(delivery_id, str) or created_at.tzinfo is None:
+        return None
+    return PageCursor(created_at=created_at, delivery_id=delivery_id)
 
 
 def push_location(delivery_id: str, root_path: str = "") -> str:
@@ -122,6 +146,8 @@ __all__ = [
     "API_PREFIX",
     "BODY_EXCERPT_BYTES",
     "attempt_view",
+    "cursor_from_text",
+    "encode_cursor",
     "oldest_pending_age",
     "push_detail_view",
     "push_location",
