@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m faxpush.emulator.demo
+	$(BIN)/python -m faxpush.cli.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -21,7 +21,9 @@ per receiver, as finish keeps them.
 Then, through the store's own API (``find_pushes``, ``receiver_stats``, as the operator API
 calls them), each query runs 3 times to warm up and ``--runs`` times timed; p50 and p95 are
 printed as a Markdown table, and a JSON summary as the last line. Aims: a list page p95
-<= 50 ms, the receivers table p95 <= 100 ms.
+<= 50 ms, the receivers table p95 <= 100 ms. The web console's pages are timed the same way
+(its ASGI app called in process after a login with an API token: the server's time without
+the network), aim p95 <= 150 ms.
 
 With ``--database-url`` the PostgreSQL store is measured too: the URL must be allowed to create
 databases; the run uses a scratch database on that server, dropped afterwards. The SQLite file
@@ -33,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import secrets
@@ -46,13 +50,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from faxpush.console import ConsoleServices, build_console_app
 from faxpush.storage.base import PushState
 from faxpush.storage.cipher import SecretCipher, generate_key
-from faxpush.storage.operator import OperatorStore, PageCursor, PushFilter
+from faxpush.storage.operator import OperatorStore, PageCursor, PushFilter, TokenScope
 from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore
 
@@ -315,9 +321,93 @@ async def atimed(what: str, step: Awaitable[object]) -> None:
     print(f"  {what}: {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
 
 
-async def measure(store: OperatorStore, runs: int, pushes: int) -> list[dict[str, object]]:
+async def asgi_call(
+    app: Any, method: str, path: str, *, body: bytes = b"", cookie: str = ""
+) -> tuple[int, dict[str, str], bytes]:
+    """One request to an ASGI app in process: status, headers and body of its answer."""
+    target, _, query = path.partition("?")
+    headers = [(b"host", b"bench"), (b"cookie", cookie.encode())]
+    if body:
+        headers.append((b"content-type", b"application/x-www-form-urlencoded"))
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": target,
+        "raw_path": target.encode(),
+        "query_string": query.encode(),
+        "headers": headers,
+        "scheme": "http",
+        "server": ("bench", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+        "http_version": "1.1",
+        "asgi": {"version": "3.0"},
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = sent[0]
+    answer = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    return start["status"], answer, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def console_cases(store: OperatorStore, pushes: int) -> tuple[Any, str, list[Case]]:
+    """The console over ``store``, a session cookie, and one case per page."""
+    token = "fxp_" + secrets.token_urlsafe(32)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    await store.create_api_token(f"bench-{secrets.token_hex(4)}", TokenScope.READ, digest, now=NOW)
+    app = build_console_app(
+        ConsoleServices(store=store, session_key=secrets.token_bytes(32), clock=lambda: NOW)
+    )
+    status, headers, _ = await asgi_call(app, "POST", "/login", body=f"token={token}".encode())
+    if status != 303:
+        raise SystemExit(f"console login failed: {status}")
+    cookie = headers["set-cookie"].split(";", 1)[0]
+    big, small = "https%3A%2F%2Fr000.example.test%3A443", "https%3A%2F%2Fr042.example.test%3A443"
+    deep = PageCursor(NOW - SPAN + SPAN / pushes * int(pushes * 0.1), f"d{int(pushes * 0.1):08d}")
+    cursor = (
+        base64.urlsafe_b64encode(
+            json.dumps([deep.created_at.isoformat(), deep.delivery_id]).encode()
+        )
+        .decode()
+        .rstrip("=")
+    )
+    pages = {
+        "console: overview": "/",
+        "console: pushes": "/pushes",
+        "console: pushes live rows": "/pushes?fragment=rows",
+        "console: pushes state=failed": "/pushes?state=failed",
+        "console: pushes receiver + delivered": f"/pushes?receiver={big}&state=delivered",
+        "console: pushes receiver + pending": f"/pushes?receiver={small}&state=pending",
+        "console: pushes deep (90 %)": f"/pushes?cursor={cursor}",
+        "console: one push": f"/pushes/d{pushes // 3:08d}",
+        "console: receivers": "/receivers",
+        "console: accounts": "/accounts",
+    }
+
+    def get(path: str) -> Callable[[OperatorStore], Awaitable[object]]:
+        async def run(_store: OperatorStore) -> object:
+            status, _, body = await asgi_call(app, "GET", path, cookie=cookie)
+            if status != 200:
+                raise SystemExit(f"console {path}: {status} {body[:200]!r}")
+            return []
+
+        return run
+
+    return app, cookie, [Case(name, get(path), "console") for name, path in pages.items()]
+
+
+async def measure(
+    store: OperatorStore, runs: int, pushes: int, extra: list[Case] | None = None
+) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    for case in cases(pushes):
+    for case in [*cases(pushes), *(extra or [])]:
         for _ in range(3):
             found = await case.run(store)
         times = []
@@ -368,7 +458,8 @@ async def run_sqlite(args: argparse.Namespace, directory: Path) -> list[dict[str
         print(f"  total: {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
     store = await SqliteStore.open(path, cipher)
     try:
-        return await measure(store, args.runs, args.pushes)
+        _, _, pages = await console_cases(store, args.pushes)
+        return await measure(store, args.runs, args.pushes, pages)
     finally:
         await store.close()
 
@@ -383,7 +474,8 @@ async def run_postgres(args: argparse.Namespace) -> list[dict[str, object]]:
             began = time.perf_counter()
             await fill_postgres(url, args)
             print(f"  total: {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
-            return await measure(store, args.runs, args.pushes)
+            _, _, pages = await console_cases(store, args.pushes)
+            return await measure(store, args.runs, args.pushes, pages)
         finally:
             await store.close()
 
@@ -420,7 +512,7 @@ def main() -> None:
         parser.error("--pushes must be >= 1000, --receivers, --runs and --attempts >= 1")
     results = asyncio.run(main_async(args))
     print(table(results))
-    aims = {"page": 50.0, "receivers": 100.0}
+    aims = {"page": 50.0, "receivers": 100.0, "console": 150.0}
     worst = {
         backend: {
             kind: max(float(str(r["p95_ms"])) for r in rows if r["kind"] == kind) for kind in aims

@@ -9,8 +9,7 @@ import typer
 from prometheus_client import CollectorRegistry
 
 from faxpush._observe.metrics import Metrics
-from faxpush.admin.server import embedded_admin_app
-from faxpush.cli._console import console_for
+from faxpush.cli._console import admin_mounts
 from faxpush.cli._errors import run
 from faxpush.cli._event_loop import EventLoopOption, run_on_loop
 from faxpush.cli._options import LogFormatOption
@@ -121,11 +120,7 @@ def serve(
             port=port,
             on_ready=ready,
             notify=notice,
-            mounts=lambda store, wake, jobs: {
-                "/admin": embedded_admin_app(
-                    store, settings, wake=wake, metrics=metrics, beside=console_for(jobs)
-                )
-            },
+            mounts=admin_mounts(settings, metrics=metrics),
             metrics=metrics,
         ),
         settings.event_loop,

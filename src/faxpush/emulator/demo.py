@@ -5,7 +5,9 @@ Starts a receiver on a free loopback port that prints every push it gets (served
 (SQLite in a temporary directory, pushes to loopback allowed, simulated time x0.05), sends
 one sample job whose status push goes to that receiver, and prints the job's progress as
 the simulator dials. Keeps serving until Ctrl-C, so you can send more jobs with the printed
-``curl`` line. ``python -m faxpush.emulator.demo [--port N]``.
+``curl`` line. ``python -m faxpush.emulator.demo [--port N]``; ``make run`` starts it
+through ``python -m faxpush.cli.demo``, which also mounts the operator API and console at
+``/admin`` and creates a console user for it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import importlib
 import json
 import os
+import secrets
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -27,6 +32,7 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from faxpush import _loop
 from faxpush._serving.limits import ServerLimits
@@ -34,7 +40,15 @@ from faxpush._serving.server import QuietServer, server_for, wait_started
 from faxpush.core.errors import FaxpushError
 from faxpush.core.settings import Settings
 from faxpush.emulator.serve import ServerInfo, banner, bind_socket, run_server
+from faxpush.storage.base import Store
 from faxpush.storage.cipher import generate_key
+from faxpush.storage.jobs_base import JobStore
+
+# Given the demo's settings: the apps to mount beside the REST API (see run_server's mounts).
+MountsFor = Callable[
+    [Settings], Callable[[Store, Callable[[], None], JobStore], Mapping[str, ASGIApp]]
+]
+CONSOLE_USER: Final = "demo"
 
 DEMO_SPEED: Final = 0.05
 FOLLOW_SECONDS: Final = 60.0
@@ -135,8 +149,10 @@ async def run_demo(
     handle_signals: bool = True,
     on_push: Callable[[], None] | None = None,
     speed: float = DEMO_SPEED,
+    mounts_for: MountsFor | None = None,
 ) -> None:
-    """Run receiver, emulator and the sample job until ``stop`` (or Ctrl-C)."""
+    """Run receiver, emulator and the sample job until ``stop`` (or Ctrl-C); with
+    ``mounts_for``, also the apps it mounts (the operator console at ``/admin``)."""
     stop = stop or asyncio.Event()
     arrived = asyncio.Event()
     receiver = receiver_server(out, arrived)
@@ -164,10 +180,13 @@ async def run_demo(
                 stop=stop,
                 on_ready=ready.put_nowait,
                 handle_signals=handle_signals,
+                mounts=None if mounts_for is None else mounts_for(settings),
             )
         )
         info = await _first(ready, server)
         out.write(banner(info) + "\n")
+        if mounts_for is not None:
+            out.write(await _console_login(info))
         await follow_job(info, push_url, out)
         async with asyncio.timeout(FOLLOW_SECONDS):
             await arrived.wait()
@@ -183,6 +202,23 @@ async def run_demo(
         receiver.should_exit = True
         await asyncio.gather(receiving, return_exceptions=True)
         receiver_socket.close()
+
+
+async def _console_login(info: ServerInfo) -> str:
+    """Create the demo's console user; the line that says where and how to log in."""
+    create = getattr(info.services.store, "create_console_user", None)
+    try:
+        passwords: Any = importlib.import_module("faxpush.core.passwords")
+    except ImportError:
+        passwords = None
+    if create is None or passwords is None:
+        return f"  console   {info.url}/admin/   (log in with an API token)\n"
+    password = secrets.token_urlsafe(12)
+    await create(CONSOLE_USER, passwords.hash_password(password), now=datetime.now(UTC))
+    return (
+        f"  console   {info.url}/admin/   user {CONSOLE_USER}, password {password} "
+        "(shown only now)\n"
+    )
 
 
 def _free_or_any(port: int) -> int:
@@ -204,8 +240,9 @@ async def _first(ready: asyncio.Queue[ServerInfo], server: asyncio.Task[None]) -
     return getting.result()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m faxpush.emulator.demo``."""
+def main(argv: Sequence[str] | None = None, *, mounts_for: MountsFor | None = None) -> int:
+    """Entry point of ``python -m faxpush.emulator.demo`` (and, with ``mounts_for``, of
+    ``python -m faxpush.cli.demo``)."""
     parser = argparse.ArgumentParser(prog="python -m faxpush.emulator.demo")
     parser.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
     args = parser.parse_args(argv)
@@ -214,7 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # of the demo's settings, only the event loop comes from the environment
             env = {"FAXPUSH_EVENT_LOOP": os.environ.get("FAXPUSH_EVENT_LOOP", "")}
             choice = Settings.from_env(env).event_loop
-            _loop.run(lambda: run_demo(port=args.port, workdir=Path(workdir)), choice)
+            _loop.run(
+                lambda: run_demo(port=args.port, workdir=Path(workdir), mounts_for=mounts_for),
+                choice,
+            )
         except FaxpushError as exc:
             sys.stderr.write(f"faxpush demo: {exc}\n")
             return 1
