@@ -1,4 +1,5 @@
-"""``faxpush admin``: serve the operator HTTP API, and manage its API tokens."""
+"""``faxpush admin``: serve the operator HTTP API, and manage its API tokens and console
+users (``_admin_users``)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ ACCESS_EXAMPLES: Final = """\
 """
 
 app = command_group(
-    "The operator HTTP API: serve it, and manage its API tokens.",
+    "The operator HTTP API: serve it, and manage its API tokens and console users.",
     epilog=SERVE_EXAMPLES,
 )
 token_app = command_group(

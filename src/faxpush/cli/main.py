@@ -104,7 +104,9 @@ COMMANDS: Final = {
     "openapi": LazyCommand(
         "openapi_cmd", "Print OpenAPI descriptions of the HTTP APIs faxpush speaks."
     ),
-    "admin": LazyCommand("admin", "The operator HTTP API: serve it, and manage its API tokens."),
+    "admin": LazyCommand(
+        "admin", "The operator HTTP API: serve it, and manage its API tokens and console users."
+    ),
 }
 
 
