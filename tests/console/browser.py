@@ -4,8 +4,10 @@ Playwright does not download its own browser here: it drives the system's Chromi
 ``chromium`` package, ``/usr/bin/chromium``; FAXPUSH_TEST_CHROMIUM names another binary).
 When no browser starts, the tests fail with how to install one: they never skip.
 
-One browser serves the whole session; each test gets a fresh context (no cookies shared),
-whose page fails the test on any JavaScript dialog or uncaught page error.
+One browser serves each test module (Playwright's sync driver leaves its event loop marked
+as running in this thread while it lives, so it must be gone before the async tests of other
+modules run); each test gets a fresh context (no cookies shared), whose page fails the test
+on any JavaScript dialog or uncaught page error.
 
 Screenshots: with FAXPUSH_SCREENSHOTS=DIR (e.g. ``docs/images``, relative to the repository)
 :func:`screenshot` saves each page as DIR/NAME.png; without it, it does nothing.
@@ -57,7 +59,7 @@ def _on_dialog(watched: Watched, dialog: Dialog) -> None:
     dialog.dismiss()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     try:
         from playwright.sync_api import Error, sync_playwright
