@@ -90,7 +90,8 @@ def login_submit(services: ConsoleServices) -> Any:
         password = str(form.get("password", ""))[:1024]
         token = str(form.get("token", "")).strip()[:1024]
         client = request.client.host if request.client else "unknown"
-        keys = (f"addr:{client}", f"user:{name or 'token'}")
+        # a token has no name to count failures under: only its client's address
+        keys: tuple[str, ...] = (f"addr:{client}",) if token else (f"addr:{client}", f"user:{name}")
         await services.throttle.wait(keys)
         session = (
             await _token_session(services, token)
@@ -101,7 +102,8 @@ def login_submit(services: ConsoleServices) -> Any:
             services.throttle.failed(keys)
             context = {"title": "Log in", "next": form.get("next", ""), "error": FAILED}
             return render(request, "login.html", context, status=401, services=services)
-        services.throttle.succeeded(keys[1])
+        if not token:  # the address's failures stay counted: they may be guesses at others
+            services.throttle.succeeded(f"user:{name}")
         response = RedirectResponse(_safe_next(request, form.get("next")), status_code=303)
         set_session_cookie(response, request, services.signer.encode(session))
         return response
