@@ -1,12 +1,16 @@
-"""Geometry of the overview's chart, drawn by the template as inline SVG (no script, no
+"""Geometry of the overview's charts, drawn by the template as inline SVG (no script, no
 chart library): one bar per receiver, split into delivered and failed attempts, from the
-per-receiver counters of the last hour or day."""
+per-receiver counters of the last hour or day; and, from a store that gives the counters
+per 5-minute bucket (:class:`AttemptSeries`), the last day's attempts over time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
+from faxpush.core.receiver_stats import BUCKET_SECONDS, bucket_start
 from faxpush.storage.operator import ReceiverStats
 
 BAR_HEIGHT = 18
@@ -68,4 +72,70 @@ def outcome_bars(rows: Sequence[ReceiverStats], *, day: bool) -> Chart:
     return Chart(bars, LABEL_WIDTH + PLOT_WIDTH + 80, height, LABEL_WIDTH, BAR_HEIGHT, top)
 
 
-__all__ = ["Bar", "Chart", "outcome_bars"]
+@runtime_checkable
+class AttemptSeries(Protocol):
+    """A store that can give every receiver's counters summed per 5-minute bucket."""
+
+    async def attempt_series(
+        self, *, since: datetime, now: datetime
+    ) -> list[tuple[datetime, int, int]]:
+        """(bucket start, attempts, successes) of each bucket from ``since``, oldest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    x: float
+    start: datetime
+    delivered: int
+    failed: int
+    delivered_height: float
+    failed_height: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimeChart:
+    columns: tuple[Column, ...]
+    width: int
+    height: int
+    column_width: float
+    scale_max: int
+    start: datetime
+    end: datetime
+
+
+SERIES_HEIGHT = 160
+SERIES_WIDTH = 864  # 288 five-minute buckets of a day, 3 px each
+
+
+def series_chart(
+    points: Sequence[tuple[datetime, int, int]], *, now: datetime, span: timedelta
+) -> TimeChart:
+    """Delivered and failed attempts per 5-minute bucket over ``span`` up to ``now``;
+    buckets without a point are empty columns."""
+    step = timedelta(seconds=BUCKET_SECONDS)
+    last = bucket_start(now)
+    count = int(span / step)
+    first = last - step * (count - 1)
+    by_start = {bucket_start(start): (attempts, ok) for start, attempts, ok in points}
+    top = max((attempts for attempts, _ in by_start.values()), default=0)
+    scale = SERIES_HEIGHT / top if top else 0.0
+    width = SERIES_WIDTH / count
+    columns = []
+    for index in range(count):
+        start = first + step * index
+        attempts, ok = by_start.get(start, (0, 0))
+        failed = attempts - ok
+        columns.append(
+            Column(
+                round(index * width, 2),
+                start,
+                ok,
+                failed,
+                round(ok * scale, 2),
+                round(failed * scale, 2),
+            )
+        )
+    return TimeChart(tuple(columns), SERIES_WIDTH, SERIES_HEIGHT, width, top, first, last + step)
+
+
+__all__ = ["AttemptSeries", "Bar", "Chart", "TimeChart", "outcome_bars", "series_chart"]
