@@ -193,7 +193,7 @@ async def test_every_page_answers_with_its_content(
     expected = {
         "/": ["overview-tiles", "chart-day", "failing-receivers", RECEIVER],
         "/pushes": ["pushes-table", "d-059", 'data-live-url="/pushes?fragment=rows"'],
-        f"/pushes/{console.failed_id}": ["push-summary", "attempt-1", "HTTP 500"],
+        f"/pushes/{console.failed_id}": ["push-summary", "attempt-1", "HTTP 500", "fragment=live"],
         "/receivers": ["receivers-table", RECEIVER],
         "/accounts": ["accounts-table", "12345", "(set)"],
     }
@@ -235,6 +235,10 @@ async def test_filters_and_keyset_pages(console: Console, writer: aiohttp.Client
     assert "d-000" in second
     assert "d-059" not in second
     assert 'id="next-page"' not in second
+    _, live = await _get(writer, f"{console.url}/pushes/{console.failed_id}?fragment=live")
+    assert 'id="attempt-1"' in live
+    assert 'id="push-summary"' in live
+    assert "<html" not in live
     _, fragment = await _get(writer, console.url + "/pushes?jobId=job-007&fragment=rows")
     assert fragment.count('data-testid="push-row"') == 1
     assert "<html" not in fragment

@@ -158,9 +158,7 @@ async def push(services: ConsoleServices, request: Request, session: Session) ->
         "can_cancel": record.state is PushState.PENDING,
         "done": request.query_params.get("done"),
     }
-    template = (
-        "attempts.html" if request.query_params.get("fragment") == "attempts" else "push.html"
-    )
+    template = "push_live.html" if request.query_params.get("fragment") == "live" else "push.html"
     return _page(services, request, session, template, context)
 
 
