@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
@@ -360,6 +360,13 @@ class Runner:
             if self._pool is None:  # closed meanwhile: say so rather than blame the server
                 raise closed_error(action, self._where) from None
             raise
+
+    async def fetch(
+        self, action: str, statement: list[Any], *, retry: bool = True
+    ) -> list[asyncpg.Record]:
+        """The rows of ``statement`` (a query followed by its arguments, as
+        ``PgQueries.bind`` gives it), run as :meth:`run` runs work."""
+        return await self.run(action, lambda conn, _: conn.fetch(*statement), retry=retry)
 
     async def close(self) -> None:
         """Close the pool, waiting a little for connections in use. Safe to call twice."""

@@ -46,7 +46,7 @@ class PostgresConsoleUsers:
     async def list_console_users(self) -> list[ConsoleUser]:
         """Every console user, by name."""
         statement = operator_sql("list_console_users")
-        found = await self._runner.run("list console users", lambda c, _: c.fetch(*statement))
+        found = await self._runner.fetch("list console users", statement)
         return [console_user_from_row(row) for row in found]
 
     async def delete_console_user(self, name: str) -> bool:

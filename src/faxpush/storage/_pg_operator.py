@@ -126,9 +126,7 @@ class PostgresOperator(PostgresConsoleUsers):
     async def job_attempts(self, job_id: str) -> list[AttemptRecord]:
         """Every attempt of every push of the job, oldest first."""
         statement = operator_sql("job_attempts", {"job_id": job_id})
-        found = await self._runner.run(
-            f"list the attempts of job {job_id}", lambda c, _: c.fetch(*statement)
-        )
+        found = await self._runner.fetch(f"list the attempts of job {job_id}", statement)
         return [rows.attempt_from_row(row) for row in found]
 
     async def receiver_stats(
@@ -207,9 +205,7 @@ class PostgresOperator(PostgresConsoleUsers):
         if not delivery_ids:
             return set()
         statement = operator_sql("cancel_pushes", {"delivery_ids": list(delivery_ids), "now": now})
-        found = await self._runner.run(
-            f"cancel {len(delivery_ids)} pushes", lambda c, _: c.fetch(*statement)
-        )
+        found = await self._runner.fetch(f"cancel {len(delivery_ids)} pushes", statement)
         return {row["delivery_id"] for row in found}
 
     async def redeliver_matching(self, where: PushFilter, *, now: datetime) -> int:
@@ -264,7 +260,7 @@ class PostgresOperator(PostgresConsoleUsers):
     async def list_api_tokens(self) -> list[ApiToken]:
         """Every token, revoked ones too, by name."""
         statement = operator_sql("list_api_tokens")
-        found = await self._runner.run("list API tokens", lambda c, _: c.fetch(*statement))
+        found = await self._runner.fetch("list API tokens", statement)
         return [token_from_row(row) for row in found]
 
     async def revoke_api_token(self, name: str, *, now: datetime) -> bool:

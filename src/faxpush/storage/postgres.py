@@ -147,7 +147,7 @@ class PostgresStore(PostgresOperator):
     async def list_accounts(self) -> list[Account]:
         """Every account, by customer number."""
         statement = sql("list_accounts")
-        found = await self._runner.run("list accounts", lambda c, _: c.fetch(*statement))
+        found = await self._runner.fetch("list accounts", statement)
         return [rows.account_from_row(row, self._cipher) for row in found]
 
     # --- the outbox -------------------------------------------------------------------
@@ -221,9 +221,7 @@ class PostgresStore(PostgresOperator):
         statement = sql(
             "renew_claims", {**rows.pair_params(claims), "now": now, "claimed_until": now + lease}
         )
-        found = await self._runner.run(
-            f"renew {len(claims)} leases", lambda c, _: c.fetch(*statement)
-        )
+        found = await self._runner.fetch(f"renew {len(claims)} leases", statement)
         return {row["delivery_id"] for row in found}
 
     async def finish(self, results: Sequence[AttemptResult], *, now: datetime) -> set[str]:
@@ -262,9 +260,7 @@ class PostgresStore(PostgresOperator):
         if not claims:
             return 0
         statement = sql("release_claims", {**rows.pair_params(claims), "now": now, "due": due})
-        found = await self._runner.run(
-            f"release {len(claims)} claims", lambda c, _: c.fetch(*statement)
-        )
+        found = await self._runner.fetch(f"release {len(claims)} claims", statement)
         return len({row["delivery_id"] for row in found})
 
     async def next_due_at(self) -> datetime | None:
@@ -294,21 +290,19 @@ class PostgresStore(PostgresOperator):
             statement = sql("list_pushes", page)
         else:
             statement = sql("list_pushes_in_state", {**page, "state": state.value})
-        found = await self._runner.run("list pushes", lambda c, _: c.fetch(*statement))
+        found = await self._runner.fetch("list pushes", statement)
         return [rows.push_from_row(row, self._cipher) for row in found]
 
     async def list_attempts(self, delivery_id: str) -> list[AttemptRecord]:
         """Oldest first."""
         statement = sql("list_attempts", {"delivery_id": delivery_id})
-        found = await self._runner.run(
-            f"list attempts of delivery {delivery_id}", lambda c, _: c.fetch(*statement)
-        )
+        found = await self._runner.fetch(f"list attempts of delivery {delivery_id}", statement)
         return [rows.attempt_from_row(row) for row in found]
 
     async def count_by_state(self) -> dict[PushState, int]:
         """How many pushes are in each state (every state is present)."""
         statement = sql("count_by_state")
-        found = await self._runner.run("count pushes", lambda c, _: c.fetch(*statement))
+        found = await self._runner.fetch("count pushes", statement)
         return counts_by_state(found)
 
     async def redeliver(
@@ -327,9 +321,7 @@ class PostgresStore(PostgresOperator):
             to_micros(failed_since, name="failed_since")
         params = {"delivery_ids": list(delivery_ids), "failed_since": failed_since, "now": now}
         statement = sql("redeliver", params)
-        found = await self._runner.run(
-            "redeliver pushes", lambda c, _: c.fetch(*statement), retry=False
-        )
+        found = await self._runner.fetch("redeliver pushes", statement, retry=False)
         return len(found)
 
     # --- OAuth2 token cache -----------------------------------------------------------

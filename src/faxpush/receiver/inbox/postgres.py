@@ -77,9 +77,7 @@ class PgInbox(SqlInbox):
 
     # --- running named queries ----------------------------------------------------------
     async def _rows(self, action: str, name: str, params: dict[str, Any]) -> list[Record]:
-        statement = QUERIES.bind(name, params)
-        rows: list[Record] = await self._runner.run(action, lambda c, _: c.fetch(*statement))
-        return rows
+        return await self._runner.fetch(action, QUERIES.bind(name, params))
 
     async def _value(self, action: str, name: str, params: dict[str, Any]) -> Any:
         statement = QUERIES.bind(name, params)
