@@ -13,13 +13,15 @@ from faxpush._db.postgres_queries import PgQueries
 from faxpush.storage._common import to_micros
 from faxpush.storage._operator_common import per_receiver, samples_of
 from faxpush.storage._pg_admin import SCHEMA
+from faxpush.storage._pg_rows import as_stored
+from faxpush.storage._rows_common import answer_from_row as common_answer_from_row
+from faxpush.storage._rows_common import token_from_row as common_token_from_row
 from faxpush.storage.base import AttemptResult
 from faxpush.storage.operator import (
     ApiToken,
     ConsoleUser,
     IdempotentAnswer,
     PushFilter,
-    TokenScope,
 )
 
 Params = dict[str, Any]
@@ -67,13 +69,7 @@ def filter_params(where: PushFilter) -> Params:
 
 def token_from_row(row: asyncpg.Record) -> ApiToken:
     """An API token from a row of ``api_tokens``."""
-    return ApiToken(
-        name=row["name"],
-        scope=TokenScope(row["scope"]),
-        created_at=row["created_at"],
-        last_used_at=row["last_used_at"],
-        revoked_at=row["revoked_at"],
-    )
+    return common_token_from_row(row, as_stored)
 
 
 def console_user_from_row(row: asyncpg.Record) -> ConsoleUser:
@@ -85,13 +81,7 @@ def console_user_from_row(row: asyncpg.Record) -> ConsoleUser:
 
 def answer_from_row(row: asyncpg.Record) -> IdempotentAnswer:
     """An idempotent answer from a row of ``idempotency_answers``."""
-    return IdempotentAnswer(
-        key=row["key"],
-        request_hash=row["request_hash"],
-        status=row["status"],
-        body=bytes(row["body"]),
-        created_at=row["created_at"],
-    )
+    return common_answer_from_row(row, as_stored)
 
 
 def schema_lag(current: int, where: str) -> str | None:

@@ -169,9 +169,9 @@ def finish_params(results: Sequence[AttemptResult]) -> Params:
 
 def attempt_from_row(row: Record) -> AttemptRecord:
     """An attempt from a row of ``attempts``."""
-    return common_attempt_from_row(row, _as_stored)
+    return common_attempt_from_row(row, as_stored)
 
 
-def _as_stored(value: datetime) -> datetime:
+def as_stored(value: datetime) -> datetime:
     """A stored time: the driver has made it a datetime already."""
     return value

@@ -26,6 +26,7 @@ from faxpush.storage.base import (
     PushState,
 )
 from faxpush.storage.cipher import SecretCipher
+from faxpush.storage.operator import ApiToken, IdempotentAnswer, TokenScope
 
 if TYPE_CHECKING:
     from _typeshed import SupportsKeysAndGetItem
@@ -116,13 +117,38 @@ def attempt_from_row(row: Row, read_time: ReadTime) -> AttemptRecord:
     )
 
 
+def token_from_row(row: Row, read_time: ReadTime) -> ApiToken:
+    """An API token from a row of ``api_tokens``."""
+    used, revoked = row["last_used_at"], row["revoked_at"]
+    return ApiToken(
+        name=row["name"],
+        scope=TokenScope(row["scope"]),
+        created_at=read_time(row["created_at"]),
+        last_used_at=None if used is None else read_time(used),
+        revoked_at=None if revoked is None else read_time(revoked),
+    )
+
+
+def answer_from_row(row: Row, read_time: ReadTime) -> IdempotentAnswer:
+    """An idempotent answer from a row of ``idempotency_answers``."""
+    return IdempotentAnswer(
+        key=row["key"],
+        request_hash=row["request_hash"],
+        status=row["status"],
+        body=bytes(row["body"]),
+        created_at=read_time(row["created_at"]),
+    )
+
+
 __all__ = [
     "ReadTime",
     "Row",
     "account_from_row",
+    "answer_from_row",
     "attempt_from_row",
     "claims_in_order",
     "counts_by_state",
     "seal",
+    "token_from_row",
     "unseal",
 ]

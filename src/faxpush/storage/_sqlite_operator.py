@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,6 +40,7 @@ from faxpush.storage._operator_common import (
     retention_start,
     window_start,
 )
+from faxpush.storage._rows_common import answer_from_row, token_from_row
 from faxpush.storage._sqlite_console_users import SqliteConsoleUsers
 from faxpush.storage._sqlite_operator_sql import Sample, operator_sql
 from faxpush.storage._sqlite_sql import SCHEMA
@@ -89,27 +90,6 @@ def _filter_params(where: PushFilter) -> dict[str, Any]:
         "receiver": where.receiver,
         "since": -_NO_CURSOR if since is None else since,
     }
-
-
-def _token(row: sqlite3.Row | Mapping[str, Any]) -> ApiToken:
-    used, revoked = row["last_used_at"], row["revoked_at"]
-    return ApiToken(
-        name=row["name"],
-        scope=TokenScope(row["scope"]),
-        created_at=from_micros(row["created_at"]),
-        last_used_at=None if used is None else from_micros(used),
-        revoked_at=None if revoked is None else from_micros(revoked),
-    )
-
-
-def _answer(row: sqlite3.Row | Mapping[str, Any]) -> IdempotentAnswer:
-    return IdempotentAnswer(
-        key=row["key"],
-        request_hash=row["request_hash"],
-        status=row["status"],
-        body=bytes(row["body"]),
-        created_at=from_micros(row["created_at"]),
-    )
 
 
 def _all(conn: sqlite3.Connection, name: str, params: Any = ()) -> list[sqlite3.Row]:
@@ -292,7 +272,7 @@ class SqliteOperator(SqliteConsoleUsers):
             "look up an API token",
             lambda conn: _all(conn, "api_token_by_hash", {"token_hash": token_hash}),
         )
-        return next((_token(row) for row in found), None)
+        return next((token_from_row(row, from_micros) for row in found), None)
 
     async def touch_api_token(self, name: str, *, now: datetime) -> None:
         """Record a use, unless the last one recorded is under a minute old."""
@@ -315,7 +295,7 @@ class SqliteOperator(SqliteConsoleUsers):
     async def list_api_tokens(self) -> list[ApiToken]:
         """Every token, revoked ones too, by name."""
         found = await self.connection("list API tokens", lambda conn: _all(conn, "list_api_tokens"))
-        return [_token(row) for row in found]
+        return [token_from_row(row, from_micros) for row in found]
 
     async def revoke_api_token(self, name: str, *, now: datetime) -> bool:
         """Revoke; False when no unrevoked token has this name."""
@@ -329,7 +309,7 @@ class SqliteOperator(SqliteConsoleUsers):
         found = await self.connection(
             "read an idempotent answer", lambda conn: _all(conn, "get_idempotent", params)
         )
-        return next((_answer(row) for row in found), None)
+        return next((answer_from_row(row, from_micros) for row in found), None)
 
     async def remember_idempotent(
         self, answer: IdempotentAnswer, *, keep: timedelta, now: datetime
@@ -351,7 +331,7 @@ class SqliteOperator(SqliteConsoleUsers):
         row = await self._hot(
             "remember an idempotent answer", operator_work.remember_idempotent, sweep, params
         )
-        return _answer(row)
+        return answer_from_row(row, from_micros)
 
     # --- counters, for SqliteStore.finish --------------------------------------------------
     def _counter_args(
