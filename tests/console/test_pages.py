@@ -21,6 +21,7 @@ from faxpush.admin.server import AdminServerInfo, operator_store, run_admin
 from faxpush.admin.tokens import new_token, token_hash
 from faxpush.cli._console import console_for
 from faxpush.core.outcome import Verdict
+from faxpush.core.passwords import hash_password
 from faxpush.core.secrets import Secret
 from faxpush.core.settings import Settings
 from faxpush.core.targets import Account, PushTarget
@@ -312,10 +313,9 @@ async def test_logout_ends_the_session(console: Console) -> None:
 
 
 async def test_a_console_user_logs_in_with_a_password(console: Console) -> None:
-    passwords: Any = pytest.importorskip("faxpush.core.passwords")
-    create = getattr(console.store, "create_console_user", None)
-    assert create is not None, "the operator store has no console users"
-    await create("alice", passwords.hash_password("a long passphrase 1"), now=datetime.now(UTC))
+    await console.store.create_console_user(
+        "alice", hash_password("a long passphrase 1"), now=datetime.now(UTC)
+    )
     async with _client() as client:
         async with client.post(
             console.url + "/login", data={"user": "alice", "password": "wrong"}

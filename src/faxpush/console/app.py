@@ -157,10 +157,7 @@ async def current_session(services: ConsoleServices, request: Request) -> Sessio
     if session.kind == "token":
         token = await store.api_token_by_hash(session.token_hash or "")
         return session if token is not None and token.name == session.name else None
-    lookup = getattr(store, "console_user", None)
-    if lookup is None:
-        return None
-    return session if await lookup(session.name) is not None else None
+    return session if await store.console_user(session.name) is not None else None
 
 
 def set_session_cookie(response: Response, request: Request, value: str) -> None:

@@ -4,7 +4,7 @@ ones for the same name and from the same address."""
 
 from __future__ import annotations
 
-import importlib
+import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ from faxpush.console.security import (
     api_token_hash,
     new_session,
 )
+from faxpush.core.passwords import dummy_hash, verify_password
 from faxpush.storage.operator import TokenScope
 
 FAILED: str = "wrong user name, password or token"
@@ -41,20 +42,13 @@ def _safe_next(request: Request, raw: object) -> str:
     return text
 
 
-def _verify_password(password: str, stored: str) -> bool:
-    try:
-        passwords: Any = importlib.import_module("faxpush.core.passwords")
-    except ImportError:  # console users arrive with the password module
-        return False
-    return bool(passwords.verify_password(password, stored))
-
-
 async def _user_session(services: ConsoleServices, name: str, password: str) -> Session | None:
-    lookup = getattr(services.store, "console_user", None)
-    if lookup is None or not name:
-        return None
-    user = await lookup(name)
-    if user is None or not _verify_password(password, user.password_hash):
+    user = await services.store.console_user(name) if name else None
+    # An unknown name is checked against a dummy hash, so that it takes as long as a wrong
+    # password; scrypt runs in a thread, not on the event loop.
+    stored = user.password_hash if user is not None else dummy_hash()
+    matches = await asyncio.to_thread(verify_password, password, stored)
+    if user is None or not matches:
         return None
     return new_session("user", user.name, can_write=True)
 

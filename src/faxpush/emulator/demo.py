@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import importlib
 import json
 import os
 import secrets
@@ -38,11 +37,13 @@ from faxpush import _loop
 from faxpush._serving.limits import ServerLimits
 from faxpush._serving.server import QuietServer, server_for, wait_started
 from faxpush.core.errors import FaxpushError
+from faxpush.core.passwords import hash_password
 from faxpush.core.settings import Settings
 from faxpush.emulator.serve import ServerInfo, banner, bind_socket, run_server
 from faxpush.storage.base import Store
 from faxpush.storage.cipher import generate_key
 from faxpush.storage.jobs_base import JobStore
+from faxpush.storage.operator import OperatorStore
 
 # Given the demo's settings: the apps to mount beside the REST API (see run_server's mounts).
 MountsFor = Callable[
@@ -206,15 +207,11 @@ async def run_demo(
 
 async def _console_login(info: ServerInfo) -> str:
     """Create the demo's console user; the line that says where and how to log in."""
-    create = getattr(info.services.store, "create_console_user", None)
-    try:
-        passwords: Any = importlib.import_module("faxpush.core.passwords")
-    except ImportError:
-        passwords = None
-    if create is None or passwords is None:
-        return f"  console   {info.url}/admin/   (log in with an API token)\n"
+    store = info.services.store
+    if not isinstance(store, OperatorStore):  # the demo's SQLite store always is one
+        return f"  console   {info.url}/admin/\n"
     password = secrets.token_urlsafe(12)
-    await create(CONSOLE_USER, passwords.hash_password(password), now=datetime.now(UTC))
+    await store.create_console_user(CONSOLE_USER, hash_password(password), now=datetime.now(UTC))
     return (
         f"  console   {info.url}/admin/   user {CONSOLE_USER}, password {password} "
         "(shown only now)\n"
