@@ -105,14 +105,15 @@ def page(watched: Watched) -> Page:
     return watched.page
 
 
-def screenshot(page: Page, name: str) -> None:
-    """Save the page as NAME.png in FAXPUSH_SCREENSHOTS (nothing when it is not set)."""
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
+    """Save the page (or only the window, for long lists) as NAME.png in
+    FAXPUSH_SCREENSHOTS; nothing when it is not set."""
     folder = os.environ.get("FAXPUSH_SCREENSHOTS")
     if not folder:
         return
     target = Path(folder) if Path(folder).is_absolute() else REPO / folder
     target.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target / f"{name}.png"), full_page=True, animations="disabled")
+    page.screenshot(path=str(target / f"{name}.png"), full_page=full_page, animations="disabled")
 
 
 __all__ = ["Watched", "browser", "chromium_path", "page", "screenshot", "watched"]

@@ -53,7 +53,6 @@ def test_a_job_and_its_push_appear_then_the_push_shows_its_attempt(
     row = rows.filter(has_text=job_id)
     expect(row).to_have_count(1, timeout=APPEARS_MS)
     expect(row.get_by_test_id("push-state")).to_have_text("delivered", timeout=APPEARS_MS)
-    screenshot(page, "console-pushes")
     page.get_by_test_id("nav-jobs").click()
     job = page.get_by_test_id("job-row").filter(has_text=job_id)
     expect(job).to_have_count(1, timeout=APPEARS_MS)
@@ -65,13 +64,10 @@ def test_a_job_and_its_push_appear_then_the_push_shows_its_attempt(
     expect(attempt).to_have_count(1)
     expect(attempt.get_by_test_id("attempt-status")).to_have_text("200")
     expect(page.get_by_test_id("push-body")).to_contain_text("invoice-2026-12")
-    screenshot(page, "console-push")
     page.get_by_test_id("nav-overview").click()
     expect(page.get_by_test_id("delivered-hour")).not_to_have_text("0")
-    screenshot(page, "console-overview")
     page.get_by_test_id("nav-receivers").click()
     expect(page.get_by_test_id("receiver-row").filter(has_text=hooks.origin)).to_have_count(1)
-    screenshot(page, "console-receivers")
     page.get_by_test_id("nav-accounts").click()
     expect(page.get_by_test_id("account-row").first).to_be_visible()
     screenshot(page, "console-accounts")
@@ -92,7 +88,6 @@ def test_a_retried_push_that_failed_is_redelivered_from_its_page(
     expect(attempts).to_have_count(2)
     expect(attempts.get_by_test_id("attempt-status")).to_have_text(["500", "500"])
     expect(attempts.first).to_contain_text("down for maintenance")
-    screenshot(page, "console-push-failed")
     page.get_by_test_id("redeliver").click()
     expect(page.get_by_test_id("action-done")).to_contain_text("Queued again")
     # the attempts refresh by themselves while the page is open
@@ -100,6 +95,7 @@ def test_a_retried_push_that_failed_is_redelivered_from_its_page(
     expect(attempts.first.get_by_test_id("attempt-status")).to_have_text("200")
     page.reload()
     expect(page.get_by_test_id("push-state")).to_have_text("delivered")
+    screenshot(page, "console-push")
 
 
 def test_hostile_values_are_shown_as_text(page: Page, console: Console, hooks: Receiver) -> None:

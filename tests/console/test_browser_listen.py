@@ -51,7 +51,6 @@ def test_three_pushes_appear_live_in_order(tmp_path: Path, watched: Watched) -> 
         expect(page.get_by_role("heading", name="Pushes received")).to_be_visible()
         expect(page.locator("#empty")).to_be_visible()
         expect(page.locator("#live-state")).to_contain_text("Live")
-        screenshot(page, "listen-ui-empty")
         pushes = page.get_by_test_id("push")
         jobs = ["LIVE-1", "LIVE-2", "LIVE-3"]
         for count, job in enumerate(jobs, start=1):

@@ -65,7 +65,6 @@ def test_filters_and_pages_over_500_pushes(
     page.get_by_test_id("filter-receiver").fill(gone.origin)
     page.get_by_test_id("filter-submit").click()
     expect(rows.get_by_test_id("push-state")).to_have_text(["failed"] * PAGE_SIZE)
-    screenshot(page, "console-pushes-filtered")
     failed = _walk_pages(page)
     assert len(failed) == FAILED
     assert len(set(failed)) == FAILED
@@ -90,3 +89,25 @@ def test_filters_and_pages_over_500_pushes(
     page.get_by_test_id("filter-since").fill("not a time")
     page.get_by_test_id("filter-submit").click()
     expect(page.locator("main")).to_contain_text("since must be a time")
+
+
+def test_overview_and_receivers_after_500_pushes(
+    page: Page, console: Console, bulk: tuple[Receiver, Receiver]
+) -> None:
+    ok, gone = bulk
+    log_in(page, console)
+    expect(page.get_by_test_id("failed-hour")).not_to_have_text("0")
+    failing = page.get_by_test_id("failing-receivers")
+    expect(failing.locator("tbody tr").first).to_contain_text(gone.origin)
+    screenshot(page, "console-overview")
+    page.get_by_test_id("nav-receivers").click()
+    for origin in (ok.origin, gone.origin):
+        expect(page.get_by_test_id("receiver-row").filter(has_text=origin)).to_have_count(1)
+    screenshot(page, "console-receivers")
+    page.get_by_test_id("receiver-row").filter(has_text=gone.origin).get_by_role(
+        "link", name=gone.origin
+    ).click()
+    expect(page.get_by_test_id("filter-receiver")).to_have_value(gone.origin)
+    expect(page.get_by_test_id("push-row")).to_have_count(PAGE_SIZE)
+    page.get_by_test_id("nav-pushes").click()
+    screenshot(page, "console-pushes", full_page=False)
