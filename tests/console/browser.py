@@ -68,20 +68,19 @@ def browser() -> Iterator[Browser]:
     executable = chromium_path()
     driver = sync_playwright().start()
     try:
-        try:
-            launched = driver.chromium.launch(executable_path=executable, timeout=30_000)
-        except Error as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            pytest.fail(
-                f"cannot start a browser at {executable} ({first_line}); {HOW_TO_INSTALL}",
-                pytrace=False,
-            )
+        launched = driver.chromium.launch(executable_path=executable, timeout=30_000)
+    except Error as exc:
+        driver.stop()
+        why = (str(exc).strip() or repr(exc)).splitlines()[0]
+        message = f"cannot start a browser at {executable} ({why}); {HOW_TO_INSTALL}"
+    else:
         try:
             yield launched
         finally:
             launched.close()
-    finally:
-        driver.stop()
+            driver.stop()
+        return
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture

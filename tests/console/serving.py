@@ -25,6 +25,7 @@ from faxpush.storage.cipher import generate_key
 
 CLI = [sys.executable, "-m", "faxpush.cli"]
 USER, PASSWORD = "ops", "correct horse battery staple"
+ACCOUNT, ACCOUNT_SECRET = "55555TE", "push-secret-never-shown"
 STARTED = re.compile(r"Console: (http://127\.0\.0\.1:\d+/admin)/")
 CREATED = re.compile(r"created customer number (\S+) with login (\S+) and password (\S+)")
 TIMEOUT = 10
@@ -197,6 +198,11 @@ def serve_console(folder: Path) -> Iterator[Console]:
         customer, login, password = created.groups()
         origin = started.group(1).removesuffix("/admin")
         _cli(env, "admin", "user", "create", USER, "--password-stdin", stdin=PASSWORD + "\n")
+        _cli(
+            env, "accounts", "add", ACCOUNT, "--login", "second", "--password", "pw-second",
+            "--push-url", "https://hooks.example.org/fax", "--push-auth", "HTTP_BASIC",
+            "--push-principal", "hook", "--push-credentials", ACCOUNT_SECRET,
+        )  # fmt: skip
         yield Console(
             base=started.group(1),
             rest=f"{origin}/rest/v1/{customer}/fax",

@@ -11,7 +11,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.console.browser import screenshot
-from tests.console.serving import PASSWORD, USER, Answer, Console, Receiver, receiver
+from tests.console.serving import (
+    ACCOUNT,
+    ACCOUNT_SECRET,
+    PASSWORD,
+    USER,
+    Answer,
+    Console,
+    Receiver,
+    receiver,
+)
 
 APPEARS_MS = 5_000
 HOSTILE_BODY = b"<script>alert(1)</script>"
@@ -69,7 +78,10 @@ def test_a_job_and_its_push_appear_then_the_push_shows_its_attempt(
     page.get_by_test_id("nav-receivers").click()
     expect(page.get_by_test_id("receiver-row").filter(has_text=hooks.origin)).to_have_count(1)
     page.get_by_test_id("nav-accounts").click()
-    expect(page.get_by_test_id("account-row").first).to_be_visible()
+    account = page.get_by_test_id("account-row").filter(has_text=ACCOUNT)
+    expect(account).to_contain_text("https://hooks.example.org/fax")
+    expect(account.get_by_test_id("account-credentials")).to_contain_text("(set)")
+    assert ACCOUNT_SECRET not in page.content()
     screenshot(page, "console-accounts")
 
 
