@@ -1,14 +1,13 @@
 """Geometry of the overview's charts, drawn by the template as inline SVG (no script, no
 chart library): one bar per receiver, split into delivered and failed attempts, from the
-per-receiver counters of the last hour or day; and, from a store that gives the counters
-per 5-minute bucket (:class:`AttemptSeries`), the last day's attempts over time."""
+per-receiver counters of the last hour or day; and, from the counters summed per 5-minute
+bucket (``OperatorStore.attempt_series``), the last day's attempts over time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
 
 from faxpush.core.receiver_stats import BUCKET_SECONDS, bucket_start
 from faxpush.storage.operator import ReceiverStats
@@ -72,16 +71,6 @@ def outcome_bars(rows: Sequence[ReceiverStats], *, day: bool) -> Chart:
     return Chart(bars, LABEL_WIDTH + PLOT_WIDTH + 80, height, LABEL_WIDTH, BAR_HEIGHT, top)
 
 
-@runtime_checkable
-class AttemptSeries(Protocol):
-    """A store that can give every receiver's counters summed per 5-minute bucket."""
-
-    async def attempt_series(
-        self, *, since: datetime, now: datetime
-    ) -> list[tuple[datetime, int, int]]:
-        """(bucket start, attempts, successes) of each bucket from ``since``, oldest first."""
-
-
 @dataclass(frozen=True, slots=True)
 class Column:
     x: float
@@ -138,4 +127,4 @@ def series_chart(
     return TimeChart(tuple(columns), SERIES_WIDTH, SERIES_HEIGHT, width, top, first, last + step)
 
 
-__all__ = ["AttemptSeries", "Bar", "Chart", "TimeChart", "outcome_bars", "series_chart"]
+__all__ = ["Bar", "Chart", "TimeChart", "outcome_bars", "series_chart"]

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from faxpush.console.app import ConsoleServices, PageError, base_path, render
-from faxpush.console.charts import AttemptSeries, outcome_bars, series_chart
+from faxpush.console.charts import outcome_bars, series_chart
 from faxpush.console.queries import (
     PAGE_SIZE,
     age_text,
@@ -53,11 +53,8 @@ async def overview(services: ConsoleServices, request: Request, session: Session
     now = services.clock()
     rows = await services.store.receiver_stats(now=now)
     summed = totals(rows)
-    store = services.store
-    over_time = None
-    if isinstance(store, AttemptSeries):
-        points = await store.attempt_series(since=now - timedelta(days=1), now=now)
-        over_time = series_chart(points, now=now, span=timedelta(days=1))
+    points = await services.store.attempt_series(since=now - timedelta(days=1), now=now)
+    over_time = series_chart(points, now=now, span=timedelta(days=1))
     context = {
         "over_time": over_time,
         "title": "Overview",

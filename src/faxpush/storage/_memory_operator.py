@@ -42,6 +42,7 @@ from faxpush.storage._operator_common import (
     duplicate_token,
     duplicate_token_hash,
     retention_start,
+    series_range,
     window_start,
 )
 from faxpush.storage.base import AttemptRecord, AttemptResult, NewPush, PushRecord, PushState
@@ -197,6 +198,19 @@ class MemoryOperator:
                 for name, (count, oldest) in pending.items()
             ]
             return assemble_stats(receivers, totals, state.health.values(), backlog, only=receiver)
+
+    async def attempt_series(
+        self, *, since: datetime, now: datetime
+    ) -> list[tuple[datetime, int, int]]:
+        """Every receiver's attempts and successes per bucket from ``since``, oldest first."""
+        first, last = series_range(since, now)
+        sums: dict[datetime, tuple[int, int]] = {}
+        async with self._locked():
+            for (_, start), counts in self._operator().counts.items():
+                if first <= start <= last:
+                    attempts, successes = sums.get(start, (0, 0))
+                    sums[start] = (attempts + counts[0], successes + counts[1])
+        return [(start, *sums[start]) for start in sorted(sums)]
 
     async def readiness(self) -> str | None:
         """None: a memory store answers as long as it is open."""

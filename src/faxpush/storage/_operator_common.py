@@ -150,6 +150,12 @@ def window_start(now: datetime, span: timedelta) -> datetime:
     return bucket_start(now) - span + timedelta(seconds=BUCKET_SECONDS)
 
 
+def series_range(since: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """The first and last bucket starts of an attempt series from ``since`` up to ``now``
+    (an InputError unless both are timezone-aware)."""
+    return bucket_start(since), bucket_start(now)
+
+
 def retention_start(now: datetime) -> datetime:
     """Buckets starting before this are dropped."""
     return bucket_start(now) - COUNTER_RETENTION

@@ -39,6 +39,7 @@ from faxpush.storage._operator_common import (
     check_token_name,
     duplicate_token,
     retention_start,
+    series_range,
     window_start,
 )
 from faxpush.storage._pg_console_users import PostgresConsoleUsers
@@ -179,6 +180,15 @@ class PostgresOperator(PostgresConsoleUsers):
             ),
             only=receiver,
         )
+
+    async def attempt_series(
+        self, *, since: datetime, now: datetime
+    ) -> list[tuple[datetime, int, int]]:
+        """Every receiver's attempts and successes per bucket from ``since``, oldest first."""
+        first, last = series_range(since, now)
+        statement = operator_sql("attempt_series", {"first": first, "last": last})
+        found = await self._runner.fetch("read the attempts over time", statement)
+        return [(row["bucket_start"], row["attempts"], row["successes"]) for row in found]
 
     async def readiness(self) -> str | None:
         """None when the database answers within a few seconds and its schema is current;

@@ -38,6 +38,7 @@ from faxpush.storage._operator_common import (
     duplicate_token_hash,
     outcome_of,
     retention_start,
+    series_range,
     window_start,
 )
 from faxpush.storage._rows_common import answer_from_row, token_from_row
@@ -203,6 +204,17 @@ class SqliteOperator(SqliteConsoleUsers):
             (PendingRow(row[0], row[1], from_micros(row[2])) for row in pending),
             only=receiver,
         )
+
+    async def attempt_series(
+        self, *, since: datetime, now: datetime
+    ) -> list[tuple[datetime, int, int]]:
+        """Every receiver's attempts and successes per bucket from ``since``, oldest first."""
+        first, last = series_range(since, now)
+        params = {"first": to_micros(first), "last": to_micros(last)}
+        found = await self.connection(
+            "read the attempts over time", lambda conn: _all(conn, "attempt_series", params)
+        )
+        return [(from_micros(row[0]), row[1], row[2]) for row in found]
 
     async def readiness(self) -> str | None:
         """None when the database answers and its schema is the newest this faxpush knows;

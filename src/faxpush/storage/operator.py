@@ -120,6 +120,13 @@ class OperatorStore(Store, Protocol):
         """One row per receiver that has pushes or counted attempts (or just ``receiver``),
         ordered by receiver. From counters and the pending index, not the attempt table."""
 
+    async def attempt_series(
+        self, *, since: datetime, now: datetime
+    ) -> list[tuple[datetime, int, int]]:
+        """(bucket start, attempts, successes) of each 5-minute counter bucket from the one
+        holding ``since`` to the one holding ``now``, summed over all receivers, oldest first;
+        buckets without attempts may be absent. A range of the counters' bucket index."""
+
     async def readiness(self) -> str | None:
         """None when the database answers and its schema is current; else why not, in one
         line an operator can act on."""

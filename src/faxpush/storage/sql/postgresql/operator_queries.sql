@@ -150,6 +150,15 @@ FROM receiver_counts
 WHERE bucket_start >= :day_start AND (:receiver::text IS NULL OR receiver = :receiver)
 GROUP BY receiver;
 
+-- name: attempt_series
+-- Every receiver's attempts and successes per bucket from :first to :last, oldest first: a
+-- range of receiver_counts_by_bucket, whatever the plan (no optional filter to fold away).
+SELECT bucket_start, sum(attempts)::bigint AS attempts, sum(successes)::bigint AS successes
+FROM receiver_counts
+WHERE bucket_start BETWEEN :first AND :last
+GROUP BY bucket_start
+ORDER BY bucket_start;
+
 -- name: receiver_health
 -- Each receiver's health row: its run of failures, last error and last attempt.
 -- Needs force_custom_plan (see the file's header).

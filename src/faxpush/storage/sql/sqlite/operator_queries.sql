@@ -132,6 +132,14 @@ CROSS JOIN receiver_counts AS counts
 WHERE :receiver IS NULL OR health.receiver = :receiver
 GROUP BY health.receiver;
 
+-- name: attempt_series
+-- Every receiver's attempts and successes per bucket from :first to :last, oldest first.
+SELECT bucket_start, sum(attempts) AS attempts, sum(successes) AS successes
+FROM receiver_counts INDEXED BY receiver_counts_by_bucket
+WHERE bucket_start BETWEEN :first AND :last
+GROUP BY bucket_start
+ORDER BY bucket_start;
+
 -- name: receiver_health
 -- The health rows of every receiver, or of one.
 SELECT * FROM receiver_health WHERE :receiver IS NULL OR receiver = :receiver;
