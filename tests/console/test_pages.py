@@ -192,7 +192,7 @@ async def test_every_page_answers_with_its_content(
     console: Console, writer: aiohttp.ClientSession
 ) -> None:
     expected = {
-        "/": ["overview-tiles", "chart-day", "failing-receivers", RECEIVER],
+        "/": ["overview-tiles", "chart-over-time", "chart-day", "failing-receivers", RECEIVER],
         "/pushes": ["pushes-table", "d-059", 'data-live-url="/pushes?fragment=rows"'],
         f"/pushes/{console.failed_id}": ["push-summary", "attempt-1", "HTTP 500", "fragment=live"],
         "/receivers": ["receivers-table", RECEIVER],
