@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from faxpush.receiver import BasicVerifier, PushReceiver, create_app
+from faxpush.receiver.app import Receive, Scope, Send
 from faxpush.receiver.live import LiveApp, LiveRing
 from faxpush.receiver.live.ring import SHOWN_BODY_BYTES
 from tests.receiver.asgi import call
@@ -104,3 +105,21 @@ async def test_page_and_feed_escape_what_came_in(live: LiveApp) -> None:
     script = await call(live, "GET", "/_live/live.js")
     assert script.status == 200
     assert b"fetch(" in script.body
+
+
+async def test_posts_under_an_unrecorded_prefix_are_passed_on_unseen() -> None:
+    ring = LiveRing()
+    seen: list[str] = []
+
+    async def token_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    live = LiveApp(token_endpoint, ring, push_url="http://x/", unrecorded=["/oauth2/"])
+    answer = await call(live, target="/oauth2/token", body=b"client_secret=s3cret")
+    assert answer.status == 200
+    assert seen == ["/oauth2/token"]
+    assert ring.newest_first() == []
+    await call(live, target="/oauth2x", body=b"{}")
+    assert [p.target for p in ring.newest_first()] == ["/oauth2x"]

@@ -323,7 +323,7 @@ def listen(
     if ring is not None:
         from faxpush.receiver.live import LiveApp
 
-        front = LiveApp(app, ring, push_url=f"{base}{path or '/'}")
+        front = LiveApp(app, ring, push_url=f"{base}{path or '/'}", unrecorded=mounts)
         banner.append(f"  live view: {base}/ (the last {ui_keep} pushes)")
     served = with_health(front, _inbox_readiness(receiver), metrics)
     server = server_for(served, limits, tls_cert=tls_cert, tls_key=tls_key, log_config=None)

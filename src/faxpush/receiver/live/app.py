@@ -14,6 +14,7 @@ cannot run anything even if something slipped through.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from typing import Any, Final
@@ -74,20 +75,33 @@ def render_push(push: LivePush) -> str:
 class LiveApp:
     """Serves the live page and records every POST that ``receiver_app`` answers.
 
-    ``push_url`` is shown on the page as where to send pushes.
+    ``push_url`` is shown on the page as where to send pushes; POSTs under the path
+    prefixes in ``unrecorded`` (an OAuth2 token endpoint, whose bodies carry client
+    secrets) are passed on without being recorded.
     """
 
-    def __init__(self, receiver_app: ASGIApp, ring: LiveRing, *, push_url: str) -> None:
+    def __init__(
+        self,
+        receiver_app: ASGIApp,
+        ring: LiveRing,
+        *,
+        push_url: str,
+        unrecorded: Iterable[str] = (),
+    ) -> None:
         self._inner = receiver_app
         self.ring = ring
         self._push_url = push_url
+        self._unrecorded = tuple(prefix.rstrip("/") for prefix in unrecorded)
+
+    def _records(self, path: str) -> bool:
+        return not any(path == p or path.startswith(p + "/") for p in self._unrecorded)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._inner(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        if method == "POST":
+        if method == "POST" and self._records(path):
             await self._recorded(scope, receive, send)
         elif method == "GET" and path == "/":
             await self._answer(send, 200, "text/html; charset=utf-8", self._page().encode())
