@@ -50,6 +50,18 @@ def open_push(page: Page, console: Console, job_id: str) -> None:
     expect(page.get_by_test_id("push-job-id")).to_have_text(job_id)
 
 
+def state_becomes(page: Page, state: str, within_ms: int = APPEARS_MS) -> None:
+    """Reload the push page until its state is ``state`` (its summary is not refreshed
+    live; its attempts are)."""
+    shown = page.get_by_test_id("push-state")
+    for _ in range(within_ms // 250):
+        if shown.inner_text() == state:
+            return
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(shown).to_have_text(state, timeout=250)
+
+
 def test_a_job_and_its_push_appear_then_the_push_shows_its_attempt(
     page: Page, console: Console, hooks: Receiver
 ) -> None:
@@ -95,8 +107,7 @@ def test_a_retried_push_that_failed_is_redelivered_from_its_page(
     log_in(page, console, token=console.write_token)
     open_push(page, console, job_id)
     attempts = page.get_by_test_id("attempt")
-    expect(page.get_by_test_id("push-state")).to_have_text("failed", timeout=APPEARS_MS)
-    page.reload()
+    state_becomes(page, "failed")
     expect(attempts).to_have_count(2)
     expect(attempts.get_by_test_id("attempt-status")).to_have_text(["500", "500"])
     expect(attempts.first).to_contain_text("down for maintenance")
@@ -105,8 +116,7 @@ def test_a_retried_push_that_failed_is_redelivered_from_its_page(
     # the attempts refresh by themselves while the page is open
     expect(attempts).to_have_count(3, timeout=APPEARS_MS)
     expect(attempts.first.get_by_test_id("attempt-status")).to_have_text("200")
-    page.reload()
-    expect(page.get_by_test_id("push-state")).to_have_text("delivered")
+    state_becomes(page, "delivered")
     screenshot(page, "console-push")
 
 
@@ -165,8 +175,7 @@ def test_pages_need_a_session_and_forms_their_csrf_token(
     job_id = console.submit_job(hooks.url("/fax/csrf"))
     log_in(page, console)
     open_push(page, console, job_id)
-    expect(page.get_by_test_id("push-state")).to_have_text("delivered", timeout=APPEARS_MS)
-    page.reload()
+    state_becomes(page, "delivered")
     # the browser's own form, with its CSRF token taken out
     page.locator("#redeliver-form input[name=csrf]").evaluate("input => input.remove()")
     page.get_by_test_id("redeliver").click()
