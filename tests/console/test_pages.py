@@ -226,6 +226,21 @@ async def test_hostile_values_are_escaped(console: Console, writer: aiohttp.Clie
     assert "<img src=x" not in html
 
 
+async def test_errors_durations_and_windows_read_cleanly(
+    console: Console, writer: aiohttp.ClientSession
+) -> None:
+    _, push = await _get(writer, console.url + f"/pushes/{console.failed_id}")
+    assert re.search(r'data-testid="attempt-error">HTTP 500</dd>', push)  # no class, no ": "
+    _, rows = await _get(writer, console.url + "/pushes?state=failed")
+    assert 'title="HTTP 500" data-testid="push-last-error">HTTP 500</td>' in rows
+    _, receivers = await _get(writer, console.url + "/receivers")
+    assert 'data-testid="receiver-p99">≤ 25</td>' in receivers  # 12.5 ms, bucket (10, 25]
+    _, overview = await _get(writer, console.url + "/")
+    window = re.search(r"UTC (\d{4}-\d\d-\d\d) (\d\d:\d\d) to (\d{4}-\d\d-\d\d) \2", overview)
+    assert window, "the day's window names both dates"
+    assert window.group(1) < window.group(3)
+
+
 async def test_filters_and_keyset_pages(console: Console, writer: aiohttp.ClientSession) -> None:
     _, first = await _get(writer, console.url + "/pushes?state=pending")
     assert first.count('data-testid="push-row"') == 50

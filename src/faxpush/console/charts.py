@@ -16,6 +16,7 @@ BAR_HEIGHT = 18
 BAR_GAP = 8
 LABEL_WIDTH = 260
 PLOT_WIDTH = 420
+VALUE_WIDTH = 150  # room right of the longest bar for "12345 ok · 12345 failed" at 12px
 MAX_BARS = 12
 
 
@@ -68,7 +69,7 @@ def outcome_bars(rows: Sequence[ReceiverStats], *, day: bool) -> Chart:
         for index, (receiver, ok, failed) in enumerate(counted)
     )
     height = max(len(bars), 1) * (BAR_HEIGHT + BAR_GAP)
-    return Chart(bars, LABEL_WIDTH + PLOT_WIDTH + 80, height, LABEL_WIDTH, BAR_HEIGHT, top)
+    return Chart(bars, LABEL_WIDTH + PLOT_WIDTH + VALUE_WIDTH, height, LABEL_WIDTH, BAR_HEIGHT, top)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,14 @@ class TimeChart:
     scale_max: int
     start: datetime
     end: datetime
+
+    @property
+    def window_text(self) -> str:
+        """The window in UTC, "2026-03-01 12:10 to 12:40" or, when it spans midnight,
+        "2026-02-28 12:10 to 2026-03-01 12:10"."""
+        start = self.start.strftime("%Y-%m-%d %H:%M")
+        same_day = self.start.date() == self.end.date()
+        return f"{start} to {self.end.strftime('%H:%M' if same_day else '%Y-%m-%d %H:%M')}"
 
 
 SERIES_HEIGHT = 160

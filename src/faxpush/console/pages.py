@@ -190,6 +190,12 @@ async def cancel(services: ConsoleServices, request: Request, _session: Session)
     return _back_to(request, delivery_id, "cancelled")
 
 
+def _bucket_bound(duration_ms: float | None) -> str:
+    # the counters keep a duration histogram, so a percentile is the upper bound of the
+    # bucket it falls in, not a measured duration
+    return "-" if duration_ms is None else f"≤ {duration_ms:g}"
+
+
 async def receivers(services: ConsoleServices, request: Request, session: Session) -> Response:
     now = services.clock()
     rows = await services.store.receiver_stats(now=now)
@@ -200,8 +206,8 @@ async def receivers(services: ConsoleServices, request: Request, session: Sessio
             "failed_link": urlencode({"receiver": row.receiver, "state": "failed"}),
             "hour": f"{row.successes_hour}/{row.attempts_hour}",
             "day": f"{row.successes_day}/{row.attempts_day}",
-            "p50": row.duration_p50_ms,
-            "p99": row.duration_p99_ms,
+            "p50": _bucket_bound(row.duration_p50_ms),
+            "p99": _bucket_bound(row.duration_p99_ms),
             "pending": row.pending,
             "oldest": age_text(oldest_pending_age(row, now)),
             "consecutive": row.consecutive_failures,
