@@ -97,7 +97,7 @@ def test_bad_passwords_and_no_terminal_are_one_line_and_exit_2(tmp_path: Path) -
 async def _answer_prompt(stderr: asyncio.StreamReader, seen: list[str], prompt: str) -> None:
     """Wait until ``prompt`` has been written (echo is off by then) since the last one."""
     async with asyncio.timeout(PROMPT_TIMEOUT_S):
-        while prompt not in seen[-1]:
+        while not seen[-1].endswith(prompt):
             chunk = await stderr.read(200)
             assert chunk, f"the command ended before asking {prompt!r}: {''.join(seen)!r}"
             seen[-1] += chunk.decode()
@@ -135,8 +135,15 @@ async def test_create_asks_twice_on_a_terminal(tmp_path: Path) -> None:
         assert process.stderr is not None
         seen = [""]
         try:
-            for typed in (PASSWORD, "something-else", PASSWORD, PASSWORD):
-                await _answer_prompt(process.stderr, seen, ": ")
+            # Answer only once the prompt itself is out: the password prompt flushes what
+            # was typed before it (TCSAFLUSH), and "Error: ..." is not a prompt.
+            for typed, prompt in (
+                (PASSWORD, "Password: "),
+                ("something-else", "Repeat for confirmation: "),
+                (PASSWORD, "Password: "),
+                (PASSWORD, "Repeat for confirmation: "),
+            ):
+                await _answer_prompt(process.stderr, seen, prompt)
                 os.write(controller, typed.encode() + b"\n")
             async with asyncio.timeout(60):
                 rest = (await process.stderr.read()).decode()
