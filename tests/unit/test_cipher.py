@@ -80,6 +80,7 @@ def test_a_wrong_key_names_the_problem_not_the_secret() -> None:
         "é" * 43 + "=",
         generate_key() + "A",
     ],
+    ids=["empty", "too-short", "no-padding", "bad-character", "not-ascii", "too-long"],
 )
 def test_a_bad_key_says_how_to_get_a_good_one(bad: str) -> None:
     with pytest.raises(ConfigurationError, match="faxpush secret-key") as caught:
