@@ -98,17 +98,15 @@ async def delivery_engine(
         send = make_sender(
             session, settings, token_cache=token_cache, digest_cache=DigestNonceCache()
         )
-        if metrics is None:
-            dispatcher = Dispatcher(store, send, settings, hooks=hooks, worker_id=worker_id)
-        else:
-            dispatcher = Dispatcher(
-                store,
-                send,
-                settings,
-                hooks=(*hooks, metrics.observe_attempt),
-                worker_id=worker_id,
-                observe_store=metrics.observe_store,
-            )
+        dispatcher = Dispatcher(
+            store,
+            send,
+            settings,
+            hooks=hooks if metrics is None else (*hooks, metrics.observe_attempt),
+            worker_id=worker_id,
+            observe_store=None if metrics is None else metrics.observe_store,
+        )
+        if metrics is not None:
             metrics.watch_in_flight(lambda: dispatcher.in_flight)
             metrics.watch_store(store)
         yield DeliveryEngine(dispatcher, session)
