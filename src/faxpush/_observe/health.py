@@ -16,26 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol, runtime_checkable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faxpush._observe.metrics import Metrics
 from faxpush.core.errors import StorageError
 
 Readiness = Callable[[], Awaitable[str | None]]
 """None when ready, else why not (one line an operator can act on)."""
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-ASGIApp = Callable[
-    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-    Awaitable[None],
-]
 
 HEALTH_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 READY_TIMEOUT_S: Final = 5.0
@@ -89,7 +83,7 @@ def with_health(app: ASGIApp, readiness: Readiness, metrics: Metrics | None) -> 
     """``app`` with GET and HEAD of the three paths answered in front of it."""
     health = health_app(readiness, metrics)
 
-    async def routed(scope: Scope, receive: Any, send: Any) -> None:
+    async def routed(scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
             and scope["path"] in HEALTH_PATHS
