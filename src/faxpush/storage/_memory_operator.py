@@ -23,9 +23,11 @@ from faxpush.storage._memory_schedule import PushRow
 from faxpush.storage._operator_common import (
     COUNTER_SWEEP_LIMIT,
     DAY,
+    EXPIRED_ANSWERS_PER_PUT,
     HOUR,
     PENDING_STATES,
     REQUEUEABLE,
+    SWEEP_EVERY,
     TOUCH_INTERVAL,
     CounterTotals,
     HealthRow,
@@ -60,9 +62,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from faxpush.storage._memory_records import MemoryData
-
-EXPIRED_ANSWERS_PER_PUT = 100  # remembering an answer drops at most this many expired ones
-SWEEP_EVERY = 64  # finishes between two sweeps of old counter buckets
 
 
 @dataclass(slots=True)

@@ -30,6 +30,8 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 COUNTER_RETENTION = timedelta(days=2)  # counter buckets older than this are dropped
 COUNTER_SWEEP_LIMIT = 500  # at most this many old buckets dropped per sweep
+SWEEP_EVERY = 64  # finishes of one store between two sweeps of old counter buckets
+EXPIRED_ANSWERS_PER_PUT = 100  # remembering an answer drops at most this many expired ones
 MAX_PAGE = 10_000  # the largest page find_pushes gives at once
 TOUCH_INTERVAL = timedelta(minutes=1)  # a token's last use is written at most this often
 

@@ -28,7 +28,9 @@ from faxpush.storage._common import to_micros
 from faxpush.storage._operator_common import (
     COUNTER_SWEEP_LIMIT,
     DAY,
+    EXPIRED_ANSWERS_PER_PUT,
     HOUR,
+    SWEEP_EVERY,
     TOUCH_INTERVAL,
     CounterTotals,
     HealthRow,
@@ -66,8 +68,6 @@ if TYPE_CHECKING:
     from faxpush._db.postgres import PooledConnection, Runner
     from faxpush.storage.cipher import SecretCipher
 
-SWEEP_EVERY = 64  # finishes of one store between two sweeps of old counter buckets
-EXPIRED_ANSWERS_PER_PUT = 100  # remembering an answer drops at most this many expired ones
 READINESS_TIMEOUT_S = 5.0  # a probe answers within this, even while the server is away
 Isolation = Literal["read_committed", "repeatable_read"]
 

@@ -23,8 +23,10 @@ from faxpush.storage import _sqlite_rows as rows
 from faxpush.storage._common import from_micros, to_micros
 from faxpush.storage._operator_common import (
     DAY,
+    EXPIRED_ANSWERS_PER_PUT,
     HOUR,
     PENDING_STATES,
+    SWEEP_EVERY,
     TOUCH_INTERVAL,
     CounterTotals,
     HealthRow,
@@ -61,8 +63,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _NO_CURSOR = 2**63 - 1  # :before_created without a cursor: after every push
-EXPIRED_ANSWERS_PER_PUT = 100  # remembering an answer drops at most this many expired ones
-SWEEP_EVERY = 64  # finishes between two sweeps of old counter buckets
 MAX_TOUCHED = 1000  # token names whose last written use a handle remembers
 
 
