@@ -28,7 +28,6 @@ from faxpush.storage.cipher import (
 from faxpush.storage.memory import MemoryStore
 from faxpush.storage.sqlite import SqliteStore
 
-_POSTGRES_SCHEMES = POSTGRES_SCHEMES
 _SUPPORTED = (
     "sqlite:///relative/path.db, sqlite:////absolute/path.db, "
     "postgresql://user:password@host:5432/database or memory://"
@@ -93,7 +92,7 @@ def secret_key_file(url: str) -> Path:
     if path is not None:
         return path.with_name(path.name + ".key")
     scheme = _scheme(url)
-    if scheme in _POSTGRES_SCHEMES:
+    if scheme in POSTGRES_SCHEMES:
         raise ConfigurationError(
             f"PostgreSQL needs {KEY_ENV_VAR}: the stored secrets must be sealed with the same "
             "key by every worker and command, wherever it runs; create a key with "
@@ -127,7 +126,7 @@ async def open_store(
         path = _sqlite_file(url)
         assert path is not None
         store = await SqliteStore.open(path, cipher, store_process=sqlite_store_process)
-    elif scheme in _POSTGRES_SCHEMES:
+    elif scheme in POSTGRES_SCHEMES:
         # Imported here: a program on SQLite or memory does not need asyncpg loaded.
         from faxpush._db.postgres import Reconnect
         from faxpush.storage.postgres import PostgresStore
