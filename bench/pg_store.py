@@ -23,21 +23,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import asyncpg
 
 from faxpush.core.targets import PushTarget
 from faxpush.storage.base import AttemptRecord, AttemptResult, NewPush, Verdict, receiver_key
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.postgres import PostgresStore
+from pg_scratch import scratch_postgres  # bench/pg_scratch.py, run as a script
 
 BODY = b"<faxJobReport>" + b"x" * 1500 + b"</faxJobReport>"
 LEASE = timedelta(minutes=5)
@@ -64,19 +59,6 @@ def _result(n: int, delivery_id: str, claim_id: str, url: str, now: datetime) ->
     )
 
 
-@asynccontextmanager
-async def scratch_database(admin_url: str) -> AsyncIterator[str]:
-    name = f"faxpush_pg_store_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(admin_url, timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        parts = urlsplit(admin_url)
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 def _cpu_seconds(pid: int) -> float | None:
     """User + system CPU of a local process, or None when it cannot be read."""
     try:
@@ -87,7 +69,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 async def one_run(admin_url: str, pushes: int, batch: int) -> dict[str, float | None]:
-    async with scratch_database(admin_url) as url:
+    async with scratch_postgres(admin_url, "faxpush_pg_store") as url:
         store = await PostgresStore.open(url, SecretCipher([generate_key()]), max_connections=1)
         try:
             await store.migrate()

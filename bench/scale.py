@@ -27,20 +27,16 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import asyncpg
 
 from faxpush.core.targets import PushTarget
 from faxpush.storage.base import NewPush, PushState, Store
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore
+from pg_scratch import scratch_postgres  # bench/pg_scratch.py, run as a script
 from receiver import receiver_process  # bench/receiver.py, run as a script
 
 HERE = Path(__file__).resolve().parent
@@ -63,19 +59,6 @@ class Result:
     @property
     def rate(self) -> float:
         return self.pushes / self.seconds
-
-
-@asynccontextmanager
-async def scratch_postgres(admin_dsn: str) -> AsyncIterator[str]:
-    name = f"faxpush_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(admin_dsn, timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        parts = urlsplit(admin_dsn)
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def fill(store: Store, url: str, pushes: int, tag: str) -> None:
@@ -140,7 +123,7 @@ async def run_one(
     cipher = SecretCipher([key])
     tag = f"{backend}{workers}-{secrets.token_hex(3)}"
     if backend == "postgresql":
-        async with scratch_postgres(args.pg_dsn) as database_url:
+        async with scratch_postgres(args.pg_dsn, "faxpush_bench") as database_url:
             store: Store = await PostgresStore.open(database_url, cipher)
             try:
                 await store.migrate()

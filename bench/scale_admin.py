@@ -38,20 +38,17 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import secrets
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -61,6 +58,7 @@ from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.operator import OperatorStore, PageCursor, PushFilter, TokenScope
 from faxpush.storage.postgres import PostgresStore
 from faxpush.storage.sqlite import SqliteStore
+from pg_scratch import scratch_postgres  # bench/pg_scratch.py, run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 BODY = (ROOT / "tests" / "data" / "spec_samples" / "report-full.xml").read_bytes()
@@ -431,19 +429,6 @@ async def measure(
     return rows
 
 
-@asynccontextmanager
-async def scratch_postgres(admin_url: str) -> AsyncIterator[str]:
-    name = f"faxpush_scale_admin_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(admin_url, timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        parts = urlsplit(admin_url)
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def run_sqlite(args: argparse.Namespace, directory: Path) -> list[dict[str, object]]:
     path = Path(args.keep) if args.keep else directory / "scale_admin.db"
     cipher = SecretCipher([generate_key()])
@@ -466,7 +451,7 @@ async def run_sqlite(args: argparse.Namespace, directory: Path) -> list[dict[str
 
 async def run_postgres(args: argparse.Namespace) -> list[dict[str, object]]:
     cipher = SecretCipher([generate_key()])
-    async with scratch_postgres(args.database_url) as url:
+    async with scratch_postgres(args.database_url, "faxpush_scale_admin") as url:
         store = await PostgresStore.open(url, cipher)
         try:
             await store.migrate()
