@@ -15,8 +15,10 @@ handler sleeps up to 100 ms a time). The two talk over a socket pair: every mess
 4-byte length and a pickle. A request ``(id, name, args)`` names a ``@sqlite_work`` function
 (:mod:`._sqlite_hot`); the child runs it inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (a
 ``@sqlite_work_committing_itself`` one, a migrator, in the transaction it opens itself) and
-answers ``(id, ok, value)``. Only plain data crosses: secrets come sealed and go back sealed,
-so the cipher's keys never reach the child.
+answers ``(id, ok, value)``. Each transaction first takes the machine-wide write turn
+(:mod:`faxpush._db.write_turn`), so that store processes of several programs on one file
+take turns without sleeping in SQLite's busy handler. Only plain data crosses: secrets
+come sealed and go back sealed, so the cipher's keys never reach the child.
 
 * The child exits when the socket closes, so it never outlives its worker, not even one
   killed with SIGKILL (a transaction under way finishes or rolls back first). It ignores
@@ -45,6 +47,7 @@ from collections.abc import Callable
 from typing import Any
 
 from faxpush._db.sqlite import connect, translated
+from faxpush._db.write_turn import WriteTurn
 from faxpush.core.errors import ConfigurationError, StorageError
 from faxpush.storage._sqlite_hot import commits_itself, find_work
 from faxpush.storage._sqlite_sql import connection_setup
@@ -218,17 +221,28 @@ def _converse(channel: socket.socket, location: str, busy_s: float) -> None:
     except (ConfigurationError, sqlite3.Error, OSError) as exc:  # the parent reports it
         _answer(channel, 0, False, exc)
         return
-    connection.row_factory = None
-    _answer(channel, 0, True, None)
     with contextlib.closing(connection):
-        while (request := _receive(channel)) is not None:
-            request_id, name, args = request
-            try:
+        try:
+            turn = WriteTurn(location, busy_s)
+        except OSError as exc:
+            _answer(channel, 0, False, exc)
+            return
+        connection.row_factory = None
+        _answer(channel, 0, True, None)
+        with contextlib.closing(turn):
+            _work_on(channel, connection, turn)
+
+
+def _work_on(channel: socket.socket, connection: sqlite3.Connection, turn: WriteTurn) -> None:
+    while (request := _receive(channel)) is not None:
+        request_id, name, args = request
+        try:
+            with turn.held():
                 value = _transact(connection, find_work(name), args)
-            except (sqlite3.Error, StorageError, LookupError, ValueError) as exc:
-                _answer(channel, request_id, False, exc)
-            else:
-                _answer(channel, request_id, True, value)
+        except (sqlite3.Error, StorageError, LookupError, ValueError) as exc:
+            _answer(channel, request_id, False, exc)
+        else:
+            _answer(channel, request_id, True, value)
 
 
 def _transact(connection: sqlite3.Connection, work: Callable[..., Any], args: Any) -> Any:
