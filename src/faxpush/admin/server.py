@@ -23,6 +23,7 @@ from faxpush._signals import install_stop_signals
 from faxpush.admin.app import AdminServices, build_admin_app
 from faxpush.core.errors import ConfigurationError, FaxpushError
 from faxpush.core.settings import Settings
+from faxpush.heap import settle_heap
 from faxpush.storage.base import Store
 from faxpush.storage.factory import open_configured_store
 from faxpush.storage.operator import OperatorStore
@@ -161,6 +162,8 @@ async def run_admin(
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             await wait_started(server, serving, name="the admin HTTP server")
+            if handle_signals:  # the process is ours and runs long: see settle_heap
+                settle_heap()
             if on_ready is not None:
                 on_ready(AdminServerInfo(socket_url(sock)))
             stopping = asyncio.create_task(stop.wait())

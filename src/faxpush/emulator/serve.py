@@ -42,6 +42,7 @@ from faxpush.emulator.dedup import duplicate_since
 from faxpush.emulator.offload import HeavyWork
 from faxpush.emulator.simulator import Simulator
 from faxpush.emulator.writer import JobWriter
+from faxpush.heap import settle_heap
 from faxpush.storage.base import Store
 from faxpush.storage.factory import open_configured_store
 from faxpush.storage.jobs_base import JobStore
@@ -197,6 +198,8 @@ async def run_server(
             serving = asyncio.create_task(server.serve(sockets=[sock]))
             try:
                 await wait_started(server, serving)
+                if handle_signals:  # the process is ours and runs long: see settle_heap
+                    settle_heap()
                 if on_ready is not None:
                     on_ready(ServerInfo(socket_url(sock), first_login, example, services, limits))
                 await _until_stopped(stop, (dispatching, simulating, serving))
