@@ -6,12 +6,11 @@ and receivers it shows are in :mod:`faxpush.storage.json_views`, shared with the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from faxpush.admin.errors import bad_request
-from faxpush.storage.base import PushState, receiver_key
 from faxpush.storage.json_views import (
+    FilterError,
     attempt_view,
     cursor_from_text,
     encode_cursor,
@@ -20,6 +19,7 @@ from faxpush.storage.json_views import (
     receiver_view,
     timestamp,
 )
+from faxpush.storage.json_views import push_filter as shared_push_filter
 from faxpush.storage.operator import PageCursor, PushFilter
 
 DEFAULT_PAGE: Final = 50
@@ -36,45 +36,13 @@ def decode_cursor(text: str) -> PageCursor:
     return cursor
 
 
-def parse_time(text: str, field: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise bad_request("expected an ISO 8601 time such as 2026-01-31T12:00:00Z", field) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _text(value: object, field: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise bad_request("must be a string", field)
-    return value
-
-
 def push_filter(params: Mapping[str, Any]) -> PushFilter:
-    """A filter from query parameters or a JSON object: ``state``, ``jobId``, ``receiver``
-    (an origin such as ``https://host`` or ``https://host:8443``), ``since``."""
-    state = None
-    if (raw_state := _text(params.get("state"), "state")) is not None:
-        try:
-            state = PushState(raw_state.lower())
-        except ValueError:
-            names = ", ".join(s.value for s in PushState)
-            raise bad_request(f"must be one of {names}", "state") from None
-    receiver = None
-    if (raw_receiver := _text(params.get("receiver"), "receiver")) is not None:
-        if "://" not in raw_receiver:
-            raise bad_request("must be an origin such as https://hooks.example.org", "receiver")
-        receiver = receiver_key(raw_receiver)
-    since = None
-    if (raw_since := params.get("since")) is not None:
-        if not isinstance(raw_since, str):
-            raise bad_request("must be a string", "since")
-        since = parse_time(raw_since, "since")
-    return PushFilter(
-        state=state, job_id=_text(params.get("jobId"), "jobId"), receiver=receiver, since=since
-    )
+    """A filter from query parameters or a JSON object (see
+    :func:`faxpush.storage.json_views.push_filter`); a 400 naming the field."""
+    try:
+        return shared_push_filter(params)
+    except FilterError as exc:
+        raise bad_request(exc.problem, exc.field) from None
 
 
 def page_limit(raw: str | None) -> int:

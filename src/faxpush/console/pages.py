@@ -85,7 +85,7 @@ def _push_row(push: PushRecord) -> dict[str, Any]:
 async def pushes(services: ConsoleServices, request: Request, session: Session) -> Response:
     params = request.query_params
     form = {name: params.get(name, "") for name in ("state", "jobId", "receiver", "since")}
-    where = push_filter(form)
+    where = push_filter({name: value for name, value in form.items() if value.strip()})
     cursor = params.get("cursor")
     before = decode_cursor(cursor) if cursor else None
     found = await services.store.find_pushes(where, limit=PAGE_SIZE + 1, before=before)

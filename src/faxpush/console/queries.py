@@ -4,14 +4,13 @@ figures summed from the receivers' counters."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from faxpush.core.errors import InputError
-from faxpush.storage.base import PushState, receiver_key
-from faxpush.storage.json_views import cursor_from_text, encode_cursor
-from faxpush.storage.operator import PageCursor, PushFilter, ReceiverStats
+from faxpush.storage.json_views import cursor_from_text, encode_cursor, push_filter
+from faxpush.storage.operator import PageCursor, ReceiverStats
 
 PAGE_SIZE = 50
 
@@ -22,31 +21,6 @@ def decode_cursor(text: str) -> PageCursor:
     if cursor is None:
         raise InputError("the page link is damaged; go back to the first page")
     return cursor
-
-
-def push_filter(params: Mapping[str, str]) -> PushFilter:
-    """The filter of the Pushes page's form; an InputError says which field is wrong."""
-    state = None
-    if raw_state := params.get("state", "").strip():
-        try:
-            state = PushState(raw_state.lower())
-        except ValueError:
-            names = ", ".join(s.value for s in PushState)
-            raise InputError(f"state must be one of {names}") from None
-    receiver = None
-    if raw_receiver := params.get("receiver", "").strip():
-        if "://" not in raw_receiver:
-            raise InputError("receiver must be an origin such as https://hooks.example.org")
-        receiver = receiver_key(raw_receiver)
-    since = None
-    if raw_since := params.get("since", "").strip():
-        try:
-            since = datetime.fromisoformat(raw_since.replace("Z", "+00:00"))
-        except ValueError:
-            raise InputError("since must be a time such as 2026-01-31T12:00:00Z") from None
-        since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
-    job_id = params.get("jobId", "").strip() or None
-    return PushFilter(state=state, job_id=job_id, receiver=receiver, since=since)
 
 
 @dataclass(frozen=True, slots=True)

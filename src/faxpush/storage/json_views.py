@@ -1,5 +1,6 @@
 """The JSON shapes of pushes, attempts and receivers, written once for every place that
-shows them: the operator API (:mod:`faxpush.admin.views`) and the CLI's ``--json``.
+shows them: the operator API (:mod:`faxpush.admin.views`) and the CLI's ``--json``; and the
+push filter and page cursor read back from query parameters (the API and the console).
 
 A script that reads ``faxpush pushes show --json`` can read ``GET /api/v1/pushes/{id}`` the
 same way. Credentials never leave the store through here: a push's target shows its URL
@@ -11,12 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from faxpush.core.errors import InputError
 from faxpush.core.urls import display_url
-from faxpush.storage.base import AttemptRecord, PushRecord, receiver_key
-from faxpush.storage.operator import PageCursor, ReceiverStats
+from faxpush.storage.base import AttemptRecord, PushRecord, PushState, receiver_key
+from faxpush.storage.operator import PageCursor, PushFilter, ReceiverStats
 
 API_PREFIX: Final = "/api/v1"
 BODY_EXCERPT_BYTES: Final = 4096
@@ -46,6 +49,53 @@ def cursor_from_text(text: str) -> PageCursor | None:
     if not isinstance(delivery_id, str) or created_at.tzinfo is None:
         return None
     return PageCursor(created_at=created_at, delivery_id=delivery_id)
+
+
+class FilterError(InputError):
+    """A value of a push filter is wrong: ``field`` names it, ``problem`` says why."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field, self.problem = field, problem
+
+
+def _filter_text(params: Mapping[str, Any], field: str) -> str | None:
+    value = params.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FilterError(field, "must be a string")
+    return value.strip() or None
+
+
+def push_filter(params: Mapping[str, Any]) -> PushFilter:
+    """A push filter from query parameters, a form or a JSON object (the operator API's
+    names): ``state``, ``jobId``, ``receiver`` (an origin such as ``https://host:8443``),
+    ``since``. An empty value filters nothing, except an empty ``since``, which is refused
+    like any other value that is not a time; a wrong value raises :class:`FilterError`."""
+    state = None
+    if (raw_state := _filter_text(params, "state")) is not None:
+        try:
+            state = PushState(raw_state.lower())
+        except ValueError:
+            names = ", ".join(s.value for s in PushState)
+            raise FilterError("state", f"must be one of {names}") from None
+    receiver = None
+    if (raw_receiver := _filter_text(params, "receiver")) is not None:
+        if "://" not in raw_receiver:
+            raise FilterError("receiver", "must be an origin such as https://hooks.example.org")
+        receiver = receiver_key(raw_receiver)
+    since = None
+    if (raw_since := params.get("since")) is not None:  # given but empty: refused
+        if not isinstance(raw_since, str):
+            raise FilterError("since", "must be a string")
+        try:
+            since = datetime.fromisoformat(raw_since.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise FilterError("since", "must be a time such as 2026-01-31T12:00:00Z") from None
+        since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    job_id = _filter_text(params, "jobId")
+    return PushFilter(state=state, job_id=job_id, receiver=receiver, since=since)
 
 
 def push_location(delivery_id: str, root_path: str = "") -> str:
@@ -145,11 +195,13 @@ def receiver_view(row: ReceiverStats, now: datetime) -> dict[str, Any]:
 __all__ = [
     "API_PREFIX",
     "BODY_EXCERPT_BYTES",
+    "FilterError",
     "attempt_view",
     "cursor_from_text",
     "encode_cursor",
     "oldest_pending_age",
     "push_detail_view",
+    "push_filter",
     "push_location",
     "push_view",
     "receiver_view",
