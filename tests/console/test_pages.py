@@ -347,6 +347,28 @@ async def test_a_console_user_logs_in_with_a_password(console: Console) -> None:
         assert 'data-testid="who">alice' in html
 
 
+async def test_a_user_deleted_and_created_again_must_log_in_again(console: Console) -> None:
+    await console.store.create_console_user(
+        "bob", hash_password("the first passphrase"), now=datetime.now(UTC)
+    )
+    async with _client() as client:
+        async with client.post(
+            console.url + "/login",
+            data={"user": "bob", "password": "the first passphrase"},
+            allow_redirects=False,
+        ) as answer:
+            assert answer.status == 303
+        assert (await _get(client, console.url + "/"))[0] == 200
+        # Someone else gets the name: the old session must not carry over to the new user.
+        assert await console.store.delete_console_user("bob")
+        await console.store.create_console_user(
+            "bob", hash_password("another passphrase"), now=datetime.now(UTC)
+        )
+        status, _ = await _get(client, console.url + "/")
+        assert status == 303  # back to the login page
+        assert await console.store.delete_console_user("bob")
+
+
 async def test_login_never_redirects_off_site(console: Console) -> None:
     async with (
         _client() as client,
@@ -370,3 +392,22 @@ async def test_a_wrong_token_is_refused_and_slowed_down(console: Console) -> Non
                 assert "wrong user name, password or token" in await answer.text()
             times.append(time.monotonic() - started)
         assert times[2] >= 0.45  # the third try waits after two failures
+
+
+# After the test above: the address's failures make the admitted guess wait, so the others
+# arrive while it is under way.
+async def test_parallel_guesses_are_not_checked_together(console: Console) -> None:
+    await console.store.create_console_user(
+        "carol", hash_password("carol's passphrase"), now=datetime.now(UTC)
+    )
+
+    async def guess(client: aiohttp.ClientSession, n: int) -> tuple[int, str]:
+        data = {"user": "carol", "password": f"guess {n}"}
+        async with client.post(console.url + "/login", data=data) as answer:
+            return answer.status, await answer.text()
+
+    async with _client() as client:
+        answers = await asyncio.gather(*(guess(client, n) for n in range(8)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [401] + [429] * 7, statuses
+    assert all("another login with this name" in text for status, text in answers if status == 429)

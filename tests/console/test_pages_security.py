@@ -9,7 +9,7 @@ from faxpush.console.security import LoginThrottle, SessionSigner, new_session
 
 def test_a_session_survives_encoding_and_nothing_else_does() -> None:
     signer = SessionSigner(b"k" * 32)
-    session = new_session("token", "ops", can_write=True, token_hash="ab" * 32)
+    session = new_session("token", "ops", can_write=True, proof="ab" * 32)
     value = signer.encode(session)
     assert signer.decode(value, now=time.time()) == session
     payload, _, mac = value.rpartition(".")
@@ -21,7 +21,7 @@ def test_a_session_survives_encoding_and_nothing_else_does() -> None:
 
 def test_csrf_tokens_belong_to_their_session() -> None:
     signer = SessionSigner(b"k" * 32)
-    mine, theirs = (new_session("user", name, can_write=True) for name in ("a", "b"))
+    mine, theirs = (new_session("user", name, can_write=True, proof="p") for name in ("a", "b"))
     assert signer.csrf_valid(mine, signer.csrf_token(mine))
     assert not signer.csrf_valid(mine, signer.csrf_token(theirs))
     assert not signer.csrf_valid(mine, None)
@@ -43,3 +43,19 @@ def test_failures_double_the_wait_in_bounded_memory() -> None:
     for n in range(10):
         throttle.failed((f"addr:10.0.0.{n}",))
     assert len(throttle._failures) == 3
+
+
+def test_one_attempt_per_name_and_four_per_address_at_a_time() -> None:
+    throttle = LoginThrottle()
+    alice = ("addr:10.0.0.1", "user:alice")
+    assert throttle.admit(alice)
+    assert not throttle.admit(("addr:10.0.0.2", "user:alice"))  # the name is busy
+    others = [("addr:10.0.0.1", f"user:u{n}") for n in range(4)]
+    assert [throttle.admit(keys) for keys in others] == [True, True, True, False]
+    assert not throttle.admit(("addr:10.0.0.1",))  # the address has four under way
+    throttle.release(alice)
+    assert throttle.admit(("addr:10.0.0.3", "user:alice"))
+    throttle.release(("addr:10.0.0.3", "user:alice"))
+    for keys in others[:3]:
+        throttle.release(keys)
+    assert throttle._in_flight == {}  # nothing kept once every attempt is over

@@ -7,7 +7,6 @@ stolen database gives no usable token.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from dataclasses import replace
@@ -15,6 +14,7 @@ from datetime import datetime
 from typing import Final
 
 from faxpush.admin.errors import AdminError
+from faxpush.core.passwords import token_hash
 from faxpush.storage.operator import ApiToken, OperatorStore, TokenScope
 
 TOKEN_PREFIX: Final = "fxp_"  # noqa: S105 - a visible marker, not a secret
@@ -24,11 +24,6 @@ _TOUCH_EVERY_SECONDS: Final = 60.0  # the store may skip more often writes anywa
 def new_token() -> str:
     """A fresh random API token (shown once, then only its hash is kept)."""
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    """The SHA-256 hex digest under which a token is stored."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _unauthorized(message: str) -> AdminError:

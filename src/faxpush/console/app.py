@@ -8,6 +8,7 @@ session; every form carries a CSRF token; every value is escaped by the template
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from faxpush.console.security import (
 )
 from faxpush.core.clock import Clock, utcnow
 from faxpush.core.errors import FaxpushError, InputError, StorageError
+from faxpush.core.passwords import password_fingerprint
 from faxpush.storage.jobs_base import JobStore
 from faxpush.storage.operator import OperatorStore
 
@@ -155,9 +157,14 @@ async def current_session(services: ConsoleServices, request: Request) -> Sessio
         return None
     store = services.store
     if session.kind == "token":
-        token = await store.api_token_by_hash(session.token_hash or "")
+        token = await store.api_token_by_hash(session.proof)
         return session if token is not None and token.name == session.name else None
-    return session if await store.console_user(session.name) is not None else None
+    user = await store.console_user(session.name)
+    if user is None or not hmac.compare_digest(
+        password_fingerprint(user.password_hash), session.proof
+    ):
+        return None  # deleted, or deleted and created again: its old sessions end
+    return session
 
 
 def set_session_cookie(response: Response, request: Request, value: str) -> None:

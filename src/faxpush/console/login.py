@@ -20,16 +20,12 @@ from faxpush.console.app import (
     render,
     set_session_cookie,
 )
-from faxpush.console.security import (
-    SESSION_COOKIE,
-    Session,
-    api_token_hash,
-    new_session,
-)
-from faxpush.core.passwords import dummy_hash, verify_password
+from faxpush.console.security import SESSION_COOKIE, Session, new_session
+from faxpush.core.passwords import dummy_hash, password_fingerprint, token_hash, verify_password
 from faxpush.storage.operator import TokenScope
 
 FAILED: str = "wrong user name, password or token"
+BUSY: str = "another login with this name or from this address is under way; try again"
 
 
 def _safe_next(request: Request, raw: object) -> str:
@@ -50,16 +46,17 @@ async def _user_session(services: ConsoleServices, name: str, password: str) -> 
     matches = await asyncio.to_thread(verify_password, password, stored)
     if user is None or not matches:
         return None
-    return new_session("user", user.name, can_write=True)
+    proof = password_fingerprint(user.password_hash)
+    return new_session("user", user.name, can_write=True, proof=proof)
 
 
 async def _token_session(services: ConsoleServices, token: str) -> Session | None:
-    digest = api_token_hash(token)
+    digest = token_hash(token)
     found = await services.store.api_token_by_hash(digest)
     if found is None:
         return None
     writes = found.scope is TokenScope.WRITE
-    return new_session("token", found.name, can_write=writes, token_hash=digest)
+    return new_session("token", found.name, can_write=writes, proof=digest)
 
 
 def login_form(services: ConsoleServices) -> Any:
@@ -86,15 +83,23 @@ def login_submit(services: ConsoleServices) -> Any:
         client = request.client.host if request.client else "unknown"
         # a token has no name to count failures under: only its client's address
         keys: tuple[str, ...] = (f"addr:{client}",) if token else (f"addr:{client}", f"user:{name}")
-        await services.throttle.wait(keys)
-        session = (
-            await _token_session(services, token)
-            if token
-            else await _user_session(services, name, password)
-        )
+        context = {"title": "Log in", "next": form.get("next", "")}
+        if not services.throttle.admit(keys):
+            context["error"] = BUSY
+            return render(request, "login.html", context, status=429, services=services)
+        try:
+            await services.throttle.wait(keys)
+            session = (
+                await _token_session(services, token)
+                if token
+                else await _user_session(services, name, password)
+            )
+            if session is None:
+                services.throttle.failed(keys)
+        finally:
+            services.throttle.release(keys)
         if session is None:
-            services.throttle.failed(keys)
-            context = {"title": "Log in", "next": form.get("next", ""), "error": FAILED}
+            context["error"] = FAILED
             return render(request, "login.html", context, status=401, services=services)
         if not token:  # the address's failures stay counted: they may be guesses at others
             services.throttle.succeeded(f"user:{name}")

@@ -1,5 +1,6 @@
 """Password hashes of the emulator's REST API logins and of the web console's users: scrypt
-with a salt of its own per password, compared in constant time.
+with a salt of its own per password, compared in constant time. Also the digests of operator
+API tokens and of stored password hashes.
 
 A hash is stored as ``scrypt$<n>$<r>$<p>$<salt, base64>$<key, base64>`` so that the cost
 parameters can be raised later without invalidating existing logins. With the parameters
@@ -89,6 +90,18 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     n, r, p, salt, key = parsed
     return hmac.compare_digest(_derive(password, salt, n, r, p), key)
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 hex digest under which an operator API token is stored. A token is 32
+    random bytes, so a fast hash suffices (a password needs scrypt)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def password_fingerprint(stored: str) -> str:
+    """A digest of a stored password hash, kept in a console session: a user deleted and
+    created again under the same name gets a new salt, so the old sessions stop matching."""
+    return hashlib.sha256(stored.encode("utf-8")).hexdigest()[:32]
 
 
 @cache
