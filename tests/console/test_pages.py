@@ -20,6 +20,7 @@ import pytest_asyncio
 from faxpush.admin.server import AdminServerInfo, operator_store, run_admin
 from faxpush.admin.tokens import new_token, token_hash
 from faxpush.cli._console import console_for
+from faxpush.console.pages import TIMELINE_ATTEMPTS
 from faxpush.core.outcome import Verdict
 from faxpush.core.passwords import hash_password
 from faxpush.core.secrets import Secret
@@ -29,6 +30,7 @@ from faxpush.storage.base import AttemptRecord, AttemptResult, NewPush
 from faxpush.storage.cipher import generate_key
 from faxpush.storage.factory import open_configured_store
 from faxpush.storage.operator import OperatorStore, TokenScope
+from tests.contract.builders import LEASE, NOW, new_push, result
 
 HOSTILE_JOB = "<img src=x onerror=alert(1)>"
 HOSTILE_BODY = b"<script>alert(1)</script>"
@@ -379,6 +381,24 @@ async def test_login_never_redirects_off_site(console: Console) -> None:
         ) as answer,
     ):
         assert answer.headers["Location"] == "/"
+
+
+async def test_the_push_page_shows_the_newest_attempts_of_a_long_history(
+    console: Console, writer: aiohttp.ClientSession
+) -> None:
+    store = console.store
+    await store.enqueue(new_push("d-many"), now=NOW)  # due long before the seeded pushes
+    for n in range(TIMELINE_ATTEMPTS + 3):
+        at = NOW + timedelta(seconds=2 * n + 1)
+        claims = await store.claim(worker_id="t", limit=1, lease=LEASE, now=at)
+        assert [c.push.delivery_id for c in claims] == ["d-many"]
+        retry_at = at + timedelta(seconds=1)
+        await store.finish([result(claims[0], Verdict.RETRY, next_attempt_at=retry_at)], now=at)
+    status, html = await _get(writer, console.url + "/pushes/d-many")
+    assert status == 200
+    numbers = [int(n) for n in re.findall(r'data-testid="attempt" data-number="(\d+)"', html)]
+    assert numbers == list(range(TIMELINE_ATTEMPTS + 3, 3, -1))  # the newest 100, newest first
+    assert "3 older attempts not shown" in html
 
 
 # Last: the failures slow down every later login from 127.0.0.1.

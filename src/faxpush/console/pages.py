@@ -33,6 +33,9 @@ from faxpush.storage.json_views import BODY_EXCERPT_BYTES, oldest_pending_age, t
 
 REQUEUEABLE = (PushState.FAILED, PushState.DELIVERED, PushState.CANCELLED)
 JOBS_PAGE = 30
+# A push redelivered again and again can have thousands of attempts; the page shows the
+# newest (4,000 of them took 150 ms to render) and says where to find the rest.
+TIMELINE_ATTEMPTS = 100
 
 
 def _page(
@@ -123,6 +126,7 @@ async def push(services: ConsoleServices, request: Request, session: Session) ->
     if record is None:
         raise PageError(404, f"no push with delivery id {delivery_id!r}")
     attempts = await services.store.list_attempts(delivery_id)
+    shown = attempts[-TIMELINE_ATTEMPTS:]
     timeline = [
         {
             "number": a.number,
@@ -136,7 +140,7 @@ async def push(services: ConsoleServices, request: Request, session: Session) ->
             "truncated": len(a.response_body) > BODY_EXCERPT_BYTES,
             "auth_steps": list(a.auth_steps),
         }
-        for a in reversed(attempts)
+        for a in reversed(shown)
     ]
     target = record.target
     context = {
@@ -151,6 +155,7 @@ async def push(services: ConsoleServices, request: Request, session: Session) ->
         "body": record.body.decode("utf-8", errors="replace"),
         "report": _report_fields(record),
         "attempts": timeline,
+        "attempts_hidden": len(attempts) - len(shown),
         "can_redeliver": record.state in REQUEUEABLE,
         "can_cancel": record.state is PushState.PENDING,
         "done": request.query_params.get("done"),
