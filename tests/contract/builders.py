@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -92,6 +93,27 @@ async def enqueue_many(store: Store, count: int, *, prefix: str = "d") -> list[s
     for n, delivery_id in enumerate(ids):
         await store.enqueue(new_push(delivery_id), now=NOW + timedelta(microseconds=n))
     return ids
+
+
+async def deliver_all(
+    store: Store, total: int, *, limit: int, rounds: int, renew: bool = False
+) -> int:
+    """Claim and finish pushes as delivered, while other tasks enqueue them, until ``total``
+    are done or ``rounds`` rounds are spent; returns how many were finished. ``renew`` also
+    renews one lease per round."""
+    finished = 0
+    for _ in range(rounds):
+        claims = await store.claim(worker_id="w", limit=limit, lease=LEASE, now=SOON)
+        if claims:
+            if renew:
+                lease = [(c.push.delivery_id, c.claim_id) for c in claims[:1]]
+                await store.renew(lease, lease=LEASE, now=SOON)
+            await store.finish([result(c, Verdict.DELIVERED) for c in claims], now=SOON)
+            finished += len(claims)
+        if finished >= total:
+            break
+        await asyncio.sleep(0.001)
+    return finished
 
 
 async def claim_all(

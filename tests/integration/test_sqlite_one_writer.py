@@ -15,12 +15,12 @@ import pytest
 
 from faxpush.core.errors import StorageError
 from faxpush.core.secrets import Secret
-from faxpush.storage.base import Account, PushState, Verdict
+from faxpush.storage.base import Account, PushState
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.jobs_base import FinishedJob
 from faxpush.storage.sqlite import SqliteStore
 from faxpush.storage.sqlite_jobs import SqliteJobStore
-from tests.contract.builders import LEASE, NOW, SOON, new_push, result
+from tests.contract.builders import LEASE, NOW, SOON, deliver_all, new_push
 from tests.contract.jobs_builders import T0, final_report, new_job, push_for
 
 # Short: with one writing connection nothing waits for SQLite's write lock, so a "database
@@ -77,20 +77,8 @@ async def test_concurrent_writes_from_one_loop_all_succeed(store: SqliteStore) -
     async def enqueue() -> None:
         await asyncio.gather(*(store.enqueue(new_push(i), now=NOW) for i in ids))
 
-    async def claim_and_finish() -> int:
-        finished = 0
-        for _ in range(200):  # bounded: the enqueues above end within a few rounds
-            claims = await store.claim(worker_id="w", limit=7, lease=LEASE, now=SOON)
-            if claims:
-                await store.renew(
-                    [(c.push.delivery_id, c.claim_id) for c in claims[:1]], lease=LEASE, now=SOON
-                )
-                await store.finish([result(c, Verdict.DELIVERED) for c in claims], now=SOON)
-                finished += len(claims)
-            if finished == len(ids):
-                break
-            await asyncio.sleep(0.005)
-        return finished
+    async def claim_and_finish() -> int:  # bounded: the enqueues end within a few rounds
+        return await deliver_all(store, len(ids), limit=7, rounds=200, renew=True)
 
     async def job_writes() -> None:
         for n in range(10):

@@ -20,10 +20,10 @@ import pytest
 
 from faxpush._db.write_turn import WriteTurn
 from faxpush.core.errors import StorageError
-from faxpush.storage.base import PushState, Verdict
+from faxpush.storage.base import PushState
 from faxpush.storage.cipher import SecretCipher, generate_key
 from faxpush.storage.sqlite import SqliteStore
-from tests.contract.builders import LEASE, NOW, SOON, new_push, result
+from tests.contract.builders import NOW, deliver_all, new_push
 
 BUSY = timedelta(milliseconds=200)
 
@@ -135,17 +135,8 @@ async def test_two_programs_writing_one_file_all_succeed(tmp_path: Path) -> None
                 chunk = ids[start : start + 10]
                 await asyncio.gather(*(ingest.enqueue(new_push(i), now=NOW) for i in chunk))
 
-        async def claim_and_finish() -> int:
-            finished = 0
-            for _ in range(2000):  # bounded: the enqueues end within a few hundred rounds
-                claims = await worker.claim(worker_id="w", limit=16, lease=LEASE, now=SOON)
-                if claims:
-                    await worker.finish([result(c, Verdict.DELIVERED) for c in claims], now=SOON)
-                    finished += len(claims)
-                if finished == len(ids):
-                    break
-                await asyncio.sleep(0.001)
-            return finished
+        async def claim_and_finish() -> int:  # bounded: a few hundred rounds suffice
+            return await deliver_all(worker, len(ids), limit=16, rounds=2000)
 
         _, finished = await asyncio.wait_for(asyncio.gather(enqueue(), claim_and_finish()), 60)
     finally:
