@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -158,3 +159,28 @@ async def test_the_store_process_dying_mid_run_loses_no_data(store: SqliteStore)
         await store.enqueue(new_push(delivery_id), now=NOW)
     assert _child_pid(store) != pid
     assert (await store.count_by_state())[PushState.PENDING] == len(ids) + 1
+
+
+async def test_writes_called_while_the_process_starts_commit_in_call_order(
+    tmp_path: Path,
+) -> None:
+    store = await _opened(tmp_path / "outbox.db", store_process=True)
+    ids = [f"d{n:02d}" for n in range(40)]
+    try:
+        calls = []
+        for delivery_id in ids:  # one call per turn of the loop, while the process starts
+            # Blocking on purpose: the thread's answers (the hand-over) land in the loop's
+            # queue while this task runs, ahead of the write called next.
+            time.sleep(0.001)  # noqa: ASYNC251 - see above
+            calls.append(asyncio.create_task(store.enqueue(new_push(delivery_id), now=NOW)))
+            await asyncio.sleep(0)
+        calls[0].cancel()  # a cancelled write keeps its place too
+        await asyncio.gather(*calls, return_exceptions=True)
+        await store.enqueue(new_push("last"), now=NOW)
+        found = await store.connection(
+            "read the order",
+            lambda c: c.execute("SELECT delivery_id FROM pushes ORDER BY rowid").fetchall(),
+        )
+    finally:
+        await store.close()
+    assert [row[0] for row in found] == [*ids, "last"]

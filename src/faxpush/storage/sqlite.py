@@ -90,6 +90,7 @@ class SqliteStore(SqliteOperator):
         self._process = process
         self._handover: asyncio.Task[None] | None = None  # the thread stops writing
         self._starting: set[asyncio.Task[Any]] = set()  # writes waiting for the process
+        self._last_waiting: asyncio.Task[Any] | None = None  # the newest of them
         self._commits = news.CommitWatch(connection.location)  # wait_for_work
 
     @classmethod
@@ -137,23 +138,33 @@ class SqliteStore(SqliteOperator):
             self._handover = asyncio.ensure_future(
                 self._connection.refuse_writes("the store process writes for this store")
             )
-        if self._handover.done() and process.running:
+        earlier = self._last_waiting
+        if self._handover.done() and process.running and (earlier is None or earlier.done()):
             sent: T = await process.run(action, name, *args)  # sent before it first waits
             return sent
         # Not sent yet: wait for the thread to hand over and the process to start in a task
-        # of its own, so that a cancelled caller cannot keep the write from being sent.
-        task = asyncio.ensure_future(self._when_started(process, action, name, args))
+        # of its own, so that a cancelled caller cannot keep the write from being sent, and
+        # after the write called before it, so that writes commit in the order of the calls.
+        task = asyncio.ensure_future(self._when_started(process, action, name, args, earlier))
         self._starting.add(task)
         task.add_done_callback(self._starting.discard)
+        self._last_waiting = task
         return await asyncio.shield(task)
 
     _hot = write  # the dispatcher's claims and results, and the operator's writes
 
     async def _when_started(
-        self, process: SqliteProcess, action: str, name: str, args: tuple[Any, ...]
+        self,
+        process: SqliteProcess,
+        action: str,
+        name: str,
+        args: tuple[Any, ...],
+        earlier: asyncio.Task[Any] | None,
     ) -> Any:
         assert self._handover is not None
         await self._handover
+        if earlier is not None:
+            await asyncio.wait([earlier])  # its outcome is its own caller's to hear
         return await process.run(action, name, *args)
 
     async def connection(self, action: str, work: Work[T]) -> T:
