@@ -3,7 +3,7 @@ bare ASGI app, and end to end (ingest -> 2xx at a receiver) at a steady rate.
 
     python bench/ingest.py [--clients 64] [--seconds 5] [--pairs 3]
                            [--rate 1000] [--e2e-seconds 10] [--e2e-modes worker,serve]
-                           [--worker-poll SECONDS] [--json]
+                           [--worker-poll SECONDS] [--database-url POSTGRES_URL] [--json]
 
 Throughput: two servers, each in its own process on 127.0.0.1, served the same way
 (``faxpush._serving.server.server_for``: uvicorn + httptools, on the loop the commands use):
@@ -28,13 +28,17 @@ process. After a two-second warm-up that is not measured, this process sends rep
 push URL is the receiver at a steady ``--rate`` for ``--e2e-seconds`` (open loop: request *i*
 starts at *i / rate*, whatever the earlier ones are doing). Latency is from the moment a
 request is sent to the end of the attempt that got the receiver's 2xx (its row in the
-outbox: start + duration), per push; ingest latency is request -> 202.
+outbox: start + duration), per push; ingest latency is request -> 202. The load
+generator's collector is off during the measured window. With ``--database-url`` (a
+PostgreSQL admin URL) both set-ups run on a scratch database of that server instead of a
+SQLite file; the throughput part stays on SQLite.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -45,6 +49,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +64,7 @@ from faxpush.core.xml_codec import parse_xml
 from faxpush.storage.cipher import generate_key, parse_keys
 from faxpush.storage.factory import open_store
 from faxpush.storage.operator import OperatorStore
+from pg_scratch import scratch_postgres  # bench/pg_scratch.py, run as a script
 from receiver import receiver_process  # bench/receiver.py, run as a script
 
 HERE = Path(__file__).resolve().parent
@@ -109,10 +115,10 @@ def run_bare_server() -> None:
 # --- processes ----------------------------------------------------------------------------
 
 
-def _env(database: Path, key: str) -> dict[str, str]:
+def _env(database_url: str, key: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAXPUSH_")}
     env.update(
-        FAXPUSH_DATABASE_URL=f"sqlite:///{database}",
+        FAXPUSH_DATABASE_URL=database_url,
         FAXPUSH_SECRET_KEY=key,
         FAXPUSH_LOG_LEVEL="WARNING",
         FAXPUSH_ALLOWED_NETWORKS="127.0.0.0/8",
@@ -239,7 +245,7 @@ async def load(
 
 
 async def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    env = _env(workdir / "ingest.db", generate_key())
+    env = _env(f"sqlite:///{workdir / 'ingest.db'}", generate_key())
     token = await asyncio.to_thread(_token, env)
     admin, admin_url = await _start(_faxpush("admin", "serve", "--listen", "127.0.0.1:0"), env)
     bare, bare_url = await _start([sys.executable, __file__, "--bare-server"], env)
@@ -349,10 +355,27 @@ async def end_to_end(
     args: argparse.Namespace, workdir: Path, push_url: str, mode: str
 ) -> dict[str, Any]:
     """``mode`` worker: ``faxpush admin serve`` and ``faxpush worker``, two processes on one
-    SQLite file; serve: ``faxpush serve``, the API at /admin beside its own dispatcher."""
+    database; serve: ``faxpush serve``, the API at /admin beside its own dispatcher. The
+    database is a SQLite file, or with ``--database-url`` a scratch PostgreSQL database."""
+    async with _e2e_database(args, workdir, mode) as database_url:
+        return await _end_to_end_on(args, database_url, push_url, mode)
+
+
+@contextlib.asynccontextmanager
+async def _e2e_database(args: argparse.Namespace, workdir: Path, mode: str) -> AsyncIterator[str]:
+    """A SQLite file in ``workdir``, or a scratch database on ``--database-url``'s server."""
+    if args.database_url is None:
+        yield f"sqlite:///{workdir / f'e2e-{mode}.db'}"
+        return
+    async with scratch_postgres(args.database_url, "faxpush_bench_e2e") as url:
+        yield url
+
+
+async def _end_to_end_on(
+    args: argparse.Namespace, database_url: str, push_url: str, mode: str
+) -> dict[str, Any]:
     key = generate_key()
-    database = workdir / f"e2e-{mode}.db"
-    env = _env(database, key)
+    env = _env(database_url, key)
     token = await asyncio.to_thread(_token, env)
     worker: asyncio.subprocess.Process | None = None
     if mode == "serve":
@@ -392,7 +415,7 @@ async def end_to_end(
         delivered: dict[str, float] = {}
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            delivered = await _delivered_at(f"sqlite:///{database}", key, job_id)
+            delivered = await _delivered_at(database_url, key, job_id)
             if len(delivered) >= len(sent_at):
                 break
             await asyncio.sleep(0.5)
@@ -403,6 +426,7 @@ async def end_to_end(
     latencies = [(delivered[i] - sent_at[i]) * 1000 for i in sent_at if i in delivered]
     return {
         "mode": mode,
+        "database": database_url.partition(":")[0],
         "worker_poll_s": args.worker_poll if mode == "worker" else None,
         "rate": args.rate,
         "sent": total,
@@ -451,6 +475,11 @@ def main() -> None:
         "--worker-poll",
         type=float,
         help="FAXPUSH_POLL_INTERVAL of the worker in the worker mode (default: the setting's)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="end to end on a scratch database of this PostgreSQL server (an admin URL such "
+        "as postgresql://postgres@127.0.0.1:5432/postgres) instead of a SQLite file",
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
