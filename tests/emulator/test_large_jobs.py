@@ -117,6 +117,11 @@ async def test_the_recipient_cap_is_a_setting(tmp_path: Path) -> None:
         assert "at most 5 recipients per job, got 6" in body["problem"]
 
 
+# A blocked event loop held every other request for about 2 s (more on a busy machine); an
+# answer within 1 s means it was not blocked, with room for a machine running other tests.
+PROBE_BOUND_S = 1.0
+
+
 def _heavy_job() -> bytes:
     """3,000 recipients (the cap), each dialled four times, with three properties: about
     0.8 MB and a second of CPU. Before planning moved off the event loop, every other
@@ -194,7 +199,7 @@ async def test_other_requests_are_answered_while_a_large_job_is_accepted(
         latencies = await _max_probe_latency(session, f"{api}/reports/{small}", accept_and_finish())
 
     assert len(latencies) >= 10
-    assert max(latencies) < 0.5, sorted(latencies)[-5:]
+    assert max(latencies) < PROBE_BOUND_S, sorted(latencies)[-5:]
 
 
 async def test_other_requests_are_answered_while_a_large_report_is_read(
@@ -218,4 +223,4 @@ async def test_other_requests_are_answered_while_a_large_report_is_read(
         )
 
     assert len(latencies) >= 5
-    assert max(latencies) < 0.5, sorted(latencies)[-5:]
+    assert max(latencies) < PROBE_BOUND_S, sorted(latencies)[-5:]
