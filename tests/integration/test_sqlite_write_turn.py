@@ -148,3 +148,19 @@ async def test_two_programs_writing_one_file_all_succeed(tmp_path: Path) -> None
         assert (await reader.count_by_state())[PushState.DELIVERED] == len(ids)
     finally:
         await reader.close()
+
+
+def test_the_turn_file_follows_the_database_permissions(tmp_path: Path) -> None:
+    database = tmp_path / "outbox.db"
+    database.touch()
+    database.chmod(0o660)  # a database shared by a group: so is its turn
+    WriteTurn(str(database), 1.0).close()
+    turn_file = tmp_path / "outbox.db-turn"
+    assert turn_file.stat().st_mode & 0o777 == 0o660
+    turn_file.chmod(0o440)  # reading is all flock needs
+    turn = WriteTurn(str(database), 1.0)
+    try:
+        with turn.held():
+            pass
+    finally:
+        turn.close()

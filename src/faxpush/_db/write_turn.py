@@ -25,6 +25,7 @@ import os
 import signal
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 
@@ -38,7 +39,7 @@ class WriteTurn:
     def __init__(self, database: str, busy_s: float) -> None:
         self.path = database + "-turn"
         self.busy_s = busy_s
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._fd = _open_like(self.path, database)
         self._waiting = False
 
     @contextlib.contextmanager
@@ -76,6 +77,26 @@ class WriteTurn:
     def _time_up(self, signum: int, frame: FrameType | None) -> None:
         if self._waiting:  # once the lock is granted, a late timer changes nothing
             raise _TimeUpError
+
+
+def _open_like(path: str, database: str) -> int:
+    """Open (creating it if need be) the turn file for reading, which is all ``flock``
+    needs. A new one gets the database's permission bits, as SQLite gives its ``-wal`` and
+    ``-shm`` files, so that every user who may write the database may take the turn."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        mode = Path(database).stat().st_mode & 0o666
+    except FileNotFoundError:
+        mode = 0o644
+    try:
+        os.fchmod(fd, mode)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 __all__ = ["WriteTurn"]
