@@ -49,6 +49,19 @@ def test_help_has_examples_and_names_every_variable(name: str) -> None:
             assert variable in shown, (name, param.name, variable)
 
 
+GROUPS = sorted(name for name, command in COMMANDS.items() if hasattr(command, "list_commands"))
+
+
+@pytest.mark.parametrize("name", GROUPS)
+def test_a_group_lists_each_command_on_one_line_when_there_is_room(name: str) -> None:
+    shown = help_text(name)
+    for sub in COMMANDS[name].list_commands(None):
+        summary = COMMANDS[f"{name} {sub}"].help.split("\n\n")[0]
+        one_line = " ".join(summary.split())
+        if len(one_line) < 150:  # the 200 columns hold it, with the panel's frame
+            assert one_line in shown, (name, sub)
+
+
 def test_worker_help_shows_its_variables_through_the_console_script() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "faxpush.cli", "worker", "--help"],

@@ -11,6 +11,7 @@ its own ``--help`` is asked for). Importing every module up front cost about 0.7
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class LazyCommand:
         if self.function is None:
             group = get_group(module.app)
             group.name = name
+            _one_line_summaries(group)
             return group
         single = typer.Typer(add_completion=False)
         epilog = getattr(module, self.epilog) if self.epilog else None
@@ -48,6 +50,17 @@ class LazyCommand:
         command = get_command(single)
         command.name = name
         return command
+
+
+def _one_line_summaries(group: TyperGroup) -> None:
+    """Give each sub-command a summary of one paragraph in one line: the list of a group's
+    commands otherwise keeps the line breaks of the docstring, which break mid-sentence."""
+    for command in group.commands.values():
+        if command.short_help is None and command.help:
+            first = inspect.cleandoc(command.help).split("\n\n")[0]
+            command.short_help = " ".join(first.split())
+        if isinstance(command, TyperGroup):
+            _one_line_summaries(command)
 
 
 COMMANDS: Final = {
