@@ -1,4 +1,5 @@
-"""``faxpush db``: create or upgrade the schema, and copy an outbox into PostgreSQL."""
+"""``faxpush db``: create or upgrade the schema, back up a SQLite outbox, and copy an outbox
+into PostgreSQL."""
 
 from __future__ import annotations
 
@@ -36,9 +37,20 @@ _COPY_EXAMPLES = """\
   faxpush db copy --target-key-file new.key sqlite:///faxpush.db postgresql://db/faxpush
 """
 
+_BACKUP_EXAMPLES = """\
+[bold]Examples[/bold]
+
+  faxpush db backup /var/backups/faxpush-$(date +%F).db     # while the workers run
+
+  faxpush db backup --database-url sqlite:///faxpush.db copy.db --force
+"""
+
 app = command_group(
-    "Manage the database: create or upgrade its schema, copy an outbox into PostgreSQL.",
-    epilog=_MIGRATE_EXAMPLES + "\n  faxpush db copy sqlite:///faxpush.db postgresql://db/faxpush\n",
+    "Manage the database: create or upgrade its schema, back up a SQLite outbox, copy an "
+    "outbox into PostgreSQL.",
+    epilog=_MIGRATE_EXAMPLES
+    + "\n  faxpush db backup /var/backups/faxpush.db"
+    + "\n\n  faxpush db copy sqlite:///faxpush.db postgresql://db/faxpush\n",
 )
 
 _PROGRESS_INTERVAL_S = 1.0
@@ -64,6 +76,40 @@ def migrate(database_url: DatabaseOption = None) -> None:
 
     run_with_store(settings, action)
     typer.echo(f"the schema of {_describe(settings.database_url)} is up to date")
+
+
+@app.command("backup", epilog=_BACKUP_EXAMPLES)
+def backup(
+    destination: Annotated[Path, typer.Argument(help="The file to write the copy to.")],
+    database_url: DatabaseOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Copy a SQLite outbox as of one moment, while workers and servers keep running.
+
+    The copy holds everything the database held at that moment, the write-ahead log
+    included; a plain file copy of a database in use may be damaged. The stored credentials
+    stay sealed with the secret key: keep the key with the backup. On PostgreSQL, use
+    pg_dump."""
+    from faxpush._db.sqlite_backup import backup as back_up
+    from faxpush.storage.sqlite import DEFAULT_BUSY_TIMEOUT
+
+    settings = load_settings(database_url=database_url)
+    source = sqlite_path(settings.database_url)
+    if source is None:
+        raise InputError(
+            f"{_describe(settings.database_url)} is not a SQLite database; back up "
+            "PostgreSQL with its own tools (pg_dump, or your provider's snapshots)"
+        )
+    busy_s = DEFAULT_BUSY_TIMEOUT.total_seconds()
+    report = back_up(source, destination, busy_s=busy_s, replace=force)
+    typer.echo(
+        f"backed up {source} to {report.path} ({report.bytes:,} bytes in {report.seconds:.1f} s)"
+    )
+    if settings.secret_key is None:
+        key_file = secret_key_file(settings.database_url)
+        notice(f"the credentials in it are sealed with the key in {key_file}: keep a copy of it")
+    else:
+        notice("the credentials in it are sealed with FAXPUSH_SECRET_KEY: keep that key")
 
 
 @app.command("copy", epilog=_COPY_EXAMPLES)

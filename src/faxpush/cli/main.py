@@ -107,7 +107,8 @@ COMMANDS: Final = {
     "secrets": LazyCommand("secrets", "Manage the encryption of stored credentials."),
     "db": LazyCommand(
         "db",
-        "Manage the database: create or upgrade its schema, copy an outbox into PostgreSQL.",
+        "Manage the database: create or upgrade its schema, back up a SQLite outbox, copy an "
+        "outbox into PostgreSQL.",
     ),
     "accounts": LazyCommand(
         "accounts",
