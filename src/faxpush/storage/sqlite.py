@@ -17,7 +17,8 @@ writing connection:
   (whose busy handler sleeps up to 100 ms a time). Migrations that come before the first
   write run on the thread, which is still the only writer then: there is no process yet, and
   the hand-over waits for the work queued on the thread. Later ones run in the process. A
-  command that only reads, or only migrates, never starts the process.
+  command that only reads, or only migrates, never starts the process. The routing is
+  :class:`~._sqlite_writing.WritingPath`.
 
 Secrets are sealed and opened here, with the cipher: the process gets and returns sealed
 bytes, so the keys never leave this process. A write, once called, commits even if its
@@ -27,7 +28,6 @@ Reads run on the thread, each statement its own transaction (:meth:`SqliteStore.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -54,6 +54,7 @@ from faxpush.storage._sqlite_operator import SqliteOperator
 from faxpush.storage._sqlite_process import SqliteProcess
 from faxpush.storage._sqlite_sql import SCHEMA, connection_setup
 from faxpush.storage._sqlite_sql import sql as _sql
+from faxpush.storage._sqlite_writing import WritingPath
 from faxpush.storage.base import (
     Account,
     AttemptRecord,
@@ -88,9 +89,7 @@ class SqliteStore(SqliteOperator):
         self._path = connection.location
         self._cipher = cipher
         self._process = process
-        self._handover: asyncio.Task[None] | None = None  # the thread stops writing
-        self._starting: set[asyncio.Task[Any]] = set()  # writes waiting for the process
-        self._last_waiting: asyncio.Task[Any] | None = None  # the newest of them
+        self._writing = WritingPath(connection, process)
         self._commits = news.CommitWatch(connection.location)  # wait_for_work
 
     @classmethod
@@ -126,46 +125,13 @@ class SqliteStore(SqliteOperator):
     async def write(self, action: str, work: Callable[..., T], *args: Any) -> T:
         """The store's one way to write: the ``@sqlite_work`` function ``work(connection,
         *args)`` in one write transaction on the writing connection (see the module
-        docstring). ``args`` and the result are plain data (they may cross to the process).
+        docstring and :class:`~._sqlite_writing.WritingPath`). ``args`` and the result are
+        plain data (they may cross to the process).
 
         Once called, the write commits even if the caller is cancelled meanwhile."""
-        name = hot.work_name(work)  # refuses unmarked work on either path
-        process = self._process
-        if process is None or (self._handover is None and hot.commits_itself(work)):
-            write = not hot.commits_itself(work)
-            return await self._connection.run(action, lambda conn: work(conn, *args), write=write)
-        if self._handover is None:
-            self._handover = asyncio.ensure_future(
-                self._connection.refuse_writes("the store process writes for this store")
-            )
-        earlier = self._last_waiting
-        if self._handover.done() and process.running and (earlier is None or earlier.done()):
-            sent: T = await process.run(action, name, *args)  # sent before it first waits
-            return sent
-        # Not sent yet: wait for the thread to hand over and the process to start in a task
-        # of its own, so that a cancelled caller cannot keep the write from being sent, and
-        # after the write called before it, so that writes commit in the order of the calls.
-        task = asyncio.ensure_future(self._when_started(process, action, name, args, earlier))
-        self._starting.add(task)
-        task.add_done_callback(self._starting.discard)
-        self._last_waiting = task
-        return await asyncio.shield(task)
+        return await self._writing.write(action, work, *args)
 
     _hot = write  # the dispatcher's claims and results, and the operator's writes
-
-    async def _when_started(
-        self,
-        process: SqliteProcess,
-        action: str,
-        name: str,
-        args: tuple[Any, ...],
-        earlier: asyncio.Task[Any] | None,
-    ) -> Any:
-        assert self._handover is not None
-        await self._handover
-        if earlier is not None:
-            await asyncio.wait([earlier])  # its outcome is its own caller's to hear
-        return await process.run(action, name, *args)
 
     async def connection(self, action: str, work: Work[T]) -> T:
         """Run ``work(connection)`` on the store's thread, each statement its own
@@ -175,11 +141,8 @@ class SqliteStore(SqliteOperator):
     async def close(self) -> None:
         """Close the connection once queued work has run; later calls raise StorageError.
         Safe to call twice."""
-        waiting = [*self._starting, *([self._handover] if self._handover else [])]
         try:
-            await asyncio.gather(*waiting, return_exceptions=True)  # their callers report
-            if self._process is not None:
-                await self._process.close()
+            await self._writing.close()
         finally:
             self._commits.close()
             await self._connection.close()
@@ -313,8 +276,8 @@ class SqliteStore(SqliteOperator):
         return await self._commits.wait(timeout, self._commit_reading)
 
     async def _commit_reading(self) -> news.Reading:
-        process, handover = self._process, self._handover
-        if process is not None and handover is not None and handover.done() and process.running:
+        process = self._writing.running_process()
+        if process is not None:
             return "process", await process.run("look for commits", news.DATA_VERSION)
         version = await self._connection.run("look for commits", news.data_version, write=False)
         return "thread", version
