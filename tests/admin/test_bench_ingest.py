@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,22 +15,26 @@ from tests import pg_support
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "ingest.py"
 
 
-@pytest.mark.slow
-def test_ingest_benchmark_reports_its_figures() -> None:
+def _run_bench(*args: str) -> dict[str, Any]:
+    """The benchmark's summary (its last line) for ``args``, after a successful run."""
     done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            *("--pairs", "1", "--seconds", "0.5", "--clients", "4"),
-            *("--rate", "50", "--e2e-seconds", "0.4", "--e2e-modes", "serve", "--json"),
-        ],
+        [sys.executable, str(BENCH), *args, "--json"],
         capture_output=True,
         text=True,
         timeout=150,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return summary
+
+
+@pytest.mark.slow
+def test_ingest_benchmark_reports_its_figures() -> None:
+    summary = _run_bench(
+        *("--pairs", "1", "--seconds", "0.5", "--clients", "4"),
+        *("--rate", "50", "--e2e-seconds", "0.4", "--e2e-modes", "serve"),
+    )
     throughput = summary["throughput"]
     assert throughput["admin_per_s"] > 0
     assert throughput["bare_per_s"] > 0
@@ -43,19 +48,10 @@ def test_ingest_benchmark_reports_its_figures() -> None:
 @pytest.mark.slow
 def test_ingest_benchmark_runs_end_to_end_on_postgresql() -> None:
     admin_url = pg_support.require_postgres()
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            *("--pairs", "0", "--rate", "50", "--e2e-seconds", "0.4", "--e2e-modes", "worker"),
-            *("--database-url", admin_url, "--json"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
+    summary = _run_bench(
+        *("--pairs", "0", "--rate", "50", "--e2e-seconds", "0.4", "--e2e-modes", "worker"),
+        *("--database-url", admin_url),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    [e2e] = json.loads(done.stdout.strip().splitlines()[-1])["end_to_end"]
+    [e2e] = summary["end_to_end"]
     assert (e2e["mode"], e2e["database"]) == ("worker", "postgresql")
     assert e2e["delivered"] == e2e["accepted"] == 20
