@@ -34,7 +34,7 @@ from faxpush.storage.json_views import BODY_EXCERPT_BYTES, oldest_pending_age, t
 REQUEUEABLE = (PushState.FAILED, PushState.DELIVERED, PushState.CANCELLED)
 JOBS_PAGE = 30
 # A push redelivered again and again can have thousands of attempts; the page shows the
-# newest (4,000 of them took 150 ms to render) and says where to find the rest.
+# newest (the page of a push with 4,000 took 150 ms) and says where to find the rest.
 TIMELINE_ATTEMPTS = 100
 
 
